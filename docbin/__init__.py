@@ -1,0 +1,25 @@
+"""docbin: binarize degraded document images.
+
+A classical, parameter-free binarization method whose decision surface can be adjusted
+per page by a small CNN shipped as ONNX. ``import docbin`` stays light: heavy modules
+load on first use.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["binarize", "BinarizationResult", "Options", "__version__"]
+
+
+def __getattr__(name):  # PEP 562: defer imports so `docbin --version` is instant
+    if name in ("binarize", "BinarizationResult"):
+        from . import pipeline
+        return getattr(pipeline, name)
+    if name == "Options":
+        from .options import Options
+        return Options
+    if name in ("read_image", "read_pages", "write_binary"):
+        from . import io
+        return getattr(io, name)
+    raise AttributeError(f"module 'docbin' has no attribute {name!r}")

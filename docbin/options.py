@@ -1,0 +1,49 @@
+"""The one place where docbin's defaults live.
+
+The CLI flags carry the same names as these fields.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+METHODS = ("classical", "hybrid")
+SCOPES = ("page", "region")
+
+
+@dataclass(frozen=True)
+class ClassicalConstants:
+    """Fixed constants of the classical method (METHOD.md §1). Not tuning knobs."""
+
+    sigma: float = 1.6  # Gaussian smoothing before the Sobel gradients, px
+    gamma: float = 0.5  # neighbour acceptance exponent for the ink intensity
+    diagonal_factor: float = 2.0  # C: window radius per component diagonal
+    max_radius_fraction: float = 0.5  # rho: cap of K as a fraction of min(rows, cols)
+    min_component_pixels: int = 5
+
+
+CONSTANTS = ClassicalConstants()
+
+
+@dataclass(frozen=True)
+class Options:
+    """Options shared by :func:`docbin.binarize` and the CLI, validated in one place."""
+
+    method: str = "classical"
+    balance: float = 0.5  # hybrid: 1 keeps faint strokes (NRM weight), 0 cleaner background
+    scope: str = "page"
+    model: str | None = None
+    threads: int = 0  # onnxruntime intra-op threads; 0 = onnxruntime's choice
+    max_megapixels: float = 300.0
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {', '.join(METHODS)}, got {self.method!r}")
+        if not 0.0 <= float(self.balance) <= 1.0:
+            raise ValueError(f"balance must lie in [0, 1], got {self.balance!r}")
+        if self.scope not in SCOPES:
+            raise ValueError(f"scope must be one of {', '.join(SCOPES)}, got {self.scope!r}")
+        if self.threads < 0:
+            raise ValueError(f"threads must be >= 0, got {self.threads!r}")
+        if self.max_megapixels <= 0:
+            raise ValueError(f"max_megapixels must be > 0, got {self.max_megapixels!r}")

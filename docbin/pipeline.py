@@ -1,0 +1,113 @@
+"""``binarize()``: the classical or the hybrid method, with an info record."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import stats as _stats
+from . import threshold as _threshold
+from .errors import ModelError
+from .options import Options
+from .surface import logistic_surface
+
+
+@dataclass
+class BinarizationResult:
+    """A binarized page.
+
+    Attributes
+    ----------
+    image : ndarray
+        uint8, text 0 and background 255, the shape of the input.
+    info : dict
+        What was decided: ``method``, ``ink_intensity`` (T_I), ``contour_intensity``
+        (B_I), ``window_radius`` (K), ``f`` and ``timings`` (seconds per step); the
+        hybrid adds its adjustment.
+    """
+
+    image: np.ndarray
+    info: dict = field(default_factory=dict)
+
+    @property
+    def ink(self) -> np.ndarray:
+        """Boolean mask, True on text."""
+        return self.image == 0
+
+
+def as_gray(image: np.ndarray) -> np.ndarray:
+    """A 2-D uint8 gray page from a gray or RGB(A) uint8 array.
+
+    Colour is converted with ``floor(0.299 R + 0.587 G + 0.114 B)`` (METHOD.md);
+    an alpha channel is flattened on white first.
+    """
+    image = np.asarray(image)
+    if image.dtype != np.uint8:
+        raise ValueError(f"expected a uint8 image, got dtype {image.dtype}")
+    if image.ndim == 2:
+        gray = image
+    elif image.ndim == 3 and image.shape[2] in (1, 3, 4):
+        if image.shape[2] == 1:
+            gray = image[:, :, 0]
+        else:
+            rgb = image[:, :, :3].astype(np.float64)
+            if image.shape[2] == 4:
+                alpha = image[:, :, 3:4].astype(np.float64) / 255.0
+                rgb = rgb * alpha + 255.0 * (1.0 - alpha)
+            gray = np.floor(rgb @ np.array([0.299, 0.587, 0.114]) + 1e-9)
+            gray = np.clip(gray, 0, 255).astype(np.uint8)
+    else:
+        raise ValueError(f"expected a gray (rows, cols) or colour (rows, cols, 3|4) image, "
+                         f"got shape {image.shape}")
+    if gray.size == 0:
+        raise ValueError("the image is empty")
+    return np.ascontiguousarray(gray)
+
+
+def binarize(image: np.ndarray, method: str = "classical", *, options: Options | None = None,
+             **kwargs) -> BinarizationResult:
+    """Binarize a document page.
+
+    Parameters
+    ----------
+    image : ndarray
+        2-D uint8 gray page, or an RGB/RGBA uint8 array (converted to gray).
+    method : {"classical", "hybrid"}
+        ``classical``: the parameter-free method of METHOD.md §1 with the logistic
+        decision surface. ``hybrid``: the same rule with the surface adjusted per page
+        by the shipped CNN (METHOD.md §3).
+    options : Options, optional
+        Every other setting; keyword arguments override its fields.
+
+    Returns
+    -------
+    BinarizationResult
+        ``.image`` (uint8, text 0 / background 255) and ``.info``.
+    """
+    if options is None:
+        options = Options(method=method, **kwargs)
+    elif kwargs or method != options.method:
+        from dataclasses import replace
+        options = replace(options, method=method, **kwargs)
+    gray = as_gray(image)
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    page = _stats.page_stats(gray)
+    timings["statistics"] = time.perf_counter() - start
+
+    if options.method == "hybrid":
+        raise ModelError("the hybrid method needs a trained model, which this version "
+                         "does not ship yet; use method='classical'")
+    factor = float(logistic_surface(page.b, page.t))
+
+    start = time.perf_counter()
+    local = _threshold.local_stats(gray, page.window_radius)
+    timings["local_stats"] = time.perf_counter() - start
+    start = time.perf_counter()
+    ink = _threshold.ink_mask(local, factor)
+    out = _threshold.to_binary_image(ink)
+    timings["decision"] = time.perf_counter() - start
+    info = {"method": options.method, **page.as_dict(), "f": factor, "timings": timings}
+    return BinarizationResult(out, info)
