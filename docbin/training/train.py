@@ -1,0 +1,236 @@
+"""Both training stages of the hybrid model (METHOD.md §4).
+
+Stage 1 optimises the control net itself over all training pages (one global surface);
+stage 2 trains :class:`~docbin.training.network.DeltaNet` to predict per-page Δz around
+that base. The loss of every item is computed from its page's sampled candidate pixels
+(:mod:`docbin.training.losses`), so an epoch costs only the network's passes.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+from scipy.interpolate import BSpline
+
+from ..surface import logistic_surface
+from . import require_torch
+from .data import PageRecord
+from .losses import hybrid_loss, soft_counts_sampled
+from .network import DeltaNet
+
+torch = require_torch()
+
+BASE_CHANNELS = ("gray", "z", "b", "t", "alpha", "beta")
+EXTRA_CHANNELS = ("ratio", "candidate")
+
+
+@dataclass
+class TrainConfig:
+    n: int = 8
+    degree: int = 3
+    delta_max: float = 0.25
+    width: int = 16
+    channels: tuple = BASE_CHANNELS + EXTRA_CHANNELS
+    # stage 1
+    global_steps: int = 300
+    global_lr: float = 0.01
+    global_mu: float = 1.0
+    # stage 2
+    epochs: int = 60
+    batch_pages: int = 8
+    patches_per_page: int = 2
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    mu: float = 0.05
+    tau_start: float = 4.0
+    tau_end: float = 1.0
+    seed: int = 0
+    threads: int = 2
+    log: object = field(default=None, repr=False)
+
+
+def clamped_knots(n: int, degree: int = 3) -> np.ndarray:
+    inner = np.linspace(0.0, 1.0, n - degree + 1)
+    return np.concatenate([np.zeros(degree), inner, np.ones(degree)])
+
+
+def basis_weights(b: float, t: float, n: int, degree: int = 3) -> np.ndarray:
+    """N_i(b)·N_j(t) as an n×n array (rows: b index i, cols: t index j)."""
+    knots = clamped_knots(n, degree)
+    nb = BSpline.design_matrix(np.clip([b], 0, 1), knots, degree).toarray()[0]
+    nt = BSpline.design_matrix(np.clip([t], 0, 1), knots, degree).toarray()[0]
+    return np.outer(nb, nt)
+
+
+def build_channels(window: np.ndarray, record: PageRecord, z: np.ndarray, alpha: float,
+                   beta: float, channels) -> np.ndarray:
+    """The network input of one 512×512 window (uint8 [3, S, S]: gray, L_m, candidate)."""
+    gray = window[0].astype(np.float32)
+    size = gray.shape[0]
+    planes = []
+    for name in channels:
+        if name == "gray":
+            planes.append(gray / 255.0)
+        elif name == "z":
+            planes.append(cv2.resize(z.astype(np.float32), (size, size),
+                                     interpolation=cv2.INTER_LINEAR))
+        elif name == "b":
+            planes.append(np.full((size, size), record.b, np.float32))
+        elif name == "t":
+            planes.append(np.full((size, size), record.t, np.float32))
+        elif name == "alpha":
+            planes.append(np.full((size, size), alpha, np.float32))
+        elif name == "beta":
+            planes.append(np.full((size, size), beta, np.float32))
+        elif name == "ratio":
+            ratio = gray / np.maximum(window[1].astype(np.float32), 1.0)
+            planes.append(np.clip(ratio, 0.0, 2.0) / 2.0)
+        elif name == "candidate":
+            planes.append(window[2].astype(np.float32))
+        else:
+            raise ValueError(f"unknown input channel {name!r}")
+    return np.stack(planes)
+
+
+class PageTensors:
+    """A record's samples as tensors, plus its base factor and basis weights."""
+
+    def __init__(self, record: PageRecord, n: int, degree: int, base_offset: np.ndarray):
+        self.record = record
+        self.image = torch.from_numpy(record.sample_image.astype(np.float32))
+        self.median = torch.from_numpy(record.sample_median.astype(np.float32))
+        self.text = torch.from_numpy(record.sample_text.astype(np.float32))
+        self.weights = torch.from_numpy(basis_weights(record.b, record.t, n, degree)).float()
+        self.f_logistic = float(logistic_surface(record.b, record.t))
+        self.base_offset = base_offset
+
+    def factor(self, delta_z):
+        """f = logistic(b, t) + S_Δ(b, t), clipped to [0.05, 1]."""
+        f = self.f_logistic + (self.weights * delta_z).sum()
+        return f.clamp(0.05, 1.0)
+
+    def counts(self, f, tau):
+        r = self.record
+        return soft_counts_sampled(self.image, self.median, self.text, f, tau,
+                                   n_candidates=r.n_candidates, n_text=r.n_text,
+                                   n_pixels=r.n_pixels)
+
+
+def _log(config: TrainConfig, message: str) -> None:
+    if config.log is not None:
+        config.log(message)
+
+
+def optimise_global_surface(records: list[PageRecord], config: TrainConfig,
+                            fit_z: np.ndarray) -> np.ndarray:
+    """Stage 1: one control-net offset Δz_g for all pages, minimising the mean loss.
+
+    Returns the offset (n × n) to add to the base net; the page factor becomes
+    ``logistic(b, t) + Σ N_i(b) N_j(t) Δz_g[i, j]``.
+    """
+    torch.manual_seed(config.seed)
+    pages = [PageTensors(r, config.n, config.degree, None) for r in records]
+    offset = torch.zeros(config.n, config.n, requires_grad=True)
+    optimiser = torch.optim.Adam([offset], lr=config.global_lr)
+    for step in range(config.global_steps):
+        tau = _tau(config, step / max(config.global_steps - 1, 1))
+        optimiser.zero_grad()
+        loss = sum(hybrid_loss(p.counts(p.factor(offset), tau), 0.5, 0.5, offset,
+                               0.0) for p in pages) / len(pages)
+        loss = loss + config.global_mu * (offset ** 2).mean()
+        loss.backward()
+        optimiser.step()
+        if step % 100 == 0 or step == config.global_steps - 1:
+            _log(config, f"global surface step {step}: loss {loss.item():.4f}")
+    return offset.detach().numpy().astype(np.float32)
+
+
+def _tau(config: TrainConfig, progress: float) -> float:
+    return config.tau_start * (config.tau_end / config.tau_start) ** progress
+
+
+def train_network(records: list[PageRecord], config: TrainConfig, base_z: np.ndarray,
+                  base_offset: np.ndarray) -> DeltaNet:
+    """Stage 2: the CNN predicts per-page Δz around the base surface.
+
+    Each step takes ``batch_pages`` pages, ``patches_per_page`` random windows of each
+    (random flips), a random balance u ~ U(0, 1) per page (α = 1 − u, β = u), and
+    minimises the mean loss of the pages with Δz = base offset + mean of the windows'
+    predictions.
+    """
+    rng = np.random.default_rng(config.seed)
+    torch.manual_seed(config.seed)
+    torch.set_num_threads(config.threads)
+    pages = [PageTensors(r, config.n, config.degree, base_offset) for r in records]
+    model = DeltaNet(len(config.channels), config.n, config.width, config.delta_max)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr,
+                                  weight_decay=config.weight_decay)
+    steps_per_epoch = max(1, math.ceil(len(pages) / config.batch_pages))
+    total = config.epochs * steps_per_epoch
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=config.lr,
+                                                    total_steps=total, pct_start=0.15)
+    offset = torch.from_numpy(base_offset).float()
+    step = 0
+    start = time.perf_counter()
+    for epoch in range(config.epochs):
+        order = rng.permutation(len(pages))
+        epoch_loss = 0.0
+        for s in range(steps_per_epoch):
+            batch = [pages[i] for i in order[s * config.batch_pages:(s + 1) * config.batch_pages]]
+            if not batch:
+                continue
+            tau = _tau(config, step / max(total - 1, 1))
+            inputs, owners, balances = [], [], []
+            for k, page in enumerate(batch):
+                u = float(rng.uniform(0.0, 1.0))
+                balances.append(u)
+                windows = page.record.windows
+                chosen = rng.choice(len(windows), min(config.patches_per_page, len(windows)),
+                                    replace=False)
+                for w in chosen:
+                    x = build_channels(windows[w], page.record, base_z, 1.0 - u, u,
+                                       config.channels)
+                    if rng.random() < 0.5:
+                        x = x[:, :, ::-1]
+                    if rng.random() < 0.5:
+                        x = x[:, ::-1, :]
+                    inputs.append(np.ascontiguousarray(x))
+                    owners.append(k)
+            delta = model(torch.from_numpy(np.stack(inputs)))
+            owners_t = torch.tensor(owners)
+            loss = 0.0
+            for k, page in enumerate(batch):
+                dz = delta[owners_t == k].mean(dim=0)
+                u = balances[k]
+                f = page.factor(offset + dz)
+                loss = loss + hybrid_loss(page.counts(f, tau), 1.0 - u, u, dz, config.mu)
+            loss = loss / len(batch)
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            scheduler.step()
+            step += 1
+            epoch_loss += loss.item()
+        _log(config, f"epoch {epoch + 1}/{config.epochs}: loss {epoch_loss / steps_per_epoch:.4f}"
+                     f" ({time.perf_counter() - start:.0f} s)")
+    model.eval()
+    return model
+
+
+@torch.no_grad()
+def predict_delta(model: DeltaNet, record: PageRecord, base_z: np.ndarray, config: TrainConfig,
+                  balance: float = 0.5) -> np.ndarray:
+    """Mean Δz over a record's windows (the runtime's rule)."""
+    x = np.stack([build_channels(w, record, base_z, 1.0 - balance, balance, config.channels)
+                  for w in record.windows])
+    return model(torch.from_numpy(x)).mean(dim=0).numpy()
+
+
+def page_factor(record: PageRecord, delta_z: np.ndarray, n: int, degree: int = 3) -> float:
+    f = float(logistic_surface(record.b, record.t)) + float(
+        (basis_weights(record.b, record.t, n, degree) * delta_z).sum())
+    return float(np.clip(f, 0.05, 1.0))

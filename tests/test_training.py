@@ -1,0 +1,128 @@
+"""Training: the relaxed loss, the page cache and a CPU smoke test of both stages."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from docbin.training import data, losses  # noqa: E402
+from docbin.training import train as training  # noqa: E402
+
+
+def _page(seed: int, rows: int = 300, cols: int = 400):
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    page = np.full((rows, cols), 200, np.uint8)
+    for k in range(6):
+        cv2.putText(page, "docbin text", (10, 40 + 45 * k), cv2.FONT_HERSHEY_SIMPLEX,
+                    1.0, int(rng.integers(40, 110)), 2)
+    text = page < 150
+    light = np.linspace(-30, 30, cols)[None, :]
+    noisy = page + light + rng.normal(0, 6, page.shape)
+    return np.clip(noisy, 0, 255).astype(np.uint8), text
+
+
+def _hard_counts(image, median, mean, text, f):
+    ink = (image < f * median) & (image < mean)
+    return ((ink & text).sum(), (ink & ~text).sum(), (~ink & text).sum(), (~ink & ~text).sum())
+
+
+def test_dense_relaxation_tends_to_hard_counts():
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 256, (40, 50)).astype(np.float64)
+    median = rng.integers(1, 256, (40, 50)).astype(np.float64)
+    mean = rng.uniform(0, 255, (40, 50))
+    text = rng.random((40, 50)) < 0.3
+    f = 0.8
+    # keep pixels away from the decision boundaries so the limit is exact
+    safe = (np.abs(f * median - image) > 0.5) & (np.abs(mean - image) > 0.5)
+    image, median, mean, text = (a[safe] for a in (image, median, mean, text))
+    soft = losses.soft_counts_dense(torch.tensor(image), torch.tensor(median),
+                                    torch.tensor(mean), torch.tensor(text), f, tau=1e-3)
+    hard = _hard_counts(image, median, mean, text, f)
+    np.testing.assert_allclose([float(c) for c in soft], hard, atol=1e-3)
+    loose = losses.soft_counts_dense(torch.tensor(image), torch.tensor(median),
+                                     torch.tensor(mean), torch.tensor(text), f, tau=20.0)
+    assert abs(float(loose[0]) - hard[0]) > 1.0  # a wide tau is really soft
+
+
+def test_soft_fm_and_nrm_match_hard_definitions():
+    tp, fp, fn, tn = 30.0, 10.0, 20.0, 940.0
+    assert float(losses.soft_fm(torch.tensor(tp), torch.tensor(fp), torch.tensor(fn))) == \
+        pytest.approx(2 * tp / (2 * tp + fp + fn), abs=1e-6)
+    nrm = 0.5 * (fn / (fn + tp) + fp / (fp + tn))
+    assert float(losses.soft_nrm(*(torch.tensor(v) for v in (tp, fp, fn, tn)))) == \
+        pytest.approx(nrm, abs=1e-6)
+
+
+def test_sampled_counts_equal_dense_counts_when_every_candidate_is_kept():
+    gray, text = _page(0)
+    record = data.make_record(gray, text, name="p", collection="c", variant=0,
+                              rng=np.random.default_rng(0), n_samples=10**9)
+    from docbin.stats import page_stats
+    from docbin.threshold import local_stats
+
+    local = local_stats(gray, page_stats(gray).window_radius)
+    f, tau = 0.8531, 1e-3  # no pixel exactly on the boundary I = f·L_m
+    sampled = losses.soft_counts_sampled(
+        torch.tensor(record.sample_image), torch.tensor(record.sample_median),
+        torch.tensor(record.sample_text), f, tau, n_candidates=record.n_candidates,
+        n_text=record.n_text, n_pixels=record.n_pixels)
+    hard = _hard_counts(gray.astype(float), local.local_median.astype(float),
+                        local.local_mean, text, f)
+    # float32 sums: pixels within 0.01 of the boundary I = f·L_m may count fractionally
+    near = (np.abs(f * local.local_median.astype(float) - gray) < 0.01) & (gray < local.local_mean)
+    np.testing.assert_allclose([float(c) for c in sampled], hard, atol=int(near.sum()) + 0.5)
+
+
+def test_record_cache_round_trip(tmp_path):
+    from PIL import Image
+
+    root = tmp_path / "data" / "coll"
+    (root / "img").mkdir(parents=True)
+    (root / "gt").mkdir()
+    gray, text = _page(3)
+    Image.fromarray(gray).save(root / "img" / "a.png")
+    Image.fromarray(np.where(text, 0, 255).astype(np.uint8)).save(root / "gt" / "a.png")
+    pairs = data.find_pairs([tmp_path / "data"])
+    assert [(c, i.name) for c, i, _ in pairs] == [("coll", "a.png")]
+    first = data.load_record(*pairs[0], variant=1, seed=0, cache_dir=tmp_path / "cache")
+    assert len(list((tmp_path / "cache").glob("*.npz"))) == 1
+    again = data.load_record(*pairs[0], variant=1, seed=0, cache_dir=tmp_path / "cache")
+    for key, value in first.__dict__.items():
+        np.testing.assert_array_equal(np.asarray(value), np.asarray(getattr(again, key)), key)
+    plain = data.load_record(*pairs[0], variant=0, seed=0, cache_dir=None)
+    assert plain.n_text == first.n_text  # augmentation keeps the ground truth
+    assert not np.array_equal(plain.windows[0, 0], first.windows[0, 0])
+
+
+def test_edge_windows_do_not_overlap_and_prefer_edges():
+    edges = np.zeros((1200, 1500), bool)
+    edges[700:760, 900:1300] = True
+    boxes = data.edge_windows(edges, 512, 8)
+    r, c, h, w = boxes[0]
+    assert r <= 700 and r + h >= 760 and c <= 900  # the densest window comes first
+    for i in range(len(boxes)):
+        for j in range(i + 1, len(boxes)):
+            a, b = boxes[i], boxes[j]
+            assert (a[0] + a[2] <= b[0] or b[0] + b[2] <= a[0] or a[1] + a[3] <= b[1]
+                    or b[1] + b[3] <= a[1])
+
+
+def test_training_smoke_reduces_the_loss():
+    records = []
+    for seed in range(3):
+        gray, text = _page(seed)
+        records.append(data.make_record(gray, text, name=f"p{seed}", collection="c",
+                                        variant=0, rng=np.random.default_rng(seed)))
+    config = training.TrainConfig(epochs=3, batch_pages=3, global_steps=20, width=8)
+    n = config.n
+    offset = training.optimise_global_surface(records, config, np.zeros((n, n), np.float32))
+    assert offset.shape == (n, n) and np.isfinite(offset).all()
+    model = training.train_network(records, config, np.zeros((n, n), np.float32), offset)
+    dz = training.predict_delta(model, records[0], np.zeros((n, n), np.float32), config)
+    assert dz.shape == (n, n)
+    assert np.abs(dz).max() <= config.delta_max
