@@ -405,7 +405,8 @@ def paper_texture(page: np.ndarray, rng=None, *, strength: float | None = None) 
 
 
 def bleed_through(page: np.ndarray, rng=None, *, strength: float | None = None,
-                  sigma: float | None = None, verso: np.ndarray | None = None) -> np.ndarray:
+                  sigma: float | None = None, verso: np.ndarray | None = None,
+                  text_height: float | None = None) -> np.ndarray:
     """Add a faint, mirrored, blurred second text layer: ink showing from the verso.
 
     ``out = page · (1 − strength · v · w)`` where ``v`` in [0, 1] is the verso's ink
@@ -422,6 +423,9 @@ def bleed_through(page: np.ndarray, rng=None, *, strength: float | None = None,
     verso : ndarray, optional
         A gray page (dark ink on light paper, any size) to show through; by default a
         new page of text is generated.
+    text_height : float, optional
+        Capital height in page pixels of the generated verso's text (for a real page, about
+        that of its own text); default as in :func:`clean_page`.
     """
     page = _check_page(page)
     rng = _generator(rng)
@@ -431,7 +435,9 @@ def bleed_through(page: np.ndarray, rng=None, *, strength: float | None = None,
     scale = min(1.0, 1.5 / sigma) if sigma > 0 else 1.0
     lo_rows, lo_cols = max(16, round(rows * scale)), max(16, round(cols * scale))
     if verso is None:
-        height = _default_text_height(rows, cols, rng) * lo_rows / rows
+        if text_height is None:
+            text_height = _default_text_height(rows, cols, rng)
+        height = float(text_height) * lo_rows / rows
         coverage = _ink_layer(lo_rows, lo_cols, rng, height, handwriting=0.25)
     else:
         verso = _check_page(verso)
