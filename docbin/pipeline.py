@@ -9,7 +9,6 @@ import numpy as np
 
 from . import stats as _stats
 from . import threshold as _threshold
-from .errors import ModelError
 from .options import Options
 from .surface import logistic_surface
 
@@ -97,17 +96,52 @@ def binarize(image: np.ndarray, method: str = "classical", *, options: Options |
     page = _stats.page_stats(gray)
     timings["statistics"] = time.perf_counter() - start
 
-    if options.method == "hybrid":
-        raise ModelError("the hybrid method needs a trained model, which this version "
-                         "does not ship yet; use method='classical'")
-    factor = float(logistic_surface(page.b, page.t))
+    model = None
+    if options.method == "hybrid":  # load (and check) before the costly local statistics
+        from . import model as _model  # onnxruntime is imported only here
+        model = _model.load_model(options.model, threads=options.threads)
 
     start = time.perf_counter()
     local = _threshold.local_stats(gray, page.window_radius)
     timings["local_stats"] = time.perf_counter() - start
+    hybrid = None
+    if model is None:
+        factor = float(logistic_surface(page.b, page.t))
+    else:
+        start = time.perf_counter()
+        factor, hybrid = _hybrid_factor(model, gray, page, local, options.balance)
+        timings["model"] = time.perf_counter() - start
     start = time.perf_counter()
     ink = _threshold.ink_mask(local, factor)
     out = _threshold.to_binary_image(ink)
     timings["decision"] = time.perf_counter() - start
     info = {"method": options.method, **page.as_dict(), "f": factor, "timings": timings}
+    if hybrid is not None:
+        info["hybrid"] = hybrid
     return BinarizationResult(out, info)
+
+
+def _hybrid_factor(model, gray: np.ndarray, page, local, balance: float) -> tuple[float, dict]:
+    """The hybrid's f for a page, and what ``--explain`` shows about it.
+
+    Strong edges → patches → the model's Δz (mean over patches) → ``f = S'(b, t)``
+    with S' the model's base surface plus Δz, clipped to [0.05, 1] (METHOD.md §2–3).
+    """
+    edges, _ = _stats.strong_edges(gray)
+    prediction = model.predict(gray, page.b, page.t, balance=balance, edges=edges,
+                               local_median=local.local_median, local_mean=local.local_mean)
+    factor = model.factor(page.b, page.t, prediction.delta_z)
+    meta = model.metadata
+    explain = {
+        "model": model.name,
+        "base": meta.base,
+        "balance": balance,
+        "alpha": prediction.alpha,
+        "beta": prediction.beta,
+        "f_base": model.base_factor(page.b, page.t),
+        "f": factor,
+        "delta_z": prediction.delta_z.tolist(),
+        "patches": prediction.boxes.tolist(),  # (row0, col0, rows, cols)
+        "patch_delta_z": prediction.per_patch.tolist(),
+    }
+    return factor, explain
