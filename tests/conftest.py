@@ -1,0 +1,28 @@
+"""Shared fixtures: small synthetic pages, fast to make and to binarize."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+
+def synthetic_page(rows: int = 80, cols: int = 120, seed: int = 0) -> np.ndarray:
+    """A gray uint8 page: dark text strokes on a noisy, unevenly lit light background."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    light = np.linspace(175.0, 225.0, cols)[None, :] + np.linspace(0.0, 15.0, rows)[:, None]
+    page = light + rng.normal(0.0, 6.0, (rows, cols))
+    ink = np.zeros((rows, cols), dtype=np.uint8)
+    words = ["docbin", "page", "ink", "text"]
+    for line, top in enumerate(range(22, rows - 4, 26)):
+        cv2.putText(ink, words[(line + seed) % len(words)], (6, top),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.7, 255, 2, cv2.LINE_AA)
+    page = page * (1.0 - ink / 255.0) + rng.normal(50.0, 8.0, (rows, cols)) * (ink / 255.0)
+    return np.clip(np.rint(page), 0, 255).astype(np.uint8)
+
+
+@pytest.fixture
+def make_page():
+    """Factory ``make_page(rows=80, cols=120, seed=0)`` of :func:`synthetic_page`."""
+    return synthetic_page
