@@ -6,13 +6,19 @@ Heavy modules (NumPy, OpenCV, onnxruntime) are imported inside the commands so t
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import enum
 import sys
-from typing import Optional
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
 from . import __version__
-from .errors import DocbinError, ExitCode
+from .errors import DocbinError, ExitCode, MissingDependencyError, ModelError, OutputError
+from .options import Options
 
 app = typer.Typer(
     name="docbin",
@@ -34,7 +40,7 @@ def _version_callback(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: Optional[bool] = typer.Option(
+    version: bool | None = typer.Option(
         None, "--version", callback=_version_callback, is_eager=True,
         help="Print the version and exit."),
     verbose: bool = typer.Option(
@@ -44,7 +50,7 @@ def _root(
     _state["verbose"] = verbose
 
 
-def fail(error: BaseException) -> "typer.Exit":
+def fail(error: BaseException) -> typer.Exit:
     """Print a one-line error on stderr and return the Exit to raise."""
     if _state["verbose"]:
         import traceback
@@ -58,6 +64,436 @@ def fail(error: BaseException) -> "typer.Exit":
 # --- commands ---------------------------------------------------------------------------
 # Each command catches DocbinError (and OSError/ValueError from bad input) and calls
 # `raise fail(error)`; anything else is a bug and is reported with its type.
+
+_DEFAULTS = Options()
+
+
+class Method(str, enum.Enum):
+    """Binarization methods (``docbin.options.METHODS``)."""
+
+    classical = "classical"
+    hybrid = "hybrid"
+
+
+_DEFAULT_METHOD = Method(_DEFAULTS.method)
+
+
+class OutputFormat(str, enum.Enum):
+    png = "png"
+    tiff = "tiff"
+
+
+def _usage_error(message: str) -> typer.Exit:
+    """A one-line usage error (exit code 2)."""
+    typer.echo(f"docbin: error: {message}", err=True)
+    return typer.Exit(int(ExitCode.usage))
+
+
+def _stderr_is_terminal() -> bool:
+    return sys.stderr.isatty()
+
+
+# --- binarize ---------------------------------------------------------------------------
+
+@app.command()
+def binarize(
+    input: Annotated[str, typer.Argument(
+        metavar="INPUT", show_default=False,
+        help="An image file, a folder of images, or - to read one image from stdin.")],
+    output: Annotated[str, typer.Argument(
+        metavar="OUTPUT", show_default=False,
+        help="The output file (or an existing folder to put it in), an output folder when "
+             "INPUT is a folder, or - for stdout.")],
+    method: Annotated[Method, typer.Option(
+        "--method", help="classical (training-free) or hybrid (decision surface adjusted "
+        "per page by the shipped model).")] = _DEFAULT_METHOD,
+    balance: Annotated[float, typer.Option(
+        "--balance", min=0.0, max=1.0, help="hybrid: toward 1 keeps faint strokes, toward 0 "
+        "gives a cleaner background.")] = _DEFAULTS.balance,
+    model: Annotated[Path | None, typer.Option(
+        "--model", show_default=False,
+        help="hybrid: an ONNX model file to use instead of the shipped one.")] = None,
+    format: Annotated[OutputFormat | None, typer.Option(
+        "--format", show_default=False,
+        help="png (1-bit) or tiff (CCITT Group 4). Default: from OUTPUT's suffix; png for "
+             "folders and stdout.")] = None,
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Replace existing outputs (otherwise they are kept: an error for "
+        "one file, skipped in a folder).")] = False,
+    recursive: Annotated[bool, typer.Option(
+        "--recursive", "-r", help="With a folder INPUT, also process sub-folders (mirrored "
+        "in OUTPUT).")] = False,
+    jobs: Annotated[int, typer.Option(
+        "--jobs", "-j", min=1, help="Worker processes for a folder (each binarizes whole "
+        "files).")] = 1,
+    explain: Annotated[bool, typer.Option(
+        "--explain", help="Also write <output stem>.json with what was decided on the page "
+        "(T_I, B_I, K, f, timings).")] = False,
+    quiet: Annotated[bool, typer.Option(
+        "--quiet", "-q", help="Print only errors.")] = False,
+    dpi: Annotated[float | None, typer.Option(
+        "--dpi", min=1.0, show_default=False,
+        help="Resolution written to the outputs. Default: the input's, when it has one.")] = None,
+    max_megapixels: Annotated[float, typer.Option(
+        "--max-megapixels", help="Refuse pages with more pixels than this (millions).")
+    ] = _DEFAULTS.max_megapixels,
+) -> None:
+    """Binarize a page, a multi-page TIFF, a folder of pages, or stdin.
+
+    Text comes out black and the background white, as a 1-bit PNG or a Group 4 TIFF.
+
+    The input's DPI is kept. A multi-page TIFF gives <stem>-p1.png, <stem>-p2.png, ...
+    """
+    try:
+        options = Options(method=method.value, balance=balance,
+                          model=str(model) if model is not None else None,
+                          max_megapixels=max_megapixels)
+    except ValueError as error:
+        raise _usage_error(str(error)) from None
+    settings = _Settings(options=options, format=format.value if format else None,
+                         overwrite=overwrite, explain=explain, dpi=dpi)
+    try:
+        if input == "-":
+            _binarize_stdin(output, settings)
+        elif Path(input).is_dir():
+            code = _binarize_folder(Path(input), output, settings, recursive=recursive,
+                                    jobs=jobs, quiet=quiet)
+            if code != ExitCode.ok:
+                raise typer.Exit(int(code))
+        else:
+            _binarize_one(Path(input), output, settings)
+    except (DocbinError, OSError, ValueError) as error:
+        raise fail(error) from None
+
+
+@dataclass(frozen=True)
+class _Settings:
+    """Everything a worker needs to binarize a file (picklable)."""
+
+    options: Options
+    format: str | None
+    overwrite: bool
+    explain: bool
+    dpi: float | None
+
+
+@dataclass
+class _Outcome:
+    """What happened to one input file of a batch."""
+
+    label: str
+    written: list = field(default_factory=list)
+    skipped: list = field(default_factory=list)
+    error: str | None = None
+    fatal: BaseException | None = None  # stops the batch (model or dependency missing)
+    traceback: str | None = None
+
+
+def _binarize_one(source: Path, output: str, settings: _Settings) -> None:
+    """A single file to a file, into an existing folder, or to stdout."""
+    if settings.explain and output == "-":
+        raise _usage_error("--explain writes a sidecar next to the output; give an output "
+                           "file instead of -")
+    target = None
+    if output != "-":
+        target = Path(output)
+        if target.is_dir():
+            target = target / (source.stem + _suffix(settings.format or "png"))
+    _binarize_source(source, str(source), target, settings, skip_existing=False)
+
+
+def _binarize_stdin(output: str, settings: _Settings) -> None:
+    from .errors import InputError
+
+    if output != "-" and Path(output).is_dir():
+        raise _usage_error("with - as INPUT, OUTPUT must be a file name or -")
+    if settings.explain and output == "-":
+        raise _usage_error("--explain writes a sidecar next to the output; give an output "
+                           "file instead of -")
+    if sys.stdin is None or sys.stdin.isatty():
+        raise InputError("<stdin> is a terminal; pipe an image in (docbin binarize - out.png "
+                         "< scan.tif) or give a file")
+    data = sys.stdin.buffer.read()
+    target = None if output == "-" else Path(output)
+    _binarize_source(data, "<stdin>", target, settings, skip_existing=False)
+
+
+def _suffix(format: str) -> str:
+    from .io import OUTPUT_SUFFIXES
+
+    return OUTPUT_SUFFIXES[format]
+
+
+def _binarize_source(source, label: str, target: Path | None, settings: _Settings,
+                     skip_existing: bool) -> _Outcome:
+    """Read every page of ``source``, binarize it and write it next to ``target``.
+
+    ``target`` None means stdout. One page goes to ``target``; page N of a multi-page
+    file goes to ``<stem>-pN<suffix>``. Existing outputs are skipped when
+    ``skip_existing``, an error otherwise (unless ``settings.overwrite``).
+    """
+    from .io import output_format, read_pages
+
+    outcome = _Outcome(label)
+    if target is None:
+        _binarize_to_stdout(source, label, settings)
+        return outcome
+    format = output_format(target, settings.format)
+    if isinstance(source, Path):
+        _check_not_input(source, target)
+    if not settings.overwrite and target.exists():
+        if skip_existing:
+            outcome.skipped.append(str(target))
+            return outcome
+        raise OutputError(f"{target} exists; pass --overwrite to replace it")
+    pages = read_pages(source, settings.options.max_megapixels, name=label)
+    if len(pages) == 1:
+        names = [target]
+    else:
+        names = [target.with_name(f"{target.stem}-p{page.index + 1}{target.suffix}")
+                 for page in pages]
+    for page, name in zip(pages, names):
+        sidecar = name.with_suffix(".json") if settings.explain else None
+        if isinstance(source, Path):
+            _check_not_input(source, name)
+        if not settings.overwrite:
+            if name.exists():
+                if skip_existing:
+                    outcome.skipped.append(str(name))
+                    continue
+                raise OutputError(f"{name} exists; pass --overwrite to replace it")
+            if sidecar is not None and sidecar.exists():
+                raise OutputError(f"{sidecar} exists; pass --overwrite to replace it")
+        _write_page(page, name, sidecar, format, settings)
+        outcome.written.append(str(name))
+    return outcome
+
+
+def _write_page(page, name: Path, sidecar: Path | None, format: str,
+                settings: _Settings) -> None:
+    import json
+
+    from .io import json_safe, write_binary, write_bytes
+    from .pipeline import binarize as binarize_page
+
+    result = binarize_page(page.image, settings.options.method, options=settings.options)
+    dpi = settings.dpi if settings.dpi is not None else page.dpi
+    write_binary(name, result.image, format, dpi, overwrite=settings.overwrite)
+    if sidecar is not None:
+        record = {"input": page.source, "page": page.index + 1, "pages": page.count,
+                  "output": str(name), "rows": page.image.shape[0],
+                  "cols": page.image.shape[1], "dpi": dpi, **result.info}
+        text = json.dumps(json_safe(record), indent=2) + "\n"
+        write_bytes(sidecar, text.encode("utf-8"), overwrite=settings.overwrite)
+
+
+def _binarize_to_stdout(source, label: str, settings: _Settings) -> None:
+    from .io import encode_binary_pages, read_pages
+    from .pipeline import binarize as binarize_page
+
+    if sys.stdout.isatty():
+        raise OutputError("refusing to write image data to a terminal; redirect stdout "
+                          "(> page.png) or give an output file")
+    format = settings.format or "png"
+    pages = read_pages(source, settings.options.max_megapixels, name=label)
+    if len(pages) > 1 and format != "tiff":
+        raise OutputError(f"{label} has {len(pages)} pages and a PNG holds one; pass "
+                          "--format tiff for a multi-page TIFF, or give an output folder")
+    images, dpis = [], []
+    for page in pages:
+        result = binarize_page(page.image, settings.options.method, options=settings.options)
+        images.append(result.image)
+        dpis.append(settings.dpi if settings.dpi is not None else page.dpi)
+    data = encode_binary_pages(images, format, dpis)
+    try:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    except BrokenPipeError:
+        raise OutputError("stdout was closed before the image was written") from None
+
+
+def _check_not_input(source: Path, output: Path) -> None:
+    """Refuse to write an output over its own input."""
+    import os
+
+    if output.exists() and source.exists() and os.path.samefile(source, output):
+        raise OutputError(f"{output} is the input itself; choose another output")
+
+
+def _collect_images(folder: Path, recursive: bool, exclude: Path) -> list:
+    """Image files of ``folder`` (sorted; hidden files and folders, and the output folder
+    when it lies inside ``folder``, left out)."""
+    from .io import IMAGE_SUFFIXES
+
+    excluded = exclude.resolve()
+    found = []
+    for path in (folder.rglob("*") if recursive else folder.iterdir()):
+        relative = path.relative_to(folder)
+        if path.suffix.lower() not in IMAGE_SUFFIXES or not path.is_file():
+            continue
+        if any(part.startswith(".") for part in relative.parts):
+            continue
+        if excluded in path.resolve().parents:
+            continue
+        found.append(path)
+    return sorted(found, key=lambda path: path.relative_to(folder).as_posix())
+
+
+def _run_job(job: tuple) -> _Outcome:
+    """Binarize one file of a batch; errors become the outcome (runs in workers too)."""
+    source, label, target, settings = job
+    try:
+        return _binarize_source(source, label, target, settings, skip_existing=True)
+    except (ModelError, MissingDependencyError) as error:
+        return _Outcome(label, fatal=error)
+    except DocbinError as error:
+        return _Outcome(label, error=str(error))
+    except Exception as error:  # noqa: BLE001 - a bug: report it, keep the batch going
+        import traceback
+
+        return _Outcome(label, error=f"{label}: internal error ({type(error).__name__}: "
+                        f"{error}); run docbin -v for the traceback",
+                        traceback="".join(traceback.format_exception(error)))
+
+
+def _init_worker() -> None:
+    # Parallelism is across files: one OpenCV thread per worker avoids oversubscription.
+    import cv2
+
+    cv2.setNumThreads(1)
+
+
+class _Reporter:
+    """Progress bar (stderr, terminals only) and notes for a folder batch."""
+
+    def __init__(self, total: int, quiet: bool) -> None:
+        self.quiet = quiet
+        self.progress = None
+        if not quiet and _stderr_is_terminal():
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+            )
+
+            self.progress = Progress(TextColumn("binarizing"), BarColumn(),
+                                     MofNCompleteColumn(), TimeRemainingColumn(),
+                                     console=Console(stderr=True))
+            self.task = self.progress.add_task("binarize", total=total)
+
+    def __enter__(self):
+        if self.progress is not None:
+            self.progress.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+    def advance(self) -> None:
+        if self.progress is not None:
+            self.progress.advance(self.task)
+
+    def note(self, message: str) -> None:
+        if self.quiet:
+            return
+        if self.progress is not None:
+            self.progress.console.print(message, markup=False, highlight=False)
+        else:
+            typer.echo(message, err=True)
+
+
+@contextlib.contextmanager
+def _mapped(job_list: list, workers: int):
+    """``_run_job`` over ``job_list``, results in input order; worker processes if
+    ``workers`` > 1 (spawned: same behaviour on every platform, no forked OpenCV state)."""
+    if workers <= 1 or len(job_list) <= 1:
+        yield map(_run_job, job_list)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    executor = ProcessPoolExecutor(max_workers=min(workers, len(job_list)),
+                                   mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_init_worker)
+    try:
+        yield executor.map(_run_job, job_list)
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _make_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(f"cannot create the folder {folder}: {error.strerror or error}") \
+            from error
+
+
+def _binarize_folder(folder: Path, output: str, settings: _Settings, *, recursive: bool,
+                     jobs: int, quiet: bool) -> ExitCode:
+    """Every image of ``folder`` into the folder ``output``; failures reported at the end."""
+    from .errors import InputError
+    from .io import IMAGE_SUFFIXES
+
+    if output == "-":
+        raise _usage_error("a folder INPUT needs an output folder, not -")
+    out_dir = Path(output)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError(f"{out_dir} is a file; with a folder INPUT, OUTPUT must be a folder")
+    if out_dir.exists() and out_dir.resolve() == folder.resolve():
+        raise OutputError(f"{out_dir} is the input folder; choose another output folder so "
+                          "the inputs stay untouched")
+    sources = _collect_images(folder, recursive, out_dir)
+    if not sources:
+        hint = "" if recursive else "; pass --recursive to look in sub-folders"
+        raise InputError(f"{folder}: no images found (looked for "
+                         f"{', '.join(IMAGE_SUFFIXES)}){hint}")
+    _make_folder(out_dir)
+    if jobs > 1 and settings.options.threads == 0:
+        # One onnxruntime thread per worker: the workers already fill the cores.
+        settings = dataclasses.replace(
+            settings, options=dataclasses.replace(settings.options, threads=1))
+    suffix = _suffix(settings.format or "png")
+    entries, job_list, claimed = [], [], {}
+    for path in sources:
+        relative = path.relative_to(folder)
+        target = out_dir / relative.parent / (relative.stem + suffix)
+        if target in claimed:  # e.g. page.png and page.jpg
+            entries.append(_Outcome(str(path), error=f"{path}: its output {target} is also "
+                                    f"the output of {claimed[target]}; rename one of them"))
+            continue
+        claimed[target] = path
+        _make_folder(target.parent)
+        job = (path, str(path), target, settings)
+        entries.append(job)
+        job_list.append(job)
+
+    failures, written, skipped = [], 0, 0
+    with _Reporter(len(entries), quiet) as reporter, _mapped(job_list, jobs) as results:
+        for entry in entries:
+            outcome = entry if isinstance(entry, _Outcome) else next(results)
+            if outcome.fatal is not None:
+                raise outcome.fatal
+            for name in outcome.skipped:
+                reporter.note(f"docbin: skipped {name}: it exists (--overwrite replaces it)")
+            if outcome.error is not None:
+                failures.append(outcome)
+            written += len(outcome.written)
+            skipped += len(outcome.skipped)
+            reporter.advance()
+    for outcome in failures:
+        if _state["verbose"] and outcome.traceback:
+            typer.echo(outcome.traceback.rstrip(), err=True)
+        typer.echo(f"docbin: failed: {outcome.error}", err=True)
+    if not quiet:
+        typer.echo(f"docbin: {written} page(s) written, {skipped} skipped, "
+                   f"{len(failures)} file(s) failed", err=True)
+    return ExitCode.failed_pages if failures else ExitCode.ok
+
 
 
 def main() -> None:

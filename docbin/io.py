@@ -124,7 +124,7 @@ def read_pages(source: Source, max_megapixels: float = 300.0, *,
         label = name or "<bytes>"
         data = bytes(source)
         if not data:
-            raise InputError(f"{label} is empty: no image data")
+            raise InputError(f"{label}: empty, no image data")
         with _open_image(_io.BytesIO(data), label) as image:
             return _decode_pages(image, label, max_megapixels, lambda: data)
     path = Path(source)
@@ -136,9 +136,9 @@ def read_pages(source: Source, max_megapixels: float = 300.0, *,
     except OSError as error:
         raise InputError(f"{label}: cannot read: {_one_line(error)}") from error
     if path.is_dir():
-        raise InputError(f"{label} is a folder, not an image file")
+        raise InputError(f"{label}: a folder, not an image file")
     if size == 0:
-        raise InputError(f"{label} is empty (0 bytes)")
+        raise InputError(f"{label}: empty file (0 bytes)")
     try:
         with open(path, "rb") as stream, _open_image(stream, label) as image:
             return _decode_pages(image, label, max_megapixels, path.read_bytes)
