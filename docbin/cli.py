@@ -495,6 +495,50 @@ def _binarize_folder(folder: Path, output: str, settings: _Settings, *, recursiv
     return ExitCode.failed_pages if failures else ExitCode.ok
 
 
+# --- surface ----------------------------------------------------------------------------
+
+@app.command()
+def surface(
+    model: Annotated[Path | None, typer.Option(
+        "--model", show_default=False,
+        help="An ONNX model file. Default: $DOCBIN_MODEL or the shipped model; without "
+             "either, the classical (logistic) surface.")] = None,
+    page: Annotated[Path | None, typer.Option(
+        "--page", show_default=False,
+        help="An image: mark its (b, t) and, with a model, also draw its adjusted surface "
+             "and the difference from the base.")] = None,
+    out: Annotated[Path, typer.Option(
+        "--out", "-o", help="The PNG to write.")] = Path("surface.png"),
+    balance: Annotated[float, typer.Option(
+        "--balance", min=0.0, max=1.0, help="hybrid: toward 1 keeps faint strokes, toward 0 "
+        "gives a cleaner background.")] = _DEFAULTS.balance,
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Replace OUT if it exists.")] = False,
+) -> None:
+    """Draw the decision surface f(b, t) as a depth field (PNG).
+
+    b (contour intensity) across, t (ink intensity) up, f in colour with contours.
+
+    With --page and a model: the base, the page's adjusted surface, their difference.
+    """
+    try:
+        from .io import read_image, write_bytes
+        from .plotting import surface_picture
+
+        if not overwrite and out.exists():
+            raise OutputError(f"{out} exists; pass --overwrite to replace it")
+        gray = None if page is None else read_image(page).image
+        png, summary = surface_picture(model, gray, balance=balance,
+                                       page_name=page.name if page is not None else "page")
+        write_bytes(out, png, overwrite=overwrite)
+    except (DocbinError, OSError, ValueError) as error:
+        raise fail(error) from None
+    details = "" if summary["model"] is None else f" (model {summary['model']})"
+    if "f" in summary:
+        details += (f": b = {summary['b']:.3f}, t = {summary['t']:.3f}, "
+                    f"f = {summary['f_base']:.3f} -> {summary['f']:.3f}")
+    typer.echo(f"docbin: wrote {out}{details}", err=True)
+
 
 def main() -> None:
     """Console-script entry point."""

@@ -279,7 +279,7 @@ def _packaged_models():
     return files("docbin").joinpath("models")
 
 
-def locate_model(path=None):
+def locate_model(path=None, *, required: bool = True):
     """Where the hybrid model is: explicit ``path`` > ``$DOCBIN_MODEL`` > packaged model.
 
     The packaged model is ``docbin/models/hybrid.onnx`` found with
@@ -288,12 +288,13 @@ def locate_model(path=None):
 
     Returns
     -------
-    pathlib.Path or importlib.resources.abc.Traversable
+    pathlib.Path or importlib.resources.abc.Traversable or None
+        None only when nothing is installed and ``required`` is false.
 
     Raises
     ------
     ModelError
-        When the named file does not exist, or no model is installed at all.
+        When the named file does not exist, or (``required``) no model is installed.
     """
     if path is not None and str(path) != "":
         candidate = Path(path).expanduser()
@@ -320,6 +321,8 @@ def locate_model(path=None):
     if len(found) > 1:
         raise ModelError(f"several models in the package ({', '.join(e.name for e in found)}) "
                          f"and none named {PACKAGED_NAME}; choose one with --model PATH")
+    if not required:
+        return None
     raise ModelError(f"no hybrid model is installed: pass --model PATH (Python: "
                      f"options.model), or set {ENV_VAR}=/path/to/model.onnx, or install a "
                      f"docbin release that ships docbin/models/{PACKAGED_NAME}; "

@@ -499,3 +499,35 @@ def test_hybrid_does_not_import_torch(zero_model, tmp_path):
                          env=env, cwd=tmp_path, timeout=120, check=False)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False (300, 400)"
+
+
+def test_surface_picture_of_a_page_with_a_model(tmp_path, page):
+    pytest.importorskip("matplotlib")
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from docbin.cli import app
+    from docbin.plotting import figure_size
+
+    delta = np.zeros((8, 8))
+    delta[3:6, 1:4] = 0.1
+    path = constant_model(tmp_path / "bump.onnx", delta)
+    Image.fromarray(page).save(tmp_path / "page.png")
+    out = tmp_path / "s.png"
+    result = CliRunner().invoke(app, ["surface", "--model", str(path), "--page",
+                                      str(tmp_path / "page.png"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    with Image.open(out) as image:
+        assert image.size == figure_size(3) == (2016, 552)
+    expected = binarize(page, method="hybrid", model=str(path))
+    assert f"-> {expected.info['f']:.3f}" in result.output
+    # a model but no page: one panel, the model's base surface
+    out2 = tmp_path / "base.png"
+    result = CliRunner().invoke(app, ["surface", "--model", str(path), "--out", str(out2)])
+    assert result.exit_code == 0, result.output
+    with Image.open(out2) as image:
+        assert image.size == figure_size(1)
+    # a named model that does not exist is an error, not the classical picture
+    result = CliRunner().invoke(app, ["surface", "--model", str(tmp_path / "no.onnx"),
+                                      "--out", str(tmp_path / "x.png")])
+    assert result.exit_code == 5 and "model file not found" in result.output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -199,3 +200,72 @@ def test_invalid_json_is_rejected(fitted, change, match):
 def test_net_is_read_only(fitted):
     with pytest.raises(ValueError):
         fitted.z[0, 0] = 1.0
+
+
+# --- the picture (docbin surface) -------------------------------------------------------
+
+
+@pytest.fixture
+def no_model(monkeypatch, tmp_path):
+    """No model anywhere: not in the environment, not in the package."""
+    from docbin import model
+
+    monkeypatch.delenv(model.ENV_VAR, raising=False)
+    monkeypatch.setattr(model, "_packaged_models", lambda: tmp_path / "no-models")
+
+
+def png_size(path):
+    from PIL import Image
+
+    with Image.open(path) as image:
+        assert image.format == "PNG"
+        return image.size
+
+
+def test_surface_command_draws_the_logistic(tmp_path, no_model):
+    pytest.importorskip("matplotlib")
+    from typer.testing import CliRunner
+
+    from docbin.cli import app
+    from docbin.plotting import figure_size
+
+    out = tmp_path / "s.png"
+    result = CliRunner().invoke(app, ["surface", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert png_size(out) == figure_size(1) == (672, 552)
+    # an existing picture is kept unless --overwrite
+    result = CliRunner().invoke(app, ["surface", "--out", str(out)])
+    assert result.exit_code == 4 and "--overwrite" in result.output
+    assert CliRunner().invoke(app, ["surface", "--out", str(out), "--overwrite"]).exit_code == 0
+
+
+def test_surface_command_marks_a_page_without_a_model(tmp_path, no_model, make_page):
+    pytest.importorskip("matplotlib")
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from docbin.cli import app
+    from docbin.plotting import figure_size
+    from docbin.stats import page_stats
+
+    page = make_page(200, 300)
+    Image.fromarray(page).save(tmp_path / "page.png")
+    out = tmp_path / "s.png"
+    result = CliRunner().invoke(app, ["surface", "--page", str(tmp_path / "page.png"),
+                                      "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert png_size(out) == figure_size(1)
+    stats = page_stats(page)
+    assert f"b = {stats.b:.3f}, t = {stats.t:.3f}" in result.output
+
+
+def test_picture_without_matplotlib(monkeypatch, no_model):
+    from docbin.errors import ExitCode, MissingDependencyError
+    from docbin.plotting import surface_picture
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.backends.backend_agg", None)
+    with pytest.raises(MissingDependencyError, match=r'pip install "docbin\[plot\]"') as error:
+        surface_picture()
+    assert error.value.exit_code == ExitCode.dependency_error

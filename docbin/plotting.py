@@ -1,0 +1,206 @@
+"""Pictures of decision surfaces: depth fields over (b, t), like the paper's Fig. 1 and 3.
+
+matplotlib is an optional extra (``pip install "docbin[plot]"``), imported only when a
+picture is drawn, and used through its object API with the Agg canvas: no pyplot, no
+global backend switch in the caller's process.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import MissingDependencyError
+
+#: Size of one panel in inches, and the resolution: a panel is 672 × 552 pixels.
+PANEL_INCHES = (5.6, 4.6)
+DPI = 120
+#: Grid points per axis of a depth field.
+RESOLUTION = 201
+_LEVELS = np.round(np.arange(0.1, 1.0, 0.1), 1)
+
+
+def _matplotlib():
+    """matplotlib's Figure and Agg canvas, or a MissingDependencyError saying what to do."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError as error:
+        raise MissingDependencyError(
+            'pictures need matplotlib: pip install "docbin[plot]"') from error
+    return Figure, FigureCanvasAgg
+
+
+def figure_size(panels: int) -> tuple[int, int]:
+    """(width, height) in pixels of a picture with ``panels`` panels."""
+    return (round(PANEL_INCHES[0] * panels * DPI), round(PANEL_INCHES[1] * DPI))
+
+
+@dataclass
+class PagePoint:
+    """A page's place on the surface: (b, t) and its factor before and after adjustment."""
+
+    b: float
+    t: float
+    f_base: float
+    f: float | None = None
+    label: str = "page"
+
+
+def _depth_field(ax, values, title, cmap, vmin, vmax, bar_label, fig, levels, fmt="{:g}"):
+    image = ax.imshow(values.T, origin="lower", extent=(0, 1, 0, 1), cmap=cmap, vmin=vmin,
+                      vmax=vmax, interpolation="bilinear", aspect="equal")
+    grid = np.linspace(0.0, 1.0, values.shape[0])
+    if levels is not None and len(levels):
+        lines = ax.contour(grid, grid, values.T, levels=levels, colors="k", linewidths=0.6,
+                           alpha=0.7)
+        ax.clabel(lines, fontsize=7, fmt=fmt.format)
+    bar = fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    bar.set_label(bar_label)
+    ax.set_xlabel("b = B_I / 255  (contour intensity)")
+    ax.set_ylabel("t = T_I / 255  (ink intensity)")
+    ax.set_title(title, fontsize=10)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+
+
+def _mark(ax, point: PagePoint, text: str) -> None:
+    ax.plot([point.b], [point.t], marker="o", markersize=8, markerfacecolor="red",
+            markeredgecolor="white", markeredgewidth=1.5, linestyle="none", zorder=5)
+    dx = -0.04 if point.b > 0.6 else 0.04
+    ax.annotate(text, (point.b, point.t), xytext=(point.b + dx, min(point.t + 0.08, 0.95)),
+                ha="right" if dx < 0 else "left", fontsize=8, zorder=6,
+                bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "0.5", "alpha": 0.9},
+                arrowprops={"arrowstyle": "-", "color": "0.3"})
+
+
+def render_surfaces(base, *, base_title: str, adjusted=None, adjusted_title: str = "",
+                    point: PagePoint | None = None, control_points=None,
+                    resolution: int = RESOLUTION) -> bytes:
+    """A PNG of a decision surface, and optionally of an adjusted one and their difference.
+
+    Parameters
+    ----------
+    base, adjusted : callable
+        ``f(b, t)`` on broadcast arrays (e.g. a :class:`~docbin.surface.BSplineSurface`
+        or :func:`~docbin.surface.logistic_surface`). With ``adjusted`` the picture has
+        three panels: base, adjusted, and ``adjusted − base`` (as the paper's Fig. 3).
+    point : PagePoint, optional
+        Marked on every panel.
+    control_points : ndarray, optional
+        Coordinates (Greville abscissae) of the control net along each axis, shown as dots
+        on the difference panel.
+
+    Returns
+    -------
+    bytes
+        PNG data of :func:`figure_size` pixels.
+    """
+    Figure, FigureCanvasAgg = _matplotlib()
+    grid = np.linspace(0.0, 1.0, resolution)
+    b, t = grid[:, None], grid[None, :]
+    base_values = np.broadcast_to(base(b, t), (resolution, resolution))
+    panels = 1 if adjusted is None else 3
+    fig = Figure(figsize=(PANEL_INCHES[0] * panels, PANEL_INCHES[1]), dpi=DPI,
+                 layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, panels, squeeze=False)[0]
+    _depth_field(axes[0], base_values, base_title, "viridis", 0.0, 1.0, "f(b, t)", fig,
+                 _LEVELS)
+    if point is not None:
+        _mark(axes[0], point, f"{point.label}\nf = {point.f_base:.3f}")
+    if adjusted is not None:
+        adjusted_values = np.broadcast_to(adjusted(b, t), (resolution, resolution))
+        _depth_field(axes[1], adjusted_values, adjusted_title, "viridis", 0.0, 1.0,
+                     "f'(b, t)", fig, _LEVELS)
+        difference = adjusted_values - base_values
+        limit = max(float(np.abs(difference).max()), 1e-3)
+        from matplotlib.ticker import MaxNLocator
+
+        levels = MaxNLocator(8, symmetric=True).tick_values(-limit, limit)
+        levels = levels[(np.abs(levels) > 1e-12) & (np.abs(levels) < limit)]
+        _depth_field(axes[2], difference, "difference: adjusted − base", "RdBu_r", -limit,
+                     limit, "Δf", fig, levels if np.ptp(difference) > 0 else None,
+                     fmt="{:+.3g}")
+        if control_points is not None:
+            cb, ct = np.meshgrid(control_points, control_points, indexing="ij")
+            axes[2].plot(cb.ravel(), ct.ravel(), "k.", markersize=2, alpha=0.5)
+        if point is not None:
+            after = point.f if point.f is not None else point.f_base
+            _mark(axes[1], point, f"{point.label}\nf = {after:.3f}")
+            _mark(axes[2], point, f"Δf = {after - point.f_base:+.3f}")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI)
+    return buffer.getvalue()
+
+
+def greville(knots: np.ndarray, degree: int) -> np.ndarray:
+    """Greville abscissae ``ξ_i = mean(knots[i+1 : i+degree+1])``: where control point i
+    sits along its axis."""
+    knots = np.asarray(knots, np.float64)
+    n = knots.size - degree - 1
+    return np.array([knots[i + 1:i + degree + 1].mean() for i in range(n)])
+
+
+def surface_picture(model=None, page: np.ndarray | None = None, *, page_name: str = "page",
+                    balance: float = 0.5, threads: int = 0) -> tuple[bytes, dict]:
+    """The picture of ``docbin surface``, and a summary of what it shows.
+
+    - No model installed (and none named): the classical logistic surface (Fig. 1).
+    - A model (``model``, ``$DOCBIN_MODEL`` or the packaged one): the model's base surface.
+    - With ``page`` (a gray uint8 array) and a model: three panels, the base surface,
+      the page's adjusted surface S' and the difference S' − base (Fig. 3), the page's
+      (b, t) marked on each. With a page and no model: the logistic with the page marked.
+
+    Returns
+    -------
+    png : bytes
+    summary : dict
+        ``model`` (path or None), and with a page ``b``, ``t``, ``f_base`` and ``f``.
+    """
+    from .model import load_model, locate_model
+    from .surface import logistic_surface
+
+    _matplotlib()  # fail early, before the page is processed
+    source = locate_model(model, required=False)
+    summary: dict = {"model": None if source is None else str(source)}
+    if source is None:
+        point = None
+        if page is not None:
+            from .stats import page_stats
+
+            stats = page_stats(page)
+            f = float(logistic_surface(stats.b, stats.t))
+            point = PagePoint(stats.b, stats.t, f, f, page_name)
+            summary.update(b=stats.b, t=stats.t, f_base=f, f=f)
+        title = "classical decision surface f(b, t) (logistic)"
+        if page is not None:
+            title += "\nno hybrid model installed: the page is not adjusted"
+        return render_surfaces(logistic_surface, base_title=title, point=point), summary
+
+    hybrid = load_model(source, threads=threads)
+    meta = hybrid.metadata
+    base = meta.base_surface()
+    kind = ("logistic" if not np.any(meta.offset) else "logistic + B-spline offset") \
+        if meta.base == "logistic" else f"B-spline, n = {meta.n}"
+    base_title = f"model base surface ({kind})"
+    if page is None:
+        return render_surfaces(base, base_title=base_title), summary
+
+    from .pipeline import binarize
+
+    result = binarize(page, method="hybrid", model=str(source), balance=balance,
+                      threads=threads)
+    info = result.info["hybrid"]
+    b, t = result.info["contour_intensity"] / 255.0, result.info["ink_intensity"] / 255.0
+    adjusted = meta.page_surface(np.asarray(info["delta_z"]))
+    point = PagePoint(b, t, info["f_base"], info["f"], page_name)
+    summary.update(b=b, t=t, f_base=info["f_base"], f=info["f"],
+                   patches=len(info["patches"]))
+    png = render_surfaces(
+        base, base_title=base_title, adjusted=adjusted,
+        adjusted_title=f"{page_name}: adjusted surface S' (balance {balance:g})",
+        point=point, control_points=greville(meta.knots, meta.degree))
+    return png, summary
