@@ -99,17 +99,24 @@ def test_record_cache_round_trip(tmp_path):
     assert not np.array_equal(plain.windows[0, 0], first.windows[0, 0])
 
 
-def test_edge_windows_do_not_overlap_and_prefer_edges():
-    edges = np.zeros((1200, 1500), bool)
-    edges[700:760, 900:1300] = True
-    boxes = data.edge_windows(edges, 512, 8)
-    r, c, h, w = boxes[0]
-    assert r <= 700 and r + h >= 760 and c <= 900  # the densest window comes first
-    for i in range(len(boxes)):
-        for j in range(i + 1, len(boxes)):
-            a, b = boxes[i], boxes[j]
-            assert (a[0] + a[2] <= b[0] or b[0] + b[2] <= a[0] or a[1] + a[3] <= b[1]
-                    or b[1] + b[3] <= a[1])
+def test_training_inputs_equal_the_runtime_inputs():
+    from docbin import model as runtime
+    from docbin.stats import page_stats
+    from docbin.threshold import local_stats
+
+    gray, text = _page(5, rows=700, cols=900)
+    record = data.make_record(gray, text, name="p", collection="c", variant=0,
+                              rng=np.random.default_rng(0))
+    stats = page_stats(gray)
+    local = local_stats(gray, stats.window_radius)
+    z = np.linspace(0, 1, 64).reshape(8, 8)
+    channels = training.BASE_CHANNELS + training.EXTRA_CHANNELS
+    expected = runtime.build_input(gray, record.boxes, channels, z=z, b=stats.b, t=stats.t,
+                                   balance=0.3, local_median=local.local_median,
+                                   local_mean=local.local_mean)
+    got = np.stack([training.build_channels(w, record, z, 0.7, 0.3, channels)
+                    for w in record.windows])
+    np.testing.assert_allclose(got, expected, atol=1e-6)
 
 
 def test_training_smoke_reduces_the_loss():

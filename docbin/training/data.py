@@ -19,11 +19,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..model import crop_patch, select_patches
 from ..pipeline import as_gray
 from ..stats import page_stats, strong_edges
 from ..threshold import local_stats
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".bmp", ".jpg", ".jpeg", ".pgm", ".ppm", ".webp")
 
 
@@ -114,59 +115,6 @@ def augment(gray: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
-def edge_windows(edges: np.ndarray, size: int, count: int) -> np.ndarray:
-    """Up to ``count`` non-overlapping size×size windows with the most strong-edge pixels.
-
-    Candidates are the windows on a grid of stride size/2 (plus the last row/column
-    flush with the border); they are picked greedily by edge count, skipping any that
-    overlaps an earlier pick. Returns int32 [W, 4] boxes (row0, col0, rows, cols),
-    clipped to the page (pages smaller than a window give one box, the page).
-    """
-    rows, cols = edges.shape
-    if rows <= size and cols <= size:
-        return np.array([[0, 0, rows, cols]], np.int32)
-
-    def starts(n):
-        if n <= size:
-            return [0]
-        s = list(range(0, n - size + 1, size // 2))
-        if s[-1] != n - size:
-            s.append(n - size)
-        return s
-
-    integral = cv2.integral(edges.astype(np.uint8))
-    candidates = []
-    for r in starts(rows):
-        for c in starts(cols):
-            h, w = min(size, rows), min(size, cols)
-            total = integral[r + h, c + w] - integral[r, c + w] - integral[r + h, c] + integral[r, c]
-            candidates.append((-int(total), r, c, h, w))
-    candidates.sort()
-    picked: list[tuple[int, int, int, int]] = []
-    for _, r, c, h, w in candidates:
-        if all(r + h <= pr or pr + ph <= r or c + w <= pc or pc + pw <= c
-               for pr, pc, ph, pw in picked):
-            picked.append((r, c, h, w))
-            if len(picked) == count:
-                break
-    return np.array(picked, np.int32)
-
-
-def crop_window(array: np.ndarray, box, size: int) -> np.ndarray:
-    """The box's crop, reflection-padded to size×size when the page is smaller."""
-    r, c, h, w = (int(v) for v in box)
-    crop = array[r:r + h, c:c + w]
-    if h < size or w < size:
-        crop = cv2.copyMakeBorder(crop, 0, size - h, 0, size - w, cv2.BORDER_REFLECT_101
-                                  if min(h, w) > 1 else cv2.BORDER_REPLICATE)
-        # reflection cannot reach further than the crop itself: repeat until it fits
-        while crop.shape[0] < size or crop.shape[1] < size:
-            crop = cv2.copyMakeBorder(crop, 0, max(0, size - crop.shape[0]), 0,
-                                      max(0, size - crop.shape[1]), cv2.BORDER_REFLECT_101)
-        crop = crop[:size, :size]
-    return crop
-
-
 def make_record(gray: np.ndarray, text: np.ndarray, *, name: str, collection: str,
                 variant: int, rng: np.random.Generator, n_samples: int = 65536,
                 window: int = 512, n_windows: int = 8) -> PageRecord:
@@ -182,10 +130,11 @@ def make_record(gray: np.ndarray, text: np.ndarray, *, name: str, collection: st
     rows, cols = gray.shape
     r, c = np.divmod(idx, cols)
     edges, _ = strong_edges(gray)
-    boxes = edge_windows(edges, window, n_windows)
+    # the runtime's own patch rule and cropping, so training sees what inference sees
+    boxes = select_patches(edges, window, n_windows).astype(np.int32)
     windows = np.stack([
-        np.stack([crop_window(gray, box, window), crop_window(local.local_median, box, window),
-                  crop_window(candidate.astype(np.uint8), box, window)])
+        np.stack([crop_patch(gray, box, window), crop_patch(local.local_median, box, window),
+                  crop_patch(candidate.astype(np.uint8), box, window)])
         for box in boxes])
     return PageRecord(
         name=name, collection=collection, variant=variant, b=stats.b, t=stats.t,
