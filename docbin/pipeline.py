@@ -65,7 +65,7 @@ def as_gray(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(gray)
 
 
-def binarize(image: np.ndarray, method: str = "classical", *, options: Options | None = None,
+def binarize(image: np.ndarray, method: str | None = None, *, options: Options | None = None,
              **kwargs) -> BinarizationResult:
     """Binarize a document page.
 
@@ -73,10 +73,11 @@ def binarize(image: np.ndarray, method: str = "classical", *, options: Options |
     ----------
     image : ndarray
         2-D uint8 gray page, or an RGB/RGBA uint8 array (converted to gray).
-    method : {"classical", "hybrid"}
+    method : {"classical", "hybrid"}, optional
         ``classical``: the parameter-free method of METHOD.md §1 with the logistic
         decision surface. ``hybrid``: the same rule with the surface adjusted per page
-        by the shipped CNN (METHOD.md §3).
+        by the shipped CNN (METHOD.md §3). Default: ``options.method``, or the default
+        of :class:`~docbin.options.Options` without ``options``.
     options : Options, optional
         Every other setting; keyword arguments override its fields.
 
@@ -85,11 +86,13 @@ def binarize(image: np.ndarray, method: str = "classical", *, options: Options |
     BinarizationResult
         ``.image`` (uint8, text 0 / background 255) and ``.info``.
     """
+    if method is not None:
+        kwargs["method"] = method
     if options is None:
-        options = Options(method=method, **kwargs)
-    elif kwargs or method != options.method:
+        options = Options(**kwargs)
+    elif kwargs:
         from dataclasses import replace
-        options = replace(options, method=method, **kwargs)
+        options = replace(options, **kwargs)
     gray = as_gray(image)
     timings: dict[str, float] = {}
     start = time.perf_counter()

@@ -531,3 +531,13 @@ def test_surface_picture_of_a_page_with_a_model(tmp_path, page):
     result = CliRunner().invoke(app, ["surface", "--model", str(tmp_path / "no.onnx"),
                                       "--out", str(tmp_path / "x.png")])
     assert result.exit_code == 5 and "model file not found" in result.output
+
+
+def test_options_carry_the_method(zero_model, page):
+    from docbin.options import Options
+
+    options = Options(method="hybrid", model=str(zero_model), balance=0.8, threads=1)
+    result = binarize(page, options=options)
+    assert result.info["method"] == "hybrid" and result.info["hybrid"]["beta"] == 0.8
+    assert binarize(page, "classical", options=options).info["method"] == "classical"
+    assert binarize(page).info["method"] == "classical"
