@@ -540,6 +540,53 @@ def surface(
     typer.echo(f"docbin: wrote {out}{details}", err=True)
 
 
+# --- train ------------------------------------------------------------------------------
+
+@app.command()
+def train(
+    data: Annotated[list[Path], typer.Option(
+        "--data", show_default=False,
+        help="A folder of collections laid out as <collection>/img and <collection>/gt "
+             "(ground truth: text 0, background 255). Repeat for several folders.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The ONNX model to write.")],
+    epochs: Annotated[int, typer.Option("--epochs", min=1, help="Network epochs.")] = 30,
+    seed: Annotated[int, typer.Option("--seed", help="Seed: same seed, same model.")] = 0,
+    variants: Annotated[int, typer.Option(
+        "--variants", min=1, help="Copies of each page: the page plus augmented ones.")] = 3,
+    exclude: Annotated[list[str] | None, typer.Option(
+        "--exclude", show_default=False, help="A collection to leave out (repeatable).")] = None,
+    global_surface: Annotated[bool, typer.Option(
+        "--global-surface/--no-global-surface",
+        help="Stage 1: optimise one global offset of the surface before the network.")] = True,
+    cache: Annotated[Path | None, typer.Option(
+        "--cache", show_default=False,
+        help="Folder for the per-page training cache (default: none).")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace OUT.")] = False,
+) -> None:
+    """Train the hybrid model (both stages) and export it to ONNX.
+
+    Needs the training extra: pip install "docbin[train]". The export is checked
+    against the torch model before it is written.
+    """
+    try:
+        if not overwrite and out.exists():
+            raise OutputError(f"{out} exists; pass --overwrite to replace it")
+        try:
+            from .training.train import train_model
+        except MissingDependencyError:
+            raise
+        quiet = not _stderr_is_terminal()
+        summary = train_model(
+            data, out, epochs=epochs, seed=seed, variants=variants, exclude=exclude or (),
+            cache_dir=cache, global_surface=global_surface,
+            log=None if quiet else (lambda message: typer.echo(message, err=True)))
+    except (DocbinError, OSError, ValueError) as error:
+        raise fail(error) from None
+    typer.echo(f"docbin: wrote {out}: {summary['pages']} pages, "
+               f"{summary['parameters']} parameters, {summary['seconds']:.0f} s, "
+               f"ONNX vs torch max difference {summary['onnx_max_difference']:.1e}", err=True)
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

@@ -133,3 +133,31 @@ def test_training_smoke_reduces_the_loss():
     dz = training.predict_delta(model, records[0], np.zeros((n, n), np.float32), config)
     assert dz.shape == (n, n)
     assert np.abs(dz).max() <= config.delta_max
+
+
+def test_train_command_exports_a_model_the_runtime_runs(tmp_path):
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    import docbin
+    from docbin.cli import app
+
+    root = tmp_path / "data" / "coll"
+    (root / "img").mkdir(parents=True)
+    (root / "gt").mkdir()
+    for seed in range(2):
+        gray, text = _page(seed, rows=520, cols=600)
+        Image.fromarray(gray).save(root / "img" / f"p{seed}.png")
+        Image.fromarray(np.where(text, 0, 255).astype(np.uint8)).save(root / "gt" / f"p{seed}.png")
+    out = tmp_path / "model.onnx"
+    result = CliRunner().invoke(app, ["train", "--data", str(tmp_path / "data"), "--out",
+                                      str(out), "--epochs", "1", "--variants", "1"])
+    assert result.exit_code == 0, result.output
+    assert out.exists() and out.stat().st_size < 2_000_000
+    gray, _ = _page(7, rows=520, cols=600)
+    hybrid = docbin.binarize(gray, method="hybrid", model=str(out))
+    assert hybrid.image.shape == gray.shape
+    assert len(hybrid.info["hybrid"]["delta_z"]) == 8
+    again = CliRunner().invoke(app, ["train", "--data", str(tmp_path / "data"), "--out",
+                                     str(out), "--epochs", "1"])
+    assert again.exit_code != 0 and "exists" in again.output

@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
-from scipy.interpolate import BSpline
 
-from ..surface import logistic_surface
+from ..surface import clamped_uniform_knots, design_matrix, logistic_surface
 from . import require_torch
 from .data import PageRecord
 from .losses import hybrid_loss, soft_counts_sampled
@@ -46,6 +45,7 @@ class TrainConfig:
     lr: float = 2e-3
     weight_decay: float = 1e-4
     mu: float = 0.05
+    balance_spread: float = 1.0  # u = 0.5 + spread·(U(0, 1) − 0.5): α = 1 − u, β = u
     tau_start: float = 4.0
     tau_end: float = 1.0
     seed: int = 0
@@ -53,16 +53,11 @@ class TrainConfig:
     log: object = field(default=None, repr=False)
 
 
-def clamped_knots(n: int, degree: int = 3) -> np.ndarray:
-    inner = np.linspace(0.0, 1.0, n - degree + 1)
-    return np.concatenate([np.zeros(degree), inner, np.ones(degree)])
-
-
 def basis_weights(b: float, t: float, n: int, degree: int = 3) -> np.ndarray:
     """N_i(b)·N_j(t) as an n×n array (rows: b index i, cols: t index j)."""
-    knots = clamped_knots(n, degree)
-    nb = BSpline.design_matrix(np.clip([b], 0, 1), knots, degree).toarray()[0]
-    nt = BSpline.design_matrix(np.clip([t], 0, 1), knots, degree).toarray()[0]
+    knots = clamped_uniform_knots(n, degree)
+    nb = design_matrix(np.clip([b], 0, 1), knots, degree).toarray()[0]
+    nt = design_matrix(np.clip([t], 0, 1), knots, degree).toarray()[0]
     return np.outer(nb, nt)
 
 
@@ -186,7 +181,7 @@ def train_network(records: list[PageRecord], config: TrainConfig, base_z: np.nda
             tau = _tau(config, step / max(total - 1, 1))
             inputs, owners, balances = [], [], []
             for k, page in enumerate(batch):
-                u = float(rng.uniform(0.0, 1.0))
+                u = 0.5 + config.balance_spread * (float(rng.uniform(0.0, 1.0)) - 0.5)
                 balances.append(u)
                 windows = page.record.windows
                 chosen = rng.choice(len(windows), min(config.patches_per_page, len(windows)),
@@ -234,3 +229,60 @@ def page_factor(record: PageRecord, delta_z: np.ndarray, n: int, degree: int = 3
     f = float(logistic_surface(record.b, record.t)) + float(
         (basis_weights(record.b, record.t, n, degree) * delta_z).sum())
     return float(np.clip(f, 0.05, 1.0))
+
+
+def train_model(data, out, *, epochs: int = 30, seed: int = 0, variants: int = 3,
+                exclude=(), cache_dir=None, global_surface: bool = True,
+                config: TrainConfig | None = None, log=None) -> dict:
+    """Both stages on the pages under ``data`` (folders of ``<collection>/img|gt``), then
+    export to ONNX at ``out`` and check the export against torch.
+
+    ``variants`` counts the original page plus augmented copies; ``exclude`` names
+    collections to leave out; ``global_surface=False`` keeps the logistic base (no stage-1
+    offset). Returns a summary (pages, parameters, seconds, export difference).
+    """
+    from pathlib import Path
+
+    from ..surface import fit_logistic
+    from .data import find_pairs, load_record
+    from .export import export_onnx
+    from .network import count_parameters
+
+    start = time.perf_counter()
+    config = config or TrainConfig()
+    config.epochs, config.seed = epochs, seed
+    if log is not None:
+        config.log = log
+    torch.manual_seed(seed)
+    pairs = [p for p in find_pairs(data) if p[0] not in set(exclude)]
+    if not pairs:
+        raise ValueError("no training pages found: expected <data>/<collection>/img/* with "
+                         "matching <data>/<collection>/gt/*")
+    cache = Path(cache_dir) if cache_dir else None
+    records = []
+    for variant in range(max(1, variants)):
+        for collection, image, gt in pairs:
+            records.append(load_record(collection, image, gt, variant=variant, seed=seed,
+                                       cache_dir=cache))
+        _log(config, f"pages ready: variant {variant} ({time.perf_counter() - start:.0f} s)")
+    base = fit_logistic(config.n, degree=config.degree)
+    z_fit = base.z.astype(np.float32)
+    offset = np.zeros((config.n, config.n), np.float32)
+    if global_surface:
+        offset = optimise_global_surface(records, config, z_fit)
+    model = train_network(records, config, z_fit + offset, offset)
+    originals = [r for r in records if r.variant == 0][:2]
+    sample = np.concatenate([
+        np.stack([build_channels(w, r, z_fit + offset, 0.5, 0.5, config.channels)
+                  for w in r.windows[:1]]) for r in originals])
+    collections = sorted({p[0] for p in pairs})
+    difference = export_onnx(
+        model, out, n=config.n, degree=config.degree, knots=base.knots, z=z_fit + offset,
+        offset=offset, delta_max=config.delta_max, channels=config.channels,
+        training_data=f"{len(pairs)} pages of {', '.join(collections)}; "
+                      f"{variants - 1} augmented copies each",
+        description=f"DeltaNet width {config.width}, {epochs} epochs, seed {seed}",
+        sample_inputs=sample)
+    return {"pages": len(pairs), "records": len(records), "collections": collections,
+            "parameters": count_parameters(model), "seconds": time.perf_counter() - start,
+            "onnx_max_difference": difference, "global_offset_max": float(np.abs(offset).max())}
