@@ -587,6 +587,236 @@ def train(
                f"ONNX vs torch max difference {summary['onnx_max_difference']:.1e}", err=True)
 
 
+# --- evaluate and benchmark -------------------------------------------------------------
+
+def _progress(label: str, total: int):
+    """A rich progress bar on stderr when it is a terminal, else a no-op stand-in."""
+    if not _stderr_is_terminal():
+        return contextlib.nullcontext(None)
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    progress = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(),
+                        console=Console(stderr=True), transient=True)
+    progress.add_task(label, total=total)
+    return progress
+
+
+def _advance(progress) -> None:
+    if progress is not None:
+        progress.advance(progress.task_ids[0])
+
+
+def _print_table(title: str | None, header: list, cells: list, mean: list | None = None) -> None:
+    """A rich table on stdout (the output of evaluate and benchmark)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", highlight=False)
+    for index, name in enumerate(header):
+        table.add_column(name, justify="left" if index == 0 else "right", no_wrap=index > 0)
+    for row in cells:
+        table.add_row(*row)
+    if mean is not None:
+        table.add_section()
+        table.add_row(*mean, style="bold")
+    Console(highlight=False).print(table)
+
+
+def _write_text(path: Path, text: str) -> None:
+    from .io import write_bytes
+
+    write_bytes(path, text.encode("utf-8"), overwrite=True)
+
+
+def _check_folder_of(path: Path | None, option: str) -> None:
+    if path is not None and not path.parent.is_dir():
+        raise OutputError(f"{option} {path}: the folder {path.parent} does not exist")
+
+
+def _split_names(value: str, option: str, allowed: tuple) -> list:
+    names = [] if value.strip().lower() in ("", "none") else \
+        [name.strip() for name in value.split(",") if name.strip()]
+    unknown = [name for name in names if name not in allowed]
+    if unknown:
+        raise _usage_error(f"{option}: unknown {', '.join(unknown)}; choose from "
+                           f"{', '.join(allowed)}")
+    return list(dict.fromkeys(names))
+
+
+@app.command()
+def evaluate(
+    prediction: Annotated[Path, typer.Argument(
+        metavar="PRED", show_default=False,
+        help="A binarized page (text black), or a folder of them.")],
+    ground_truth: Annotated[Path, typer.Argument(
+        metavar="GT", show_default=False,
+        help="Its ground truth (text black, background white), or a folder; files pair up "
+             "by name without suffix (H01.png with H01.tif or H01_gt.png).")],
+    json_file: Annotated[Path | None, typer.Option(
+        "--json", show_default=False,
+        help="Also write the scores as JSON: {\"images\": [{\"name\", \"fm\", \"pfm\", "
+             "\"psnr\", \"drd\", \"nrm\", \"mpm\"}], \"mean\": {...}} (infinite values as "
+             "null; replaced if it exists).")] = None,
+    csv_file: Annotated[Path | None, typer.Option(
+        "--csv", show_default=False,
+        help="Also write one CSV row per image: name,fm,pfm,psnr,drd,nrm,mpm (replaced if "
+             "it exists).")] = None,
+) -> None:
+    """Score binarized pages against ground truth with the DIBCO metrics.
+
+    FM and p-FM (%, higher is better), PSNR (dB, higher is better), DRD, NRM and MPM
+    (lower is better). Text is black: pixels darker than 128 count as text.
+
+    Prints a table per image and the mean. Files without a partner are reported; the exit
+    code is non-zero when nothing could be paired or a pair could not be scored.
+    """
+    import json
+
+    from .errors import InputError
+    from .evaluation import (
+        EVALUATE_METRICS,
+        TITLES,
+        evaluate_pairs,
+        evaluation_csv,
+        evaluation_record,
+        format_value,
+        pair_paths,
+    )
+    from .io import json_safe
+
+    try:
+        _check_folder_of(json_file, "--json")
+        _check_folder_of(csv_file, "--csv")
+        matching = pair_paths(prediction, ground_truth)
+    except (DocbinError, OSError, ValueError) as error:
+        raise fail(error) from None
+    for path in matching.unmatched_predictions:
+        typer.echo(f"docbin: no ground truth for {path}", err=True)
+    for path in matching.unmatched_ground_truths:
+        typer.echo(f"docbin: no prediction for {path}", err=True)
+    for message in matching.ambiguous:
+        typer.echo(f"docbin: skipped: {message}", err=True)
+    if not matching.pairs:
+        raise fail(InputError(f"no prediction in {prediction} has a ground truth in "
+                              f"{ground_truth} with the same file name (suffix aside)"))
+
+    scored = []
+    with _progress("evaluating", len(matching.pairs)) as progress:
+        for item in evaluate_pairs(matching.pairs):
+            scored.append(item)
+            _advance(progress)
+    good = [item for item in scored if item.scores is not None]
+    failed = [item for item in scored if item.error is not None]
+    if good:
+        record = evaluation_record(good)
+        header = ["Image", *(TITLES[key] for key in EVALUATE_METRICS)]
+        cells = [[item.name, *(format_value(key, item.scores[key]) for key in EVALUATE_METRICS)]
+                 for item in good]
+        mean = [f"mean ({len(good)})",
+                *(format_value(key, record["mean"][key]) for key in EVALUATE_METRICS)]
+        _print_table(None, header, cells, mean)
+        try:
+            if json_file is not None:
+                _write_text(json_file, json.dumps(json_safe(record), indent=2) + "\n")
+            if csv_file is not None:
+                _write_text(csv_file, evaluation_csv(good))
+        except (DocbinError, OSError) as error:
+            raise fail(error) from None
+    for item in failed:
+        typer.echo(f"docbin: failed: {item.name}: {item.error}", err=True)
+    if not good:
+        raise typer.Exit(int(ExitCode.input_error))
+    if failed:
+        raise typer.Exit(int(ExitCode.failed_pages))
+
+
+@app.command()
+def benchmark(
+    data: Annotated[Path, typer.Argument(
+        metavar="DATA", show_default=False,
+        help="A folder of collections, each with img/ (pages) and gt/ (ground truth, text "
+             "black), paired by file name; or one such collection.")],
+    method: Annotated[str, typer.Option(
+        "--method", help="docbin methods to run, comma-separated: classical, hybrid.")
+    ] = "classical",
+    baseline: Annotated[str, typer.Option(
+        "--baseline", help="Baselines to compare with, comma-separated: otsu, sauvola, wolf, "
+        "niblack; none for no baseline.")] = "otsu,sauvola,wolf,niblack",
+    collections: Annotated[str | None, typer.Option(
+        "--collections", show_default=False,
+        help="Only these collections, comma-separated (default: every one in DATA).")] = None,
+    report: Annotated[Path | None, typer.Option(
+        "--report", show_default=False,
+        help="Also write the tables as Markdown to this file (replaced if it exists).")] = None,
+    jobs: Annotated[int, typer.Option(
+        "--jobs", "-j", min=1, help="Worker processes (pages run in parallel; the timings "
+        "then include the competition for CPU cores).")] = 1,
+) -> None:
+    """Benchmark docbin's methods and classical baselines on data with ground truth.
+
+    Binarizes every page with each method, scores it with the DIBCO metrics, and prints a
+    table per collection and one over all pages: FM, p-FM, PSNR, DRD (means over pages)
+    and the binarization time in seconds per megapixel.
+    """
+    from .baselines import BASELINES
+    from .errors import InputError
+    from .evaluation import (
+        DOCBIN_METHODS,
+        check_methods,
+        find_collections,
+        render_markdown,
+        run_benchmark,
+        summarise,
+        summary_table,
+    )
+
+    methods = _split_names(method, "--method", DOCBIN_METHODS)
+    methods += _split_names(baseline, "--baseline", BASELINES)
+    if not methods:
+        raise _usage_error("nothing to run: give --method and/or --baseline")
+    names = None if collections is None else \
+        [name.strip() for name in collections.split(",") if name.strip()]
+    try:
+        _check_folder_of(report, "--report")
+        found = find_collections(data, names)
+        check_methods(methods, _DEFAULTS)
+    except (DocbinError, OSError, ValueError) as error:
+        raise fail(error) from None
+    for collection in found:
+        for path in collection.matching.unmatched_predictions:
+            typer.echo(f"docbin: {collection.name}: no ground truth for {path}", err=True)
+        for path in collection.matching.unmatched_ground_truths:
+            typer.echo(f"docbin: {collection.name}: no page for {path}", err=True)
+        for message in collection.matching.ambiguous:
+            typer.echo(f"docbin: {collection.name}: skipped: {message}", err=True)
+    total = sum(len(collection.matching.pairs) for collection in found)
+    if total == 0:
+        raise fail(InputError(f"{data}: no page in img/ has a ground truth in gt/ with the same "
+                              "file name (suffix aside)"))
+
+    outcomes = []
+    with _progress("benchmarking", total) as progress:
+        for outcome in run_benchmark(found, methods, options=_DEFAULTS, jobs=jobs):
+            outcomes.append(outcome)
+            _advance(progress)
+    summary = summarise(outcomes, methods)
+    for name, rows in summary.collections.items():
+        if rows:
+            _print_table(name, *summary_table(rows))
+    _print_table(f"overall ({summary.overall[0].pages if summary.overall else 0} pages, mean "
+                 "over pages)", *summary_table(summary.overall))
+    for message in summary.failures:
+        typer.echo(f"docbin: failed: {message}", err=True)
+    if report is not None:
+        try:
+            _write_text(report, render_markdown(summary, data=str(data), jobs=jobs))
+        except (DocbinError, OSError) as error:
+            raise fail(error) from None
+    if summary.failures:
+        raise typer.Exit(int(ExitCode.failed_pages))
+
+
 def main() -> None:
     """Console-script entry point."""
     try:
