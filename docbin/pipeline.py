@@ -24,7 +24,8 @@ class BinarizationResult:
     info : dict
         What was decided: ``method``, ``ink_intensity`` (T_I), ``contour_intensity``
         (B_I), ``window_radius`` (K), ``f`` and ``timings`` (seconds per step); the
-        hybrid adds its adjustment.
+        hybrid adds its adjustment; scope ``region`` adds ``regional`` (the tile fields
+        b, t, f of :func:`docbin.regional.explain`; ``f`` stays the page's factor).
     """
 
     image: np.ndarray
@@ -96,7 +97,13 @@ def binarize(image: np.ndarray, method: str | None = None, *, options: Options |
     gray = as_gray(image)
     timings: dict[str, float] = {}
     start = time.perf_counter()
-    page = _stats.page_stats(gray)
+    regional = None
+    if options.scope == "region" and options.method == "classical":
+        from . import regional as _regional
+        regional = _regional.regional_stats(gray)  # the page's statistics and the tiles'
+        page = regional.page
+    else:
+        page = _stats.page_stats(gray)
     timings["statistics"] = time.perf_counter() - start
 
     model = None
@@ -114,13 +121,22 @@ def binarize(image: np.ndarray, method: str | None = None, *, options: Options |
         start = time.perf_counter()
         factor, hybrid = _hybrid_factor(model, gray, page, local, options.balance)
         timings["model"] = time.perf_counter() - start
+    decision_factor, regional_info = factor, None
+    if regional is not None:  # f(row, col) = S(b(row, col), t(row, col)), regional.py
+        start = time.perf_counter()
+        f_tiles = _regional.factor_field(regional, logistic_surface)
+        decision_factor = _regional.upsample_tiles(f_tiles, gray.shape, regional.tile_size)
+        regional_info = _regional.explain(regional, f_tiles)
+        timings["regional"] = time.perf_counter() - start
     start = time.perf_counter()
-    ink = _threshold.ink_mask(local, factor)
+    ink = _threshold.ink_mask(local, decision_factor)
     out = _threshold.to_binary_image(ink)
     timings["decision"] = time.perf_counter() - start
     info = {"method": options.method, **page.as_dict(), "f": factor, "timings": timings}
     if hybrid is not None:
         info["hybrid"] = hybrid
+    if regional_info is not None:
+        info["regional"] = regional_info
     return BinarizationResult(out, info)
 
 

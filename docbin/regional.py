@@ -1,0 +1,375 @@
+"""Regional statistics: T_I and B_I per tile, and the per-pixel decision factor f(row, col).
+
+The classical method (METHOD.md §1) measures one ink intensity T_I and one contour
+intensity B_I per page and reads one factor ``f = S(b, t)`` off the decision surface.
+The regional form measures the same two statistics on overlapping tiles of the page,
+reads the surface at each tile's own point ``(b(r, c), t(r, c))`` and interpolates the
+tile factors bilinearly to a per-pixel map; the decision stays
+``I < f(row, col) · L_m and I < L_a`` with the page's window radius K.
+
+Tiles
+-----
+Square tiles of side ``tile_size`` (256 px) at stride ``s = tile_size / 2`` (128 px),
+fixed a priori (not fitted to any data). The page is cut into ``s × s`` cells, cell
+``(i, j)`` covering rows ``[s·i, s·i + s)``; tile ``(i, j)`` is the ``tile_size`` square
+centred on cell ``(i, j)``::
+
+    rows [s·i − s/2, s·i + 3s/2)  ×  cols [s·j − s/2, s·j + 3s/2)     (clipped to the page)
+
+so there are ``ceil(rows / s) × ceil(cols / s)`` tiles and every pixel lies in up to
+four of them. Tiles with ``i`` of one parity do not overlap, so the tiles form four
+non-overlapping "half-offset" grids (parity of ``i`` × parity of ``j``); in each grid a
+pixel belongs to exactly one tile, found by integer division. Per-tile histograms are
+one ``np.bincount`` of ``tile_id · 256 + value`` over the samples of all four grids.
+
+Statistics per tile
+-------------------
+The strong edges ``E`` are those of the whole page (METHOD.md §1.1, one threshold e*);
+a tile's samples are those of the edge pixels p inside it:
+
+- ``B`` = median of ``I(p)``, p ∈ E ∩ tile  (§1.2);
+- ``T`` = median of ``I(q)`` over the accepted 8-neighbours q of p ∈ E ∩ tile (§1.3; a
+  neighbour may lie just outside the tile; it counts for the tile of its p).
+
+Medians follow NumPy's definition (mean of the two middle values), as for the page.
+
+Fallback to the page values
+---------------------------
+A tile with few samples is pulled smoothly toward the page value:
+``value = w · tile + (1 − w) · page`` with ``w = n / (n + n0)``, n the tile's sample
+count (``w = 0`` and ``value = page`` when n = 0). This is the precision-weighted
+(shrinkage) mean in which the page value counts as much as ``n0`` tile samples.
+``n0`` is chosen from the geometry of the tile, not from data: the page value weighs as
+much as **one contour crossing the tile**. After non-maximum suppression a contour is one
+pixel wide, so a contour across a 256 px tile gives 256 edge pixels: ``n0 = tile_size``
+for B. Along a straight step edge, each edge pixel has 3 of its 8 neighbours on the dark
+side (the other 5 are on the edge or on the bright side and fail the acceptance test),
+so the same contour gives 3 ink samples per edge pixel: ``n0 = 3 · tile_size`` for T.
+A text tile (thousands of edge pixels) keeps its own values (w > 0.9); a tile with a
+few stray edges keeps the page's. ``T >= 1`` as for the page.
+
+The f map
+---------
+``f_tile(i, j) = surface(b(i, j), t(i, j))`` with ``b = B / 255``, ``t = T / 255`` and any
+callable surface (the logistic of METHOD.md §1.5, or the hybrid's adjusted B-spline).
+The tile grid is enlarged by ``cv2.resize`` (``INTER_LINEAR``, float32) by exactly the
+factor s to ``(s·rows_tiles, s·cols_tiles)`` and cropped to the page. ``cv2.resize``
+maps output pixel x to input coordinate ``(x + 0.5) / s − 0.5``, which equals j exactly
+at ``x = s·j + (s − 1) / 2``: the centre of cell j, i.e. the centre of tile j. So each
+tile's value sits at its tile's centre, values between centres are bilinear, and beyond
+the outermost centres (the outer s/2 pixels of the page) the border value is kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from . import stats as _stats
+from .options import CONSTANTS
+from .stats import NEIGHBOURS_8, PageStats
+from .surface import logistic_surface
+
+#: Side of a tile, px. The stride is half of it.
+TILE_SIZE = 256
+#: Ink samples per edge pixel along a straight step edge (3 of 8 neighbours are darker).
+INK_SAMPLES_PER_EDGE_PIXEL = 3
+
+
+@dataclass(frozen=True)
+class EdgeSamples:
+    """The samples of the page statistics, with the position of their edge pixel.
+
+    Attributes
+    ----------
+    edge_rows, edge_cols : ndarray of intp, shape (N,)
+        Positions of the strong-edge pixels p (row-major order).
+    contour_values : ndarray of uint8, shape (N,)
+        ``I(p)``: the samples of B_I.
+    ink_edge_index : ndarray of intp, shape (M,)
+        For each accepted (p, q) pair, the index of p in ``edge_rows``/``edge_cols``.
+    ink_values : ndarray of uint8, shape (M,)
+        ``I(q)``: the samples of T_I.
+    """
+
+    edge_rows: np.ndarray
+    edge_cols: np.ndarray
+    contour_values: np.ndarray
+    ink_edge_index: np.ndarray
+    ink_values: np.ndarray
+
+
+def edge_samples(image: np.ndarray, edges: np.ndarray,
+                 gamma: float = CONSTANTS.gamma) -> EdgeSamples:
+    """B_I and T_I samples with their edge pixel (the positions-keeping variant of
+    :func:`docbin.stats.ink_samples_histogram`).
+
+    A neighbour q of an edge pixel p is accepted when ``I(q) <= d·|d|^gamma`` with
+    ``d = I(p) − I(q)`` (METHOD.md §1.3); each (p, q) pair counts once.
+    """
+    rows, cols = image.shape
+    er, ec = np.nonzero(edges)
+    center = image[er, ec]
+    center_f = center.astype(np.float64)
+    index_parts, value_parts = [], []
+    for dr, dc in NEIGHBOURS_8:
+        r, c = er + dr, ec + dc
+        inside = np.flatnonzero((r >= 0) & (r < rows) & (c >= 0) & (c < cols))
+        q = image[r[inside], c[inside]]
+        d = center_f[inside] - q
+        accept = q <= d * np.abs(d) ** gamma
+        index_parts.append(inside[accept])
+        value_parts.append(q[accept])
+    return EdgeSamples(er, ec, center, np.concatenate(index_parts),
+                       np.concatenate(value_parts))
+
+
+def page_stats_from_samples(image: np.ndarray, edges: np.ndarray, edge_threshold: int | None,
+                            samples: EdgeSamples) -> PageStats:
+    """The page's T_I, B_I and K from precomputed samples (same result as
+    :func:`docbin.stats.page_stats`, without computing the edges twice).
+
+    Fallbacks as METHOD.md §1.3: no edge → B_I = page median; no ink sample → T_I = 5 %
+    quantile of the page; ``T_I >= 1``.
+    """
+    n_edges = int(samples.edge_rows.size)
+    if n_edges:
+        contour = _stats.median_of_counts(np.bincount(samples.contour_values, minlength=256))
+    else:
+        contour = _stats.median_of_counts(np.bincount(image.ravel(), minlength=256))
+    if samples.ink_values.size:
+        ink = _stats.median_of_counts(np.bincount(samples.ink_values, minlength=256))
+    else:
+        ink = float(np.quantile(image, 0.05))
+    return PageStats(
+        ink_intensity=float(max(ink, 1.0)),
+        contour_intensity=float(contour),
+        window_radius=_stats.window_radius(edges),
+        edge_threshold=-1 if edge_threshold is None else int(edge_threshold),
+        edge_pixels=n_edges,
+    )
+
+
+# --- tiles ----------------------------------------------------------------------------------
+
+
+def _check_tile_size(tile_size: int) -> int:
+    tile_size = int(tile_size)
+    if tile_size < 4 or tile_size % 4:
+        raise ValueError(f"tile_size must be a multiple of 4 and >= 4, got {tile_size}")
+    return tile_size
+
+
+def tile_grid_shape(shape: tuple[int, int], tile_size: int = TILE_SIZE) -> tuple[int, int]:
+    """Number of tiles ``(ceil(rows / s), ceil(cols / s))``, s = tile_size / 2."""
+    stride = _check_tile_size(tile_size) // 2
+    rows, cols = shape
+    return -(-int(rows) // stride), -(-int(cols) // stride)
+
+
+def tile_bounds(index: int, length: int, tile_size: int = TILE_SIZE) -> tuple[int, int]:
+    """Pixel range ``[start, stop)`` of tile ``index`` along an axis of ``length`` pixels."""
+    stride = _check_tile_size(tile_size) // 2
+    start = stride * index - stride // 2
+    return max(start, 0), min(start + tile_size, length)
+
+
+def _axis_tiles(position: np.ndarray, count: int, tile_size: int) -> list[np.ndarray]:
+    """For each parity g ∈ {0, 1}: the tile index along one axis (−1 where none).
+
+    Tiles of parity g start at ``s·g − s/2 + 2s·k``; a position x lies in tile
+    ``2·floor((x + s/2 − s·g) / 2s) + g`` of that parity.
+    """
+    stride = tile_size // 2
+    out = []
+    for g in (0, 1):
+        index = 2 * ((position + (stride // 2 - stride * g)) // tile_size) + g
+        out.append(np.where((index >= 0) & (index < count), index, -1))
+    return out
+
+
+def tile_histograms(rows_idx: np.ndarray, cols_idx: np.ndarray, values: np.ndarray,
+                    grid_shape: tuple[int, int], tile_size: int = TILE_SIZE) -> np.ndarray:
+    """Per-tile histograms of uint8 ``values`` sampled at ``(rows_idx, cols_idx)``.
+
+    Returns an int64 array of shape ``(tile_rows, tile_cols, 256)``: entry ``[i, j, v]``
+    counts the samples of value v whose position lies in tile (i, j). One
+    ``np.bincount`` over ``tile_id · 256 + value`` of the four half-offset grids.
+    """
+    tile_size = _check_tile_size(tile_size)
+    n_rows, n_cols = grid_shape
+    values = np.asarray(values).astype(np.int64)
+    row_tiles = _axis_tiles(np.asarray(rows_idx, np.int64), n_rows, tile_size)
+    col_tiles = _axis_tiles(np.asarray(cols_idx, np.int64), n_cols, tile_size)
+    keys = []
+    for tr in row_tiles:
+        for tc in col_tiles:
+            ok = (tr >= 0) & (tc >= 0)
+            keys.append((tr[ok] * n_cols + tc[ok]) * 256 + values[ok])
+    counts = np.bincount(np.concatenate(keys), minlength=n_rows * n_cols * 256)
+    return counts.reshape(n_rows, n_cols, 256)
+
+
+def histogram_medians(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Medians of many histograms at once (NumPy's median: mean of the two middle values).
+
+    ``counts`` has shape (..., 256). Returns ``(median, n)``: float64 medians (NaN for
+    an empty histogram) and the sample counts, each of shape ``counts.shape[:-1]``.
+    Vectorised :func:`docbin.stats.median_of_counts`.
+    """
+    cumulative = np.cumsum(counts, axis=-1)
+    n = cumulative[..., -1]
+    # searchsorted(cumulative, k, "left") = number of levels whose cumulative count is < k
+    lower = (cumulative < ((n - 1) // 2 + 1)[..., None]).sum(axis=-1)
+    upper = (cumulative < (n // 2 + 1)[..., None]).sum(axis=-1)
+    median = np.where(n > 0, (lower + upper) / 2.0, np.nan)
+    return median, n
+
+
+def shrink_to_page(tile_values: np.ndarray, n: np.ndarray, page_value: float,
+                   n0: float) -> np.ndarray:
+    """``w · tile + (1 − w) · page`` with ``w = n / (n + n0)`` (page value where n = 0)."""
+    n = np.asarray(n, np.float64)
+    w = n / (n + float(n0))
+    tile_values = np.where(n > 0, tile_values, page_value)
+    return w * tile_values + (1.0 - w) * page_value
+
+
+# --- fields ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RegionalFields:
+    """T_I and B_I per tile, blended toward the page values (see module docstring).
+
+    Attributes
+    ----------
+    ink_intensity, contour_intensity : ndarray, shape (tile_rows, tile_cols)
+        T and B per tile, gray levels.
+    ink_samples, contour_samples : ndarray of int64, same shape
+        The tiles' sample counts n.
+    page : PageStats
+        The page values (the fallback; K is the page's).
+    shape : tuple of int
+        (rows, cols) of the page.
+    tile_size : int
+    """
+
+    ink_intensity: np.ndarray
+    contour_intensity: np.ndarray
+    ink_samples: np.ndarray
+    contour_samples: np.ndarray
+    page: PageStats
+    shape: tuple[int, int]
+    tile_size: int = TILE_SIZE
+
+    @property
+    def stride(self) -> int:
+        return self.tile_size // 2
+
+    @property
+    def t(self) -> np.ndarray:
+        """t(i, j) = T / 255."""
+        return self.ink_intensity / 255.0
+
+    @property
+    def b(self) -> np.ndarray:
+        """b(i, j) = B / 255."""
+        return self.contour_intensity / 255.0
+
+
+def regional_fields(samples: EdgeSamples, page: PageStats, shape: tuple[int, int],
+                    tile_size: int = TILE_SIZE) -> RegionalFields:
+    """B and T per tile from the page's samples, blended toward ``page`` (module docstring).
+
+    ``n0 = tile_size`` edge pixels for B, ``3 · tile_size`` ink samples for T.
+    """
+    tile_size = _check_tile_size(tile_size)
+    grid = tile_grid_shape(shape, tile_size)
+    contour_hist = tile_histograms(samples.edge_rows, samples.edge_cols,
+                                   samples.contour_values, grid, tile_size)
+    ink_rows = samples.edge_rows[samples.ink_edge_index]
+    ink_cols = samples.edge_cols[samples.ink_edge_index]
+    ink_hist = tile_histograms(ink_rows, ink_cols, samples.ink_values, grid, tile_size)
+    contour_median, contour_n = histogram_medians(contour_hist)
+    ink_median, ink_n = histogram_medians(ink_hist)
+    contour = shrink_to_page(contour_median, contour_n, page.contour_intensity, tile_size)
+    ink = shrink_to_page(ink_median, ink_n, page.ink_intensity,
+                         INK_SAMPLES_PER_EDGE_PIXEL * tile_size)
+    return RegionalFields(np.maximum(ink, 1.0), contour, ink_n, contour_n, page,
+                          (int(shape[0]), int(shape[1])), tile_size)
+
+
+def regional_stats(image: np.ndarray, edges: np.ndarray | None = None,
+                   edge_threshold: int | None = None,
+                   tile_size: int = TILE_SIZE) -> RegionalFields:
+    """Page statistics and regional fields of a gray page, from one edge computation.
+
+    ``edges`` (and its ``edge_threshold`` e*) may be passed when already computed; else
+    :func:`docbin.stats.strong_edges` computes them. ``result.page`` equals
+    :func:`docbin.stats.page_stats` of the page.
+    """
+    image = _stats._check_gray(image)
+    if edges is None:
+        edges, edge_threshold = _stats.strong_edges(image)
+    samples = edge_samples(image, edges)
+    page = page_stats_from_samples(image, edges, edge_threshold, samples)
+    return regional_fields(samples, page, image.shape, tile_size)
+
+
+Surface = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def factor_field(fields: RegionalFields, surface: Surface = logistic_surface) -> np.ndarray:
+    """f per tile: ``surface(b(i, j), t(i, j))``, shape (tile_rows, tile_cols)."""
+    return np.asarray(surface(fields.b, fields.t), np.float64).reshape(fields.b.shape)
+
+
+def upsample_tiles(values: np.ndarray, shape: tuple[int, int],
+                   tile_size: int = TILE_SIZE) -> np.ndarray:
+    """Bilinear per-pixel map (float32, ``shape``) of a tile-resolution field.
+
+    ``cv2.resize`` by exactly the stride s, then cropped: tile j's value sits at pixel
+    ``s·j + (s − 1) / 2``, its tile's centre; the border value is kept beyond the
+    outermost centres (module docstring).
+    """
+    stride = _check_tile_size(tile_size) // 2
+    values = np.asarray(values, np.float32)
+    n_rows, n_cols = values.shape
+    if (n_rows, n_cols) != tile_grid_shape(shape, tile_size):
+        raise ValueError(f"a {shape[0]} × {shape[1]} page has "
+                         f"{tile_grid_shape(shape, tile_size)} tiles, got {values.shape}")
+    big = cv2.resize(values, (n_cols * stride, n_rows * stride),
+                     interpolation=cv2.INTER_LINEAR)
+    return big[:shape[0], :shape[1]]
+
+
+def factor_map(fields: RegionalFields, surface: Surface = logistic_surface) -> np.ndarray:
+    """The per-pixel factor f(row, col) (float32, page shape) for ``ink_mask``."""
+    return upsample_tiles(factor_field(fields, surface), fields.shape, fields.tile_size)
+
+
+def explain(fields: RegionalFields, f_tiles: np.ndarray | None = None,
+            surface: Surface = logistic_surface) -> dict:
+    """Plain-Python record of the regional fields for ``--explain``.
+
+    ``b``, ``t``, ``f`` (tile resolution, nested lists, rows along the page rows),
+    ``ink_samples``/``contour_samples`` (n per tile), ``tile_size``, ``stride`` and
+    ``centre`` (pixel position of tile (i, j)'s value: ``(s·i + (s−1)/2, s·j + (s−1)/2)``).
+    """
+    if f_tiles is None:
+        f_tiles = factor_field(fields, surface)
+    s = fields.stride
+    return {
+        "tile_size": fields.tile_size,
+        "stride": s,
+        "centre": f"(row, col) = ({s}·i + {(s - 1) / 2}, {s}·j + {(s - 1) / 2})",
+        "b": np.round(fields.b, 6).tolist(),
+        "t": np.round(fields.t, 6).tolist(),
+        "f": np.round(np.asarray(f_tiles, np.float64), 6).tolist(),
+        "ink_samples": fields.ink_samples.tolist(),
+        "contour_samples": fields.contour_samples.tolist(),
+    }
