@@ -5,12 +5,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from conftest import synthetic_page
 
 from docbin import regional, stats, threshold
 from docbin.pipeline import binarize
 from docbin.surface import fit_logistic, logistic_surface
-
-from conftest import synthetic_page
 
 
 def two_sided_page(rows: int = 256, cols: int = 1024) -> np.ndarray:
@@ -112,8 +111,9 @@ def test_fields_are_blended_tile_medians(small_case):
     samples = regional.edge_samples(image, edges)
     page = regional.page_stats_from_samples(image, edges, 0, samples)
     fields = regional.regional_fields(samples, page, image.shape, tile_size)
-    tiles, grid = reference_tiles(image.shape, tile_size)
+    tiles, _ = reference_tiles(image.shape, tile_size)
     ink = reference_ink_samples(image, edges)
+
     def blended(values, n0, page_value):
         n = len(values)
         return page_value if n == 0 else (n * np.median(values) + n0 * page_value) / (n + n0)
