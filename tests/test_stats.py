@@ -1,0 +1,321 @@
+"""Page statistics (edges, e*, B_I, T_I, K) against slow, obvious references."""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+from scipy import ndimage
+
+from docbin.options import CONSTANTS
+from docbin.stats import (
+    PageStats,
+    edge_image,
+    edge_threshold,
+    ink_samples_histogram,
+    median_of_counts,
+    non_maximum_suppression,
+    page_stats,
+    strong_edges,
+    weighted_median_of_counts,
+    window_radius,
+)
+
+# --- slow references --------------------------------------------------------------------------
+
+AHEAD = [(0, 1), (1, 1), (1, 0), (1, -1)]  # per direction bin 0°, 45°, 90°, 135°
+
+
+def nms_reference(magnitude, grad_rows, grad_cols):
+    """Per-pixel non-maximum suppression, the angle from math.atan2 in double precision."""
+    rows, cols = magnitude.shape
+    out = np.zeros_like(magnitude)
+
+    def at(r, c):
+        return float(magnitude[r, c]) if 0 <= r < rows and 0 <= c < cols else 0.0
+
+    for r in range(rows):
+        for c in range(cols):
+            angle = math.degrees(math.atan2(grad_rows[r, c], grad_cols[r, c])) % 180.0
+            dr, dc = AHEAD[int((angle + 22.5) // 45.0) % 4]
+            m = float(magnitude[r, c])
+            if m >= at(r + dr, c + dc) and m >= at(r - dr, c - dc):
+                out[r, c] = magnitude[r, c]
+    return out
+
+
+def gradients(image):
+    smooth = cv2.GaussianBlur(image.astype(np.float32), (0, 0), CONSTANTS.sigma,
+                              borderType=cv2.BORDER_REPLICATE)
+    grad_cols = cv2.Sobel(smooth, cv2.CV_32F, 1, 0, ksize=3, borderType=cv2.BORDER_REPLICATE)
+    grad_rows = cv2.Sobel(smooth, cv2.CV_32F, 0, 1, ksize=3, borderType=cv2.BORDER_REPLICATE)
+    return cv2.magnitude(grad_cols, grad_rows), grad_rows, grad_cols
+
+
+def edge_image_reference(image):
+    """e = 255 − floor(255 · (nms − lo) / (hi − lo)), the scaling in float32 arithmetic."""
+    nms = nms_reference(*gradients(image))
+    lo, hi = float(nms.min()), float(nms.max())
+    if hi <= lo:
+        return np.full(image.shape, 255, np.uint8)
+    scaled = np.floor((nms - np.float32(lo)) * np.float32(255.0 / (hi - lo)))
+    return (255 - np.clip(scaled, 0, 255)).astype(np.uint8)
+
+
+def weighted_median_reference(values, weights):
+    """Smallest value whose cumulative weight, in sorted order, reaches half the total."""
+    pairs = sorted(zip(values, weights))
+    total = sum(w for _, w in pairs)
+    running = 0.0
+    for value, weight in pairs:
+        running += weight
+        if running >= total / 2:
+            return value
+    raise AssertionError("unreachable")
+
+
+def ink_samples_reference(image, edges, gamma=CONSTANTS.gamma):
+    """Gray levels of the accepted 8-neighbours q of every edge pixel p, one per (p, q)."""
+    rows, cols = image.shape
+    samples = []
+    for r, c in zip(*np.nonzero(edges)):
+        for dr in (-1, 0, 1):
+            for dc in (-1, 0, 1):
+                qr, qc = r + dr, c + dc
+                if (dr, dc) == (0, 0) or not (0 <= qr < rows and 0 <= qc < cols):
+                    continue
+                q = int(image[qr, qc])
+                d = int(image[r, c]) - q
+                if q <= d * abs(d) ** gamma:
+                    samples.append(q)
+    return samples
+
+
+def window_radius_reference(edges):
+    """K from scipy's 8-connected labelling: lower median of the pixel-pooled values."""
+    rows, cols = edges.shape
+    cap = max(1, math.floor(CONSTANTS.max_radius_fraction * min(rows, cols)))
+    fallback = min(max(1, min(rows, cols) // 30), cap)
+    labels, _ = ndimage.label(edges, structure=np.ones((3, 3)))
+    pooled = []
+    for index, box in enumerate(ndimage.find_objects(labels), start=1):
+        pixels = int((labels[box] == index).sum())
+        if pixels < CONSTANTS.min_component_pixels:
+            continue
+        height, width = box[0].stop - box[0].start, box[1].stop - box[1].start
+        value = math.floor(CONSTANTS.diagonal_factor * math.hypot(width - 1, height - 1))
+        pooled += [value] * pixels
+    if not pooled:
+        return fallback
+    pooled.sort()
+    return min(max(pooled[(len(pooled) - 1) // 2], 1), cap)
+
+
+# --- edges --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_nms_matches_per_pixel_loop_on_random_gradients(seed):
+    rng = np.random.default_rng(seed)
+    grad_rows = rng.normal(0, 10, (13, 17)).astype(np.float32)
+    grad_cols = rng.normal(0, 10, (13, 17)).astype(np.float32)
+    magnitude = cv2.magnitude(grad_cols, grad_rows)
+    expected = nms_reference(magnitude, grad_rows, grad_cols)
+    np.testing.assert_array_equal(non_maximum_suppression(magnitude, grad_rows, grad_cols),
+                                  expected)
+
+
+def test_nms_direction_bins_at_axes_diagonals_and_near_boundaries():
+    # every pixel has the same gradient direction; the magnitudes make the bins visible
+    rng = np.random.default_rng(3)
+    magnitude = rng.integers(1, 6, (9, 11)).astype(np.float32)
+    for degrees in [0, 45, 90, 135, 180, -45, -90, 22.4, 22.6, 67.4, 67.6, 112.4, 112.6,
+                    157.4, 157.6, -22.6, -157.4]:
+        angle = math.radians(degrees)
+        grad_rows = np.full(magnitude.shape, math.sin(angle), np.float32)
+        grad_cols = np.full(magnitude.shape, math.cos(angle), np.float32)
+        np.testing.assert_array_equal(
+            non_maximum_suppression(magnitude, grad_rows, grad_cols),
+            nms_reference(magnitude, grad_rows, grad_cols), err_msg=f"{degrees}°")
+
+
+def test_nms_keeps_plateaus_and_drops_zero_gradient():
+    magnitude = np.array([[0, 2, 2, 1]], np.float32)
+    grad_cols = np.ones_like(magnitude)
+    grad_rows = np.zeros_like(magnitude)
+    out = non_maximum_suppression(magnitude, grad_rows, grad_cols)
+    np.testing.assert_array_equal(out, [[0, 2, 2, 0]])
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_edge_image_matches_reference(seed, make_page):
+    image = make_page(24, 32, seed)
+    edges = edge_image(image)
+    assert edges.dtype == np.uint8
+    np.testing.assert_array_equal(edges, edge_image_reference(image))
+    assert edges.min() == 0 or edges.min() == 1  # the strongest edge maps to ~0
+
+
+def test_edge_image_of_a_flat_page_has_no_edge():
+    np.testing.assert_array_equal(edge_image(np.full((7, 9), 90, np.uint8)), 255)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_weighted_median_matches_sorted_list(seed):
+    rng = np.random.default_rng(seed)
+    values = rng.integers(0, 20, rng.integers(1, 30))
+    counts = np.bincount(values, minlength=20).astype(np.float64)
+    weights = rng.uniform(0.1, 3.0, 20)
+    expected = weighted_median_reference(list(values), [weights[v] for v in values])
+    assert weighted_median_of_counts(counts, weights) == expected
+
+
+def test_weighted_median_of_an_empty_set_raises():
+    with pytest.raises(ValueError):
+        weighted_median_of_counts(np.zeros(4), np.ones(4))
+
+
+def test_edge_threshold_is_the_weighted_median_of_values_below_255(make_page):
+    edges = edge_image(make_page(30, 40, 3))
+    values = [int(v) for v in edges.ravel() if v < 255]
+    expected = weighted_median_reference(values, [255 - v for v in values])
+    assert edge_threshold(edges) == expected
+    assert edge_threshold(np.full((3, 3), 255, np.uint8)) is None
+
+
+def test_strong_edges_are_the_edge_values_up_to_the_threshold(make_page):
+    image = make_page(40, 60, 1)
+    mask, threshold = strong_edges(image)
+    edges = edge_image(image)
+    assert threshold == edge_threshold(edges)
+    np.testing.assert_array_equal(mask, edges <= threshold)
+    assert mask.dtype == bool and 0 < mask.sum() < mask.size
+
+
+def test_strong_edges_of_a_flat_page():
+    mask, threshold = strong_edges(np.full((5, 8), 30, np.uint8))
+    assert threshold is None and not mask.any() and mask.shape == (5, 8)
+
+
+# --- B_I, T_I, K ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_median_of_counts_matches_numpy(seed):
+    values = np.random.default_rng(seed).integers(0, 256, 2 + seed)
+    assert median_of_counts(np.bincount(values, minlength=256)) == np.median(values)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_ink_samples_match_the_neighbour_loop(seed, make_page):
+    image = make_page(30, 45, seed)
+    edges, _ = strong_edges(image)
+    expected = np.bincount(ink_samples_reference(image, edges), minlength=256)
+    np.testing.assert_array_equal(ink_samples_histogram(image, edges), expected)
+
+
+def test_ink_samples_at_the_page_border_and_for_every_level_pair():
+    # edge pixels on all four borders; neighbours span every gray level
+    rng = np.random.default_rng(7)
+    image = rng.integers(0, 256, (12, 14)).astype(np.uint8)
+    edges = rng.random(image.shape) < 0.5
+    edges[0, :] = edges[-1, :] = edges[:, 0] = edges[:, -1] = True
+    expected = np.bincount(ink_samples_reference(image, edges), minlength=256)
+    np.testing.assert_array_equal(ink_samples_histogram(image, edges), expected)
+
+
+def test_ink_samples_acceptance_rule():
+    # p = 100 accepts q when q <= d·|d|^0.5, d = 100 − q: q = 81 (d = 19, 19^1.5 ≈ 82.8) is
+    # taken, q = 82 (d = 18, 18^1.5 ≈ 76.4) is not; brighter neighbours never are
+    for p, q, taken in [(100, 0, True), (100, 81, True), (100, 82, False), (100, 100, False),
+                        (100, 120, False), (0, 0, True), (255, 218, True), (255, 219, False)]:
+        image = np.array([[p, q]], np.uint8)
+        hist = ink_samples_histogram(image, np.array([[True, False]]))
+        assert hist.sum() == int(taken) and (not taken or hist[q] == 1), (p, q)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_window_radius_matches_scipy_labelling(seed):
+    rng = np.random.default_rng(seed)
+    edges = ndimage.binary_dilation(rng.random((60, 80)) < 0.03, iterations=seed)
+    assert window_radius(edges) == window_radius_reference(edges)
+
+
+def test_window_radius_of_a_page_matches_reference(make_page):
+    edges, _ = strong_edges(make_page(80, 120, 0))
+    assert window_radius(edges) == window_radius_reference(edges)
+
+
+def test_window_radius_fallback_and_cap():
+    edges = np.zeros((90, 120), bool)
+    assert window_radius(edges) == 3  # min(rows, cols) // 30
+    edges[10, 10:13] = True  # a component of 3 pixels is too small to count
+    assert window_radius(edges) == 3
+    edges = np.zeros((20, 200), bool)
+    edges[2:18, 5] = True
+    edges[2, 5:195] = True  # one big component: 2·hypot(189, 15) ≈ 379 > cap 10
+    assert window_radius(edges) == 10 == window_radius_reference(edges)
+
+
+def test_window_radius_counts_diagonal_neighbours_as_connected():
+    edges = np.zeros((40, 40), bool)
+    edges[np.arange(8), np.arange(8)] = True  # one diagonal line of 8 pixels
+    assert window_radius(edges) == math.floor(2 * math.hypot(7, 7)) == 19
+    assert window_radius_reference(edges) == 19
+
+
+# --- page statistics ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_page_stats_match_references(seed, make_page):
+    image = make_page(60, 90, seed)
+    stats = page_stats(image)
+    edges, threshold = strong_edges(image)
+    samples = ink_samples_reference(image, edges)
+    assert isinstance(stats, PageStats)
+    assert stats.edge_threshold == threshold
+    assert stats.edge_pixels == edges.sum()
+    assert stats.contour_intensity == np.median(image[edges])
+    assert stats.ink_intensity == max(np.median(samples), 1.0)
+    assert stats.window_radius == window_radius_reference(edges)
+    assert stats.t == stats.ink_intensity / 255 and stats.b == stats.contour_intensity / 255
+
+
+@pytest.mark.parametrize("value,ink", [(0, 1.0), (128, 128.0), (200, 200.0)])
+def test_page_stats_of_a_flat_page_use_the_fallbacks(value, ink):
+    # (for some other levels the float32 Gaussian leaves ~1e-5 ripples that count as edges)
+    image = np.full((60, 90), value, np.uint8)
+    stats = page_stats(image)
+    assert stats.edge_pixels == 0 and stats.edge_threshold == -1
+    assert stats.contour_intensity == value and stats.ink_intensity == ink
+    assert stats.window_radius == 2  # 60 // 30
+
+
+def test_ink_intensity_is_at_least_one():
+    image = np.zeros((40, 40), np.uint8)
+    image[10:30, 10:30] = 1
+    assert page_stats(image).ink_intensity >= 1.0
+
+
+@settings(max_examples=30, deadline=None)
+@given(arrays(np.uint8, st.tuples(st.integers(1, 30), st.integers(1, 30))))
+def test_page_stats_properties(image):
+    stats = page_stats(image)
+    assert stats.ink_intensity >= 1.0
+    assert image.min() <= stats.contour_intensity <= image.max()
+    cap = max(1, math.floor(CONSTANTS.max_radius_fraction * min(image.shape)))
+    assert 1 <= stats.window_radius <= cap
+    assert stats.edge_pixels == strong_edges(image)[0].sum()
+
+
+@pytest.mark.parametrize("bad", [np.zeros((3, 3), np.float32), np.zeros((3, 3, 3), np.uint8),
+                                 np.zeros((0, 4), np.uint8)])
+def test_page_stats_rejects_bad_input(bad):
+    with pytest.raises(ValueError):
+        page_stats(bad)

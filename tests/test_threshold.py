@@ -1,0 +1,193 @@
+"""The decision step: local median and mean, and the ink rule, against slow references."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+from scipy import ndimage
+
+from docbin.pipeline import binarize
+from docbin.surface import logistic_surface
+from docbin.threshold import (
+    LocalStats,
+    ink_mask,
+    local_mean,
+    local_median,
+    local_stats,
+    to_binary_image,
+)
+
+
+def window_median_reference(image: np.ndarray, radius: int) -> np.ndarray:
+    """Median of every (2r+1)² window of the edge-replicated page, by sorting the window."""
+    size = 2 * radius + 1
+    padded = np.pad(image, radius, mode="edge")
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (size, size))
+    out = np.empty(image.shape, np.uint8)
+    for r in range(image.shape[0]):
+        flat = windows[r].reshape(image.shape[1], -1)
+        out[r] = np.partition(flat, size * size // 2, axis=1)[:, size * size // 2]
+    return out
+
+
+def window_sum_reference(image: np.ndarray, radius: int) -> np.ndarray:
+    """Exact integer sum of every (2r+1)² window of the edge-replicated page."""
+    padded = np.pad(image.astype(np.int64), radius, mode="edge")
+    integral = np.pad(padded.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    size = 2 * radius + 1
+    return (integral[size:, size:] - integral[:-size, size:] - integral[size:, :-size]
+            + integral[:-size, :-size])
+
+
+def random_page(rows, cols, seed, levels=256):
+    rng = np.random.default_rng(seed)
+    values = rng.choice(256, size=levels, replace=False)
+    return values[rng.integers(0, levels, (rows, cols))].astype(np.uint8)
+
+
+# --- local median -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("radius", [1, 2, 3, 7, 20])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_local_median_matches_scipy(radius, seed, make_page):
+    image = make_page(40, 56, seed) if seed else random_page(40, 56, seed)
+    expected = ndimage.median_filter(image, size=2 * radius + 1, mode="nearest")
+    np.testing.assert_array_equal(local_median(image, radius), expected)
+
+
+@pytest.mark.parametrize("radius,levels,seed", [(128, 256, 0), (128, 3, 1), (130, 40, 2),
+                                                (140, 256, 3)])
+def test_large_window_median_is_exact(radius, levels, seed):
+    # windows of more than 255 px take the threshold-decomposition path
+    assert 2 * radius + 1 > 255
+    image = random_page(21, 26, seed, levels)
+    np.testing.assert_array_equal(local_median(image, radius),
+                                  window_median_reference(image, radius))
+
+
+def test_large_window_median_of_a_page_with_structure(make_page):
+    image = make_page(30, 44, 2)
+    np.testing.assert_array_equal(local_median(image, 129), window_median_reference(image, 129))
+
+
+@pytest.mark.parametrize("radius", [2, 128])
+@pytest.mark.parametrize("value", [0, 17, 255])
+def test_median_of_a_constant_page_is_the_constant(radius, value):
+    image = np.full((9, 12), value, np.uint8)
+    np.testing.assert_array_equal(local_median(image, radius), image)
+
+
+def test_median_radius_zero_is_the_page():
+    image = random_page(5, 6, 0)
+    out = local_median(image, 0)
+    np.testing.assert_array_equal(out, image)
+    assert out is not image
+
+
+# --- local mean -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("radius", [1, 4, 15, 130])
+def test_local_mean_matches_exact_window_sums(radius, make_page):
+    image = make_page(37, 51, 1)
+    mean = local_mean(image, radius)
+    assert mean.dtype == np.float32 and mean.shape == image.shape
+    exact = window_sum_reference(image, radius) / float((2 * radius + 1) ** 2)
+    np.testing.assert_allclose(mean, exact, rtol=2e-7, atol=0)
+
+
+def test_local_mean_matches_scipy_uniform_filter(make_page):
+    image = make_page(30, 40, 3)
+    expected = ndimage.uniform_filter(image.astype(np.float64), size=9, mode="nearest")
+    np.testing.assert_allclose(local_mean(image, 4), expected, rtol=1e-6)
+
+
+# --- the decision rule ------------------------------------------------------------------------
+
+
+def every_pair():
+    """Images and local medians that together hold every (I, L_m) pair of uint8 levels."""
+    image, median = np.meshgrid(np.arange(256, dtype=np.uint8), np.arange(256, dtype=np.uint8),
+                                indexing="ij")
+    return np.ascontiguousarray(image), np.ascontiguousarray(median)
+
+
+@pytest.mark.parametrize("factor", [0.5, 0.75, 1.0, 0.655, 0.7343053976963355, 0.05, 0.999999,
+                                    1 / 3, 0.1 + 0.2])
+def test_median_condition_is_exact_for_every_level_pair(factor):
+    # the rule is I < float32(f) · L_m, evaluated in float32; check every (I, L_m) pair
+    image, median = every_pair()
+    mean = np.full(image.shape, 256.0, np.float32)  # the mean condition always holds
+    local = LocalStats(image, median, mean, 1)
+    expected = image.astype(np.float32) < np.float32(factor) * median.astype(np.float32)
+    np.testing.assert_array_equal(ink_mask(local, factor), expected)
+
+
+def test_mean_condition_is_strict():
+    image = np.array([[10, 10, 10, 200]], np.uint8)
+    mean = np.array([[10.0, np.nextafter(np.float32(10), np.float32(11)), 9.5, 201]],
+                    np.float32)
+    median = np.full(image.shape, 255, np.uint8)
+    ink = ink_mask(LocalStats(image, median, mean, 1), 1.0)
+    np.testing.assert_array_equal(ink, [[False, True, False, True]])
+
+
+def test_ink_mask_is_both_conditions(make_page):
+    image = make_page(50, 70, 4)
+    local = local_stats(image, 6)
+    factor = logistic_surface(114 / 255, 63 / 255)
+    assert factor == pytest.approx(0.655, abs=5e-4)  # the check value of METHOD.md
+    expected = ((image.astype(np.float32)
+                 < np.float32(factor) * local.local_median.astype(np.float32))
+                & (image < local.local_mean))
+    ink = ink_mask(local, factor)
+    assert ink.dtype == bool
+    np.testing.assert_array_equal(ink, expected)
+    assert 0 < ink.sum() < ink.size
+
+
+def test_ink_mask_with_a_factor_per_pixel(make_page):
+    image = make_page(40, 60, 5)
+    local = local_stats(image, 5)
+    factor = np.linspace(0.3, 1.0, image.size).reshape(image.shape)
+    expected = ((image.astype(np.float32)
+                 < factor.astype(np.float32) * local.local_median.astype(np.float32))
+                & (image < local.local_mean))
+    np.testing.assert_array_equal(ink_mask(local, factor), expected)
+
+
+def test_local_stats_holds_the_page_and_both_filters(make_page):
+    image = make_page(30, 40, 6)
+    local = local_stats(image, 3)
+    assert local.radius == 3 and local.image is image
+    np.testing.assert_array_equal(local.local_median, local_median(image, 3))
+    np.testing.assert_array_equal(local.local_mean, local_mean(image, 3))
+
+
+def test_binary_image_is_text_black_on_white():
+    ink = np.array([[True, False], [False, True]])
+    out = to_binary_image(ink)
+    assert out.dtype == np.uint8
+    np.testing.assert_array_equal(out, [[0, 255], [255, 0]])
+
+
+# --- properties of the whole classical method ---------------------------------------------------
+
+
+@settings(max_examples=25, deadline=None)
+@given(arrays(np.uint8, st.tuples(st.integers(1, 24), st.integers(1, 24))))
+def test_classical_output_is_binary_and_the_page_shape(image):
+    out = binarize(image, "classical").image
+    assert out.shape == image.shape and out.dtype == np.uint8
+    assert set(np.unique(out)) <= {0, 255}
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 40), st.integers(1, 40), st.integers(0, 255))
+def test_a_constant_page_has_no_ink(rows, cols, value):
+    out = binarize(np.full((rows, cols), value, np.uint8), "classical").image
+    assert (out == 255).all()
