@@ -752,6 +752,9 @@ def benchmark(
     jobs: Annotated[int, typer.Option(
         "--jobs", "-j", min=1, help="Worker processes (pages run in parallel; the timings "
         "then include the competition for CPU cores).")] = 1,
+    model: Annotated[Path | None, typer.Option(
+        "--model", show_default=False,
+        help="hybrid: an ONNX model file to use instead of the shipped one.")] = None,
 ) -> None:
     """Benchmark docbin's methods and classical baselines on data with ground truth.
 
@@ -777,10 +780,11 @@ def benchmark(
         raise _usage_error("nothing to run: give --method and/or --baseline")
     names = None if collections is None else \
         [name.strip() for name in collections.split(",") if name.strip()]
+    options = Options(model=str(model) if model is not None else None)
     try:
         _check_folder_of(report, "--report")
         found = find_collections(data, names)
-        check_methods(methods, _DEFAULTS)
+        check_methods(methods, options)
     except (DocbinError, OSError, ValueError) as error:
         raise fail(error) from None
     for collection in found:
@@ -797,7 +801,7 @@ def benchmark(
 
     outcomes = []
     with _progress("benchmarking", total) as progress:
-        for outcome in run_benchmark(found, methods, options=_DEFAULTS, jobs=jobs):
+        for outcome in run_benchmark(found, methods, options=options, jobs=jobs):
             outcomes.append(outcome)
             _advance(progress)
     summary = summarise(outcomes, methods)

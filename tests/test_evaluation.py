@@ -315,3 +315,12 @@ def test_cli_benchmark_reports_unpaired_pages(runner, tmp_path, make_page):
     result = runner.invoke(app, ["benchmark", str(data), "--baseline", "otsu"])
     assert result.exit_code == 0, result.output
     assert "alpha: no ground truth for" in result.stderr and "orphan.png" in result.stderr
+
+
+def test_cli_benchmark_hybrid_without_model_fails_before_running(runner, tmp_path, make_page):
+    data = make_data(tmp_path / "data", make_page, collections=("alpha",), pages=1)
+    result = runner.invoke(app, ["benchmark", str(data), "--method", "hybrid",
+                                 "--model", str(tmp_path / "missing.onnx")])
+    assert result.exit_code == ExitCode.model_error
+    assert "missing.onnx" in result.stderr
+    assert result.stdout == ""
