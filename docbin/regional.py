@@ -17,10 +17,10 @@ centred on cell ``(i, j)``::
     rows [s·i − s/2, s·i + 3s/2)  ×  cols [s·j − s/2, s·j + 3s/2)     (clipped to the page)
 
 so there are ``ceil(rows / s) × ceil(cols / s)`` tiles and every pixel lies in up to
-four of them. Tiles with ``i`` of one parity do not overlap, so the tiles form four
-non-overlapping "half-offset" grids (parity of ``i`` × parity of ``j``); in each grid a
-pixel belongs to exactly one tile, found by integer division. Per-tile histograms are
-one ``np.bincount`` of ``tile_id · 256 + value`` over the samples of all four grids.
+four of them (the tiles form four non-overlapping "half-offset" grids, by parity of
+``i`` and of ``j``). Every tile is exactly 4 × 4 blocks of ``s/2`` px, so per-tile
+histograms are one ``np.bincount`` of ``block_id · 256 + value`` over the samples,
+then sums of 4 × 4 block histograms (see :func:`tile_histograms`).
 
 Statistics per tile
 -------------------
@@ -102,27 +102,40 @@ class EdgeSamples:
     ink_values: np.ndarray
 
 
+def acceptance_table(gamma: float = CONSTANTS.gamma) -> np.ndarray:
+    """``table[I(p), I(q)]`` = q is an accepted ink sample of p: ``I(q) <= d·|d|^gamma``,
+    ``d = I(p) − I(q)`` (METHOD.md §1.3), for all 256 × 256 pairs of gray levels."""
+    levels = np.arange(256, dtype=np.float64)
+    d = levels[:, None] - levels[None, :]
+    return levels[None, :] <= d * np.abs(d) ** gamma
+
+
 def edge_samples(image: np.ndarray, edges: np.ndarray,
                  gamma: float = CONSTANTS.gamma) -> EdgeSamples:
     """B_I and T_I samples with their edge pixel (the positions-keeping variant of
     :func:`docbin.stats.ink_samples_histogram`).
 
     A neighbour q of an edge pixel p is accepted when ``I(q) <= d·|d|^gamma`` with
-    ``d = I(p) − I(q)`` (METHOD.md §1.3); each (p, q) pair counts once.
+    ``d = I(p) − I(q)`` (METHOD.md §1.3); each (p, q) pair counts once. The test depends
+    on the two gray levels only, so it is read from :func:`acceptance_table`. The page
+    is padded with 255, which is never accepted (d <= 0), in place of bounds checks.
     """
     rows, cols = image.shape
     er, ec = np.nonzero(edges)
     center = image[er, ec]
-    center_f = center.astype(np.float64)
+    width = cols + 2
+    padded = np.full((rows + 2, width), 255, np.uint8)
+    padded[1:-1, 1:-1] = image
+    padded = padded.ravel()
+    position = (er + 1) * width + (ec + 1)
+    table = acceptance_table(gamma).ravel()
+    row_of_table = center.astype(np.intp) * 256
     index_parts, value_parts = [], []
     for dr, dc in NEIGHBOURS_8:
-        r, c = er + dr, ec + dc
-        inside = np.flatnonzero((r >= 0) & (r < rows) & (c >= 0) & (c < cols))
-        q = image[r[inside], c[inside]]
-        d = center_f[inside] - q
-        accept = q <= d * np.abs(d) ** gamma
-        index_parts.append(inside[accept])
-        value_parts.append(q[accept])
+        q = padded[position + (dr * width + dc)]
+        accepted = np.flatnonzero(table[row_of_table + q])
+        index_parts.append(accepted)
+        value_parts.append(q[accepted])
     return EdgeSamples(er, ec, center, np.concatenate(index_parts),
                        np.concatenate(value_parts))
 
@@ -177,18 +190,36 @@ def tile_bounds(index: int, length: int, tile_size: int = TILE_SIZE) -> tuple[in
     return max(start, 0), min(start + tile_size, length)
 
 
-def _axis_tiles(position: np.ndarray, count: int, tile_size: int) -> list[np.ndarray]:
-    """For each parity g ∈ {0, 1}: the tile index along one axis (−1 where none).
+def _block_keys(rows_idx: np.ndarray, cols_idx: np.ndarray, tile_size: int,
+                grid_shape: tuple[int, int]) -> np.ndarray:
+    """Index of the ``tile_size / 4`` px block of each position, row-major in a grid of
+    ``2·tile_rows × 2·tile_cols`` blocks (which covers the page)."""
+    block = tile_size // 4
+    rows_idx = np.asarray(rows_idx, np.intp)
+    cols_idx = np.asarray(cols_idx, np.intp)
+    return (rows_idx // block) * (2 * grid_shape[1]) + cols_idx // block
 
-    Tiles of parity g start at ``s·g − s/2 + 2s·k``; a position x lies in tile
-    ``2·floor((x + s/2 − s·g) / 2s) + g`` of that parity.
+
+def _block_histograms(keys: np.ndarray, values: np.ndarray,
+                      grid_shape: tuple[int, int]) -> np.ndarray:
+    """Histograms of uint8 ``values`` per block: one ``np.bincount`` of ``key · 256 + v``."""
+    n_blocks = 4 * grid_shape[0] * grid_shape[1]
+    counts = np.bincount(keys * 256 + np.asarray(values, np.intp), minlength=n_blocks * 256)
+    return counts.reshape(2 * grid_shape[0], 2 * grid_shape[1], 256)
+
+
+def _tiles_from_blocks(blocks: np.ndarray) -> np.ndarray:
+    """Tile histograms as sums of 4 × 4 blocks.
+
+    In blocks of a quarter tile (s/2 px), tile i spans blocks ``[2i − 1, 2i + 3)``: pad
+    one empty block on each side, add neighbouring pairs of blocks (pair k = padded
+    blocks 2k and 2k + 1); tile i is pair i plus pair i + 1. The same along columns.
     """
-    stride = tile_size // 2
-    out = []
-    for g in (0, 1):
-        index = 2 * ((position + (stride // 2 - stride * g)) // tile_size) + g
-        out.append(np.where((index >= 0) & (index < count), index, -1))
-    return out
+    padded = np.pad(blocks, ((1, 1), (1, 1), (0, 0)))
+    pairs = padded[0::2] + padded[1::2]
+    rows = pairs[:-1] + pairs[1:]
+    pairs = rows[:, 0::2] + rows[:, 1::2]
+    return pairs[:, :-1] + pairs[:, 1:]
 
 
 def tile_histograms(rows_idx: np.ndarray, cols_idx: np.ndarray, values: np.ndarray,
@@ -196,21 +227,15 @@ def tile_histograms(rows_idx: np.ndarray, cols_idx: np.ndarray, values: np.ndarr
     """Per-tile histograms of uint8 ``values`` sampled at ``(rows_idx, cols_idx)``.
 
     Returns an int64 array of shape ``(tile_rows, tile_cols, 256)``: entry ``[i, j, v]``
-    counts the samples of value v whose position lies in tile (i, j). One
-    ``np.bincount`` over ``tile_id · 256 + value`` of the four half-offset grids.
+    counts the samples of value v whose position lies in tile (i, j). The samples are
+    histogrammed once per block of a quarter tile (one ``np.bincount`` of
+    ``block_id · 256 + value``); a tile is exactly 4 × 4 such blocks, so its histogram
+    is the sum of theirs. Each sample is counted once, not once per each of the four
+    half-offset grids of tiles, and no pixel is visited by a Python loop.
     """
     tile_size = _check_tile_size(tile_size)
-    n_rows, n_cols = grid_shape
-    values = np.asarray(values).astype(np.int64)
-    row_tiles = _axis_tiles(np.asarray(rows_idx, np.int64), n_rows, tile_size)
-    col_tiles = _axis_tiles(np.asarray(cols_idx, np.int64), n_cols, tile_size)
-    keys = []
-    for tr in row_tiles:
-        for tc in col_tiles:
-            ok = (tr >= 0) & (tc >= 0)
-            keys.append((tr[ok] * n_cols + tc[ok]) * 256 + values[ok])
-    counts = np.bincount(np.concatenate(keys), minlength=n_rows * n_cols * 256)
-    return counts.reshape(n_rows, n_cols, 256)
+    keys = _block_keys(rows_idx, cols_idx, tile_size, grid_shape)
+    return _tiles_from_blocks(_block_histograms(keys, values, grid_shape))
 
 
 def histogram_medians(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -289,11 +314,11 @@ def regional_fields(samples: EdgeSamples, page: PageStats, shape: tuple[int, int
     """
     tile_size = _check_tile_size(tile_size)
     grid = tile_grid_shape(shape, tile_size)
-    contour_hist = tile_histograms(samples.edge_rows, samples.edge_cols,
-                                   samples.contour_values, grid, tile_size)
-    ink_rows = samples.edge_rows[samples.ink_edge_index]
-    ink_cols = samples.edge_cols[samples.ink_edge_index]
-    ink_hist = tile_histograms(ink_rows, ink_cols, samples.ink_values, grid, tile_size)
+    edge_keys = _block_keys(samples.edge_rows, samples.edge_cols, tile_size, grid)
+    contour_hist = _tiles_from_blocks(_block_histograms(edge_keys, samples.contour_values,
+                                                        grid))
+    ink_hist = _tiles_from_blocks(_block_histograms(edge_keys[samples.ink_edge_index],
+                                                    samples.ink_values, grid))
     contour_median, contour_n = histogram_medians(contour_hist)
     ink_median, ink_n = histogram_medians(ink_hist)
     contour = shrink_to_page(contour_median, contour_n, page.contour_intensity, tile_size)

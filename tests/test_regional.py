@@ -73,9 +73,13 @@ def small_case():
 # --- tiles and medians ----------------------------------------------------------------------
 
 
-def test_tile_medians_match_sorted_lists(small_case):
-    image, edges = small_case
-    tile_size = 16
+@pytest.mark.parametrize("tile_size, shape", [(16, (41, 53)), (8, (9, 30)), (256, (300, 401))])
+def test_tile_medians_match_sorted_lists(tile_size, shape):
+    rng = np.random.default_rng(tile_size)
+    image = rng.integers(0, 256, shape, dtype=np.uint8)
+    edges = rng.random(shape) < 0.15
+    edges[:, shape[1] // 2:] &= rng.random((shape[0], shape[1] - shape[1] // 2)) < 0.2
+    edges[: shape[0] // 3, : shape[1] // 3] = False  # some tiles without samples
     tiles, grid = reference_tiles(image.shape, tile_size)
     er, ec = np.nonzero(edges)
     hist = regional.tile_histograms(er, ec, image[er, ec], grid, tile_size)
