@@ -549,10 +549,10 @@ def train(
         help="A folder of collections laid out as <collection>/img and <collection>/gt "
              "(ground truth: text 0, background 255). Repeat for several folders.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="The ONNX model to write.")],
-    epochs: Annotated[int, typer.Option("--epochs", min=1, help="Network epochs.")] = 30,
+    epochs: Annotated[int, typer.Option("--epochs", min=1, help="Network epochs.")] = 20,
     seed: Annotated[int, typer.Option("--seed", help="Seed: same seed, same model.")] = 0,
     variants: Annotated[int, typer.Option(
-        "--variants", min=1, help="Copies of each page: the page plus augmented ones.")] = 3,
+        "--variants", min=1, help="Copies of each page: the page plus augmented ones.")] = 2,
     exclude: Annotated[list[str] | None, typer.Option(
         "--exclude", show_default=False, help="A collection to leave out (repeatable).")] = None,
     global_surface: Annotated[bool, typer.Option(

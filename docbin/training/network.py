@@ -22,12 +22,15 @@ class DeltaNet(nn.Module):
         self.delta_max = float(delta_max)
         w = width
 
+        # No normalisation layers: the absolute levels of the input (how dark the ink is
+        # against its surroundings, the constant b/t/α/β planes) are the information the
+        # network needs; per-patch normalisation would remove them.
         def block(cin, cout):
             return nn.Sequential(nn.Conv2d(cin, cout, 3, stride=2, padding=1),
-                                 nn.GroupNorm(4, cout), nn.ReLU(inplace=True))
+                                 nn.ReLU(inplace=True))
 
         self.features = nn.Sequential(
-            nn.Conv2d(in_channels, w, 4, stride=4), nn.GroupNorm(4, w), nn.ReLU(inplace=True),
+            nn.Conv2d(in_channels, w, 4, stride=4), nn.ReLU(inplace=True),
             block(w, 2 * w), block(2 * w, 4 * w), block(4 * w, 4 * w))
         self.head = nn.Sequential(nn.Linear(8 * w, 64), nn.ReLU(inplace=True),
                                   nn.Linear(64, n * n))

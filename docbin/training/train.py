@@ -38,13 +38,14 @@ class TrainConfig:
     global_steps: int = 300
     global_lr: float = 0.01
     global_mu: float = 1.0
+    global_samples: int = 8192  # per page: stage 1 sees every page at every step
     # stage 2
-    epochs: int = 60
+    epochs: int = 20
     batch_pages: int = 8
     patches_per_page: int = 2
-    lr: float = 2e-3
+    lr: float = 3e-3
     weight_decay: float = 1e-4
-    mu: float = 0.05
+    mu: float = 0.01
     balance_spread: float = 1.0  # u = 0.5 + spread·(U(0, 1) − 0.5): α = 1 − u, β = u
     tau_start: float = 4.0
     tau_end: float = 1.0
@@ -94,11 +95,14 @@ def build_channels(window: np.ndarray, record: PageRecord, z: np.ndarray, alpha:
 class PageTensors:
     """A record's samples as tensors, plus its base factor and basis weights."""
 
-    def __init__(self, record: PageRecord, n: int, degree: int, base_offset: np.ndarray):
+    def __init__(self, record: PageRecord, n: int, degree: int, base_offset: np.ndarray,
+                 max_samples: int | None = None):
         self.record = record
-        self.image = torch.from_numpy(record.sample_image.astype(np.float32))
-        self.median = torch.from_numpy(record.sample_median.astype(np.float32))
-        self.text = torch.from_numpy(record.sample_text.astype(np.float32))
+        step = 1 if max_samples is None else max(1, -(-record.sample_image.size // max_samples))
+        # a strided subset: samples are in raster order, so this keeps the whole page
+        self.image = torch.from_numpy(record.sample_image[::step].astype(np.float32))
+        self.median = torch.from_numpy(record.sample_median[::step].astype(np.float32))
+        self.text = torch.from_numpy(record.sample_text[::step].astype(np.float32))
         self.weights = torch.from_numpy(basis_weights(record.b, record.t, n, degree)).float()
         self.f_logistic = float(logistic_surface(record.b, record.t))
         self.base_offset = base_offset
@@ -128,7 +132,8 @@ def optimise_global_surface(records: list[PageRecord], config: TrainConfig,
     ``logistic(b, t) + Σ N_i(b) N_j(t) Δz_g[i, j]``.
     """
     torch.manual_seed(config.seed)
-    pages = [PageTensors(r, config.n, config.degree, None) for r in records]
+    pages = [PageTensors(r, config.n, config.degree, None, config.global_samples)
+             for r in records]
     offset = torch.zeros(config.n, config.n, requires_grad=True)
     optimiser = torch.optim.Adam([offset], lr=config.global_lr)
     for step in range(config.global_steps):
@@ -231,7 +236,7 @@ def page_factor(record: PageRecord, delta_z: np.ndarray, n: int, degree: int = 3
     return float(np.clip(f, 0.05, 1.0))
 
 
-def train_model(data, out, *, epochs: int = 30, seed: int = 0, variants: int = 3,
+def train_model(data, out, *, epochs: int = 20, seed: int = 0, variants: int = 2,
                 exclude=(), cache_dir=None, global_surface: bool = True,
                 config: TrainConfig | None = None, log=None) -> dict:
     """Both stages on the pages under ``data`` (folders of ``<collection>/img|gt``), then
