@@ -56,7 +56,6 @@ def _evaluate_page(image_path: Path, gt_path: Path, model, scopes) -> dict:
         scores[name] = {k: v for k, v in metrics.evaluate(ink, gt < 128).items() if k in METRICS}
         scores[name]["f"] = factor
     if "region" in scopes:
-        from docbin import regional
 
         for name, result in regional_variants(gray, page, local, model, prediction).items():
             scores[name] = {k: v for k, v in metrics.evaluate(result, gt < 128).items()
@@ -65,18 +64,29 @@ def _evaluate_page(image_path: Path, gt_path: Path, model, scopes) -> dict:
 
 
 def regional_variants(gray, page, local, model, prediction) -> dict:
-    """Ink masks of the regional variants (classical-region, hybrid-region)."""
+    """Ink masks of the regional variants.
+
+    classical-region: T_I/B_I per tile on the logistic surface (training-free);
+    hybrid-region: the page's (b, t), the patches' Δz blended across the page (what
+    ``--method hybrid --scope region`` does); hybrid-region-stats: both regional.
+    """
     from docbin import regional, threshold
-    from docbin.surface import logistic_surface
+    from docbin.surface import BSplineSurface, logistic_surface
 
     fields = regional.regional_stats(gray)
-    out = {}
-    f_map = regional.upsample_tiles(regional.factor_field(fields, logistic_surface),
-                                    gray.shape, fields.tile_size)
-    out["classical-region"] = threshold.ink_mask(local, f_map)
-    if hasattr(regional, "hybrid_factor_map"):
-        out["hybrid-region"] = threshold.ink_mask(
-            local, regional.hybrid_factor_map(fields, model, prediction, gray.shape))
+    meta = model.metadata
+
+    def delta_surface(dz):
+        return BSplineSurface(dz, meta.knots, meta.degree, base="none")
+
+    out = {"classical-region": threshold.ink_mask(local, regional.upsample_tiles(
+        regional.factor_field(fields, logistic_surface), gray.shape, fields.tile_size))}
+    for name, (b, t) in {"hybrid-region": (page.b, page.t),
+                         "hybrid-region-stats": (fields.b, fields.t)}.items():
+        f_tiles = regional.hybrid_factor_field(meta.base_surface(), delta_surface,
+                                               prediction.per_patch, prediction.boxes, b, t,
+                                               gray.shape)
+        out[name] = threshold.ink_mask(local, regional.upsample_tiles(f_tiles, gray.shape))
     return out
 
 
@@ -133,7 +143,8 @@ def _row(pages: list[dict], method: str) -> str:
 
 
 def render(results: dict[str, list[dict]]) -> str:
-    methods = [m for m in ("classical", "global", "hybrid", "classical-region", "hybrid-region")
+    methods = [m for m in ("classical", "global", "hybrid", "classical-region", "hybrid-region",
+                           "hybrid-region-stats")
                if all(m in p for pages in results.values() for p in pages)]
     lines = ["| collection | pages | " + " | ".join(
         f"{m} FM / p-FM / PSNR / DRD" for m in methods) + " |",

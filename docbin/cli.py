@@ -78,6 +78,16 @@ class Method(str, enum.Enum):
 _DEFAULT_METHOD = Method(_DEFAULTS.method)
 
 
+class Scope(str, enum.Enum):
+    """Where f is read (``docbin.options.SCOPES``)."""
+
+    page = "page"
+    region = "region"
+
+
+_DEFAULT_SCOPE = Scope(_DEFAULTS.scope)
+
+
 class OutputFormat(str, enum.Enum):
     png = "png"
     tiff = "tiff"
@@ -113,6 +123,13 @@ def binarize(
     model: Annotated[Path | None, typer.Option(
         "--model", show_default=False,
         help="hybrid: an ONNX model file to use instead of the shipped one.")] = None,
+    scope: Annotated[Scope, typer.Option(
+        "--scope", help="page: one decision factor f per page (the paper's form). region: f "
+        "varies across the page (classical: T_I/B_I per 256 px tile; hybrid: the model's "
+        "per-patch adjustments blended across the page).")] = _DEFAULT_SCOPE,
+    threads: Annotated[int, typer.Option(
+        "--threads", min=0, help="hybrid: onnxruntime threads per process (0: its "
+        "choice).")] = _DEFAULTS.threads,
     format: Annotated[OutputFormat | None, typer.Option(
         "--format", show_default=False,
         help="png (1-bit) or tiff (CCITT Group 4). Default: from OUTPUT's suffix; png for "
@@ -147,6 +164,7 @@ def binarize(
     try:
         options = Options(method=method.value, balance=balance,
                           model=str(model) if model is not None else None,
+                          scope=scope.value, threads=threads,
                           max_megapixels=max_megapixels)
     except ValueError as error:
         raise _usage_error(str(error)) from None
@@ -571,10 +589,8 @@ def train(
     try:
         if not overwrite and out.exists():
             raise OutputError(f"{out} exists; pass --overwrite to replace it")
-        try:
-            from .training.train import train_model
-        except MissingDependencyError:
-            raise
+        from .training.train import train_model  # MissingDependencyError without torch
+
         quiet = not _stderr_is_terminal()
         summary = train_model(
             data, out, epochs=epochs, seed=seed, variants=variants, exclude=exclude or (),

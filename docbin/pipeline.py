@@ -122,6 +122,22 @@ def binarize(image: np.ndarray, method: str | None = None, *, options: Options |
         factor, hybrid = _hybrid_factor(model, gray, page, local, options.balance)
         timings["model"] = time.perf_counter() - start
     decision_factor, regional_info = factor, None
+    if options.scope == "region" and hybrid is not None:
+        # the hybrid per region: the patches' Δz blended across the page (regional.py)
+        from . import regional as _regional
+        from .surface import BSplineSurface
+
+        start = time.perf_counter()
+        meta = model.metadata
+        f_tiles = _regional.hybrid_factor_field(
+            meta.base_surface(),
+            lambda dz: BSplineSurface(dz, meta.knots, meta.degree, base="none"),
+            np.asarray(hybrid["patch_delta_z"]), np.asarray(hybrid["patches"]),
+            page.b, page.t, gray.shape)
+        decision_factor = _regional.upsample_tiles(f_tiles, gray.shape)
+        regional_info = {"tile_size": _regional.TILE_SIZE,
+                         "f": np.round(f_tiles, 4).tolist()}
+        timings["regional"] = time.perf_counter() - start
     if regional is not None:  # f(row, col) = S(b(row, col), t(row, col)), regional.py
         start = time.perf_counter()
         f_tiles = _regional.factor_field(regional, logistic_surface)
