@@ -532,6 +532,9 @@ def surface(
         "gives a cleaner background.")] = _DEFAULTS.balance,
     overwrite: Annotated[bool, typer.Option(
         "--overwrite", help="Replace OUT if it exists.")] = False,
+    scope: Annotated[Scope, typer.Option(
+        "--scope", help="region (with --page): draw the page with its per-region factor "
+        "f(row, col) laid over it instead of the surface.")] = Scope.page,
 ) -> None:
     """Draw the decision surface f(b, t) as a depth field (PNG).
 
@@ -546,8 +549,16 @@ def surface(
         if not overwrite and out.exists():
             raise OutputError(f"{out} exists; pass --overwrite to replace it")
         gray = None if page is None else read_image(page).image
-        png, summary = surface_picture(model, gray, balance=balance,
-                                       page_name=page.name if page is not None else "page")
+        if scope == Scope.region:
+            if gray is None:
+                raise _usage_error("--scope region draws a page's factor map: give --page")
+            from .plotting import factor_map_picture
+
+            png, summary = factor_map_picture(gray, model=model, page_name=page.name,
+                                              balance=balance)
+        else:
+            png, summary = surface_picture(model, gray, balance=balance,
+                                           page_name=page.name if page is not None else "page")
         write_bytes(out, png, overwrite=overwrite)
     except (DocbinError, OSError, ValueError) as error:
         raise fail(error) from None
@@ -555,6 +566,8 @@ def surface(
     if "f" in summary:
         details += (f": b = {summary['b']:.3f}, t = {summary['t']:.3f}, "
                     f"f = {summary['f_base']:.3f} -> {summary['f']:.3f}")
+    if "f_min" in summary:
+        details += f": f from {summary['f_min']:.3f} to {summary['f_max']:.3f}"
     typer.echo(f"docbin: wrote {out}{details}", err=True)
 
 

@@ -144,6 +144,59 @@ def greville(knots: np.ndarray, degree: int) -> np.ndarray:
     return np.array([knots[i + 1:i + degree + 1].mean() for i in range(n)])
 
 
+def render_factor_map(page: np.ndarray, f_map: np.ndarray, title: str) -> bytes:
+    """A PNG of a page with its per-pixel decision factor f(row, col) laid over it.
+
+    The page is drawn in gray, the f map on top in colour (half transparent), with a
+    colour bar; one panel as wide as a surface panel, rows scaled to keep the aspect.
+    """
+    Figure, FigureCanvasAgg = _matplotlib()
+    rows, cols = page.shape
+    step = max(1, int(np.ceil(max(rows, cols) / 1600)))  # the figure needs no more detail
+    fig = Figure(figsize=PANEL_INCHES, dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    ax.imshow(page[::step, ::step], cmap="gray", vmin=0, vmax=255,
+              extent=(0, cols, rows, 0), interpolation="antialiased")
+    shown = ax.imshow(f_map[::step, ::step], cmap="viridis", alpha=0.55,
+                      extent=(0, cols, rows, 0), interpolation="bilinear",
+                      vmin=float(np.floor(f_map.min() * 20) / 20),
+                      vmax=float(np.ceil(f_map.max() * 20) / 20 + 1e-6))
+    bar = fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04)
+    bar.set_label("f(row, col)")
+    ax.set_xlabel("column (px)")
+    ax.set_ylabel("row (px)")
+    ax.set_title(title, fontsize=10)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI)
+    return buffer.getvalue()
+
+
+def factor_map_picture(page: np.ndarray, *, model=None, page_name: str = "page",
+                       balance: float = 0.5, threads: int = 0) -> tuple[bytes, dict]:
+    """The regional decision factor of a page (``--scope region``) as a picture.
+
+    With a model: the hybrid per region (the patches' adjustments blended across the
+    page); without: the classical regional statistics.
+    """
+    from .model import locate_model
+    from .pipeline import binarize
+    from .regional import upsample_tiles
+
+    _matplotlib()
+    source = locate_model(model, required=False)
+    method = "classical" if source is None else "hybrid"
+    result = binarize(page, method=method, scope="region", balance=balance, threads=threads,
+                      model=None if source is None else str(source))
+    f_tiles = np.asarray(result.info["regional"]["f"], np.float32)
+    f_map = upsample_tiles(f_tiles, page.shape, result.info["regional"]["tile_size"])
+    title = (f"{page_name}: f(row, col), {method} per region "
+             f"(f from {f_map.min():.3f} to {f_map.max():.3f})")
+    summary = {"model": None if source is None else str(source), "method": method,
+               "f_min": float(f_map.min()), "f_max": float(f_map.max())}
+    return render_factor_map(page, f_map, title), summary
+
+
 def surface_picture(model=None, page: np.ndarray | None = None, *, page_name: str = "page",
                     balance: float = 0.5, threads: int = 0) -> tuple[bytes, dict]:
     """The picture of ``docbin surface``, and a summary of what it shows.

@@ -269,3 +269,27 @@ def test_picture_without_matplotlib(monkeypatch, no_model):
     with pytest.raises(MissingDependencyError, match=r'pip install "docbin\[plot\]"') as error:
         surface_picture()
     assert error.value.exit_code == ExitCode.dependency_error
+
+
+def test_surface_command_draws_the_regional_factor_map(tmp_path, no_model, make_page):
+    pytest.importorskip("matplotlib")
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    import docbin
+    from docbin.cli import app
+    from docbin.plotting import figure_size
+
+    page = make_page(600, 700)
+    Image.fromarray(page).save(tmp_path / "page.png")
+    out = tmp_path / "map.png"
+    result = CliRunner().invoke(app, ["surface", "--page", str(tmp_path / "page.png"),
+                                      "--scope", "region", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert png_size(out) == figure_size(1)
+    f = np.asarray(docbin.binarize(page, scope="region").info["regional"]["f"])
+    assert f"f from {f.min():.3f} to {f.max():.3f}" in result.output
+    # a factor map needs a page
+    result = CliRunner().invoke(app, ["surface", "--scope", "region", "--out",
+                                      str(tmp_path / "x.png")])
+    assert result.exit_code == 2 and "--page" in result.output
