@@ -103,12 +103,15 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cache", type=Path, default=None)
     parser.add_argument("--scopes", default="page")
+    parser.add_argument("--channels", default=None,
+                        help="network input channels (default: the training default)")
+    parser.add_argument("--no-global-surface", action="store_true")
     parser.add_argument("--report", type=Path, default=None)
     args = parser.parse_args(argv)
 
     from docbin.model import load_model
     from docbin.training.data import find_pairs
-    from docbin.training.train import train_model
+    from docbin.training.train import TrainConfig, train_model
 
     args.runs.mkdir(parents=True, exist_ok=True)
     exclude = [c for c in args.exclude.split(",") if c]
@@ -121,7 +124,8 @@ def main(argv=None) -> int:
             start = time.perf_counter()
             summary = train_model([args.data], model_path, epochs=args.epochs, seed=args.seed,
                                   variants=args.variants, exclude=exclude + [fold],
-                                  cache_dir=args.cache)
+                                  cache_dir=args.cache, config=_config(args, TrainConfig),
+                                  global_surface=not args.no_global_surface)
             timings[fold] = time.perf_counter() - start
             (args.runs / f"{fold}.json").write_text(json.dumps(summary, indent=1))
         model = load_model(model_path)
@@ -136,6 +140,13 @@ def main(argv=None) -> int:
         args.report.write_text(report)
     (args.runs / "scores.json").write_text(json.dumps(results))
     return 0
+
+
+def _config(args, TrainConfig):
+    config = TrainConfig()
+    if args.channels:
+        config.channels = tuple(args.channels.split(","))
+    return config
 
 
 def _row(pages: list[dict], method: str) -> str:
