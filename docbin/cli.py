@@ -17,7 +17,14 @@ from typing import Annotated
 import typer
 
 from . import __version__
-from .errors import DocbinError, ExitCode, MissingDependencyError, ModelError, OutputError
+from .errors import (
+    DocbinError,
+    ExitCode,
+    InputError,
+    MissingDependencyError,
+    ModelError,
+    OutputError,
+)
 from .options import Options
 
 app = typer.Typer(
@@ -212,6 +219,8 @@ def _binarize_one(source: Path, output: str, settings: _Settings) -> None:
     if settings.explain and output == "-":
         raise _usage_error("--explain writes a sidecar next to the output; give an output "
                            "file instead of -")
+    if not source.exists():  # say so before any complaint about the output
+        raise InputError(f"{source}: no such file")
     target = None
     if output != "-":
         target = Path(output)

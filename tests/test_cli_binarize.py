@@ -452,3 +452,16 @@ def test_version_and_help_do_not_import_heavy_modules(args):
     assert "HEAVY []" in result.stdout
     if args == ["--version"]:
         assert f"docbin {docbin.__version__}" in result.stdout
+
+
+def test_a_missing_input_is_reported_before_an_existing_output(tmp_path):
+    from typer.testing import CliRunner
+
+    from docbin.cli import app
+
+    existing = tmp_path / "out.png"
+    existing.write_bytes(b"keep")
+    result = CliRunner().invoke(app, ["binarize", str(tmp_path / "missing.png"), str(existing)])
+    assert result.exit_code == 3
+    assert "no such file" in result.output and "exists" not in result.output
+    assert existing.read_bytes() == b"keep"
