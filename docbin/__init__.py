@@ -9,7 +9,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["binarize", "BinarizationResult", "Options", "__version__"]
+__all__ = ["BinarizationResult", "Options", "__version__", "binarize"]
 
 
 def __getattr__(name):  # PEP 562: defer imports so `docbin --version` is instant

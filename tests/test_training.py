@@ -7,8 +7,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from docbin.training import data, losses  # noqa: E402
-from docbin.training import train as training  # noqa: E402
+from docbin.training import data, losses
+from docbin.training import train as training
 
 
 def _page(seed: int, rows: int = 300, cols: int = 400):
