@@ -97,13 +97,13 @@ def binarize(image: np.ndarray, method: str | None = None, *, options: Options |
     gray = as_gray(image)
     timings: dict[str, float] = {}
     start = time.perf_counter()
-    regional = None
+    regional = edges = None
     if options.scope == "region" and options.method == "classical":
         from . import regional as _regional
         regional = _regional.regional_stats(gray)  # the page's statistics and the tiles'
         page = regional.page
     else:
-        page = _stats.page_stats(gray)
+        page, edges = _stats.measure_page(gray)
     timings["statistics"] = time.perf_counter() - start
 
     model = None
@@ -112,15 +112,19 @@ def binarize(image: np.ndarray, method: str | None = None, *, options: Options |
         model = _model.load_model(options.model, threads=options.threads)
 
     start = time.perf_counter()
-    local = _threshold.local_stats(gray, page.window_radius)
-    timings["local_stats"] = time.perf_counter() - start
+    if options.scope == "region":  # a factor per pixel: the rule reads the page's L_m, L_a
+        local = _threshold.local_stats(gray, page.window_radius)
+        timings["local_stats"] = time.perf_counter() - start
+    else:  # one factor: the rule runs band by band (binary_page), the model reads patches
+        local = _threshold.windowed_local_stats(gray, page.window_radius)
     hybrid = None
     if model is None:
         factor = float(logistic_surface(page.b, page.t))
     else:
         start = time.perf_counter()
-        factor, hybrid = _hybrid_factor(model, gray, page, local, options.balance)
+        factor, hybrid = _hybrid_factor(model, gray, page, local, options.balance, edges)
         timings["model"] = time.perf_counter() - start
+    edges = None  # 1 byte per pixel that the decision does not need
     decision_factor, regional_info = factor, None
     if options.scope == "region" and hybrid is not None:
         # the hybrid per region: the patches' Δz blended across the page (regional.py)
@@ -145,8 +149,10 @@ def binarize(image: np.ndarray, method: str | None = None, *, options: Options |
         regional_info = _regional.explain(regional, f_tiles)
         timings["regional"] = time.perf_counter() - start
     start = time.perf_counter()
-    ink = _threshold.ink_mask(local, decision_factor)
-    out = _threshold.to_binary_image(ink)
+    if np.ndim(decision_factor) == 0:  # L_m, L_a and the rule band by band: bounded memory
+        out = _threshold.binary_page(gray, page.window_radius, decision_factor)
+    else:
+        out = _threshold.to_binary_image(_threshold.ink_mask(local, decision_factor))
     timings["decision"] = time.perf_counter() - start
     info = {"method": options.method, **page.as_dict(), "f": factor, "timings": timings}
     if hybrid is not None:
@@ -156,13 +162,16 @@ def binarize(image: np.ndarray, method: str | None = None, *, options: Options |
     return BinarizationResult(out, info)
 
 
-def _hybrid_factor(model, gray: np.ndarray, page, local, balance: float) -> tuple[float, dict]:
+def _hybrid_factor(model, gray: np.ndarray, page, local, balance: float,
+                   edges: np.ndarray | None = None) -> tuple[float, dict]:
     """The hybrid's f for a page, and what ``--explain`` shows about it.
 
-    Strong edges → patches → the model's Δz (mean over patches) → ``f = S'(b, t)``
-    with S' the model's base surface plus Δz, clipped to [0.05, 1] (METHOD.md §2–3).
+    Strong edges (``edges``, computed when not given) → patches → the model's Δz (mean
+    over patches) → ``f = S'(b, t)`` with S' the model's base surface plus Δz, clipped
+    to [0.05, 1] (METHOD.md §2–3).
     """
-    edges, _ = _stats.strong_edges(gray)
+    if edges is None:
+        edges, _ = _stats.strong_edges(gray)
     prediction = model.predict(gray, page.b, page.t, balance=balance, edges=edges,
                                local_median=local.local_median, local_mean=local.local_mean)
     factor = model.factor(page.b, page.t, prediction.delta_z)

@@ -2,19 +2,44 @@
 
 This is the statistics step of METHOD.md §1 (items 1–4). Everything here is measured
 on the page itself; the decision step lives in :mod:`docbin.threshold`.
+
+The page is processed in horizontal bands (:mod:`docbin.bands`) in three passes, with
+results identical to whole-page processing:
+
+1. per band (halo of 9 rows): Gaussian, Sobel gradients, magnitude ``M`` and the
+   non-maximum-suppression mask; ``M`` (float32) and the mask (uint8) are kept for the page;
+2. with the page's ``max M`` known: the edge level ``q = 255 − e`` per pixel (uint8, in
+   place of the mask) and its histogram, hence e*;
+3. per band: ``E = {q ≥ 255 − e*}`` (in place), the histograms of B_I and T_I and the
+   connected components of E, joined across band borders.
+
+Extra memory: 5 bytes per pixel while the passes run (``M`` and the mask), then the
+1-byte edge mask; the band temporaries are a few megabytes.
 """
 
 from __future__ import annotations
 
+import math
+import threading
 from dataclasses import asdict, dataclass
+from fractions import Fraction
 
 import cv2
 import numpy as np
 
+from . import bands as _bands
 from .options import CONSTANTS
 
 # The 8-neighbourhood as (row, col) offsets.
 NEIGHBOURS_8 = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
+
+# tan 22.5° = √2 − 1 and tan 67.5° = √2 + 1 rounded to float32, and their float32
+# neighbours toward zero (the exclusive bounds of the direction bins).
+_TAN_LOW = np.float32(math.sqrt(2.0) - 1.0)
+_TAN_HIGH = np.float32(math.sqrt(2.0) + 1.0)
+_BELOW_LOW = float(np.nextafter(_TAN_LOW, np.float32(0)))
+_ABOVE_LOW = float(np.nextafter(_TAN_LOW, np.float32(1)))
+_BELOW_HIGH = float(np.nextafter(_TAN_HIGH, np.float32(0)))
 
 
 @dataclass(frozen=True)
@@ -63,7 +88,91 @@ def _check_gray(image: np.ndarray) -> np.ndarray:
         raise ValueError(f"expected a uint8 image, got dtype {image.dtype}")
     if image.size == 0:
         raise ValueError("the image is empty")
-    return image
+    return np.ascontiguousarray(image)
+
+
+# --- non-maximum suppression ----------------------------------------------------------------
+
+
+def _exact_bins_at_ties(grad_rows: np.ndarray, grad_cols: np.ndarray) -> np.ndarray:
+    """Direction bins (0–3) of gradients whose float32 ratio equals a rounded tangent.
+
+    Decided in exact rational arithmetic: bin 0 iff ``(|g_r| + |g_c|)² < 2 g_c²``
+    (``|g_r| < (√2 − 1)|g_c|``), bin 2 iff ``|g_r| > |g_c|`` and ``(|g_r| − |g_c|)² > 2 g_c²``
+    (``|g_r| > (√2 + 1)|g_c|``), else 1 or 3 by the signs. Only a handful of pixels of a
+    page get here, so a loop is fine.
+    """
+    out = np.empty(grad_rows.size, np.int8)
+    for i, (gr, gc) in enumerate(zip(grad_rows.tolist(), grad_cols.tolist())):
+        a, b = abs(Fraction(gr)), abs(Fraction(gc))
+        if (a + b) ** 2 < 2 * b * b:
+            out[i] = 0
+        elif a > b and (a - b) ** 2 > 2 * b * b:
+            out[i] = 2
+        else:
+            out[i] = 1 if (gr > 0) == (gc > 0) else 3
+    return out
+
+
+def _suppress(padded: np.ndarray, grad_rows: np.ndarray, grad_cols: np.ndarray,
+              keep: np.ndarray, scratch: dict) -> None:
+    """Non-maximum-suppression mask of one band (255 kept, 0 suppressed) into ``keep``.
+
+    ``padded`` is the band's magnitude with one row above and below and a zero column on
+    each side (rows × cols + 2 each way); ``grad_rows``/``grad_cols`` are the band's
+    gradients. The direction bin follows the angle ``atan2(g_r, g_c)`` exactly: the float32
+    ratio ``r = g_r / g_c`` is correctly rounded and rounding is monotonic, so ``|r|``
+    below (above) the float32 tangent ``tan 22.5°`` means the exact ratio is below (above)
+    it; ratios equal to a rounded tangent are decided by :func:`_exact_bins_at_ties`.
+    ``g_c = 0`` gives r = ±inf (bin 2), ``g_r = g_c = 0`` NaN (no bin; the magnitude is 0
+    and the pixel's value is 0 whatever is kept).
+    """
+    h, w = grad_rows.shape
+    ratio = scratch["ratio"][:h]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        np.divide(grad_rows, grad_cols, out=ratio)
+    horizontal = cv2.inRange(ratio, -_BELOW_LOW, _BELOW_LOW, dst=scratch["m0"][:h])
+    rising = cv2.inRange(ratio, _ABOVE_LOW, _BELOW_HIGH, dst=scratch["m1"][:h])
+    falling = cv2.inRange(ratio, -_BELOW_HIGH, -_ABOVE_LOW, dst=scratch["m3"][:h])
+    # ties with the rounded tangents: the inclusive ranges count them
+    sure = (cv2.countNonZero(horizontal) + cv2.countNonZero(rising)
+            + cv2.countNonZero(falling))
+    inclusive = cv2.inRange(ratio, -float(_TAN_HIGH), float(_TAN_HIGH), dst=scratch["tmp"][:h])
+    ties = cv2.countNonZero(inclusive) - sure
+    centre = padded[1:h + 1, 1:w + 1]
+    neighbour = scratch["neighbour"][:h]
+    other = scratch["other"][:h]
+    cv2.max(padded[0:h, 1:w + 1], padded[2:h + 2, 1:w + 1], dst=neighbour)  # 90°
+    cv2.max(padded[0:h, 0:w], padded[2:h + 2, 2:w + 2], dst=other)  # 45°
+    cv2.copyTo(other, rising, neighbour)
+    cv2.max(padded[0:h, 2:w + 2], padded[2:h + 2, 0:w], dst=other)  # 135°
+    cv2.copyTo(other, falling, neighbour)
+    cv2.max(padded[1:h + 1, 0:w], padded[1:h + 1, 2:w + 2], dst=other)  # 0°
+    cv2.copyTo(other, horizontal, neighbour)
+    cv2.compare(centre, neighbour, cv2.CMP_GE, dst=keep)
+    if ties:
+        _fix_ties(padded, grad_rows, grad_cols, ratio, keep)
+
+
+def _fix_ties(padded, grad_rows, grad_cols, ratio, keep) -> None:
+    magnitude = np.abs(ratio)
+    tie = (magnitude == _TAN_LOW) | (magnitude == _TAN_HIGH)
+    rows, cols = np.nonzero(tie)
+    bins = _exact_bins_at_ties(grad_rows[rows, cols], grad_cols[rows, cols])
+    ahead = np.array([(0, 1), (1, 1), (1, 0), (1, -1)])[bins]
+    pr, pc = rows + 1, cols + 1
+    centre = padded[pr, pc]
+    first = padded[pr + ahead[:, 0], pc + ahead[:, 1]]
+    second = padded[pr - ahead[:, 0], pc - ahead[:, 1]]
+    keep[rows, cols] = np.where((centre >= first) & (centre >= second), 255, 0)
+
+
+def _suppress_scratch(rows: int, cols: int) -> dict:
+    return {"ratio": np.empty((rows, cols), np.float32),
+            "neighbour": np.empty((rows, cols), np.float32),
+            "other": np.empty((rows, cols), np.float32),
+            "m0": np.empty((rows, cols), np.uint8), "m1": np.empty((rows, cols), np.uint8),
+            "m3": np.empty((rows, cols), np.uint8), "tmp": np.empty((rows, cols), np.uint8)}
 
 
 def non_maximum_suppression(magnitude: np.ndarray, grad_rows: np.ndarray,
@@ -71,43 +180,164 @@ def non_maximum_suppression(magnitude: np.ndarray, grad_rows: np.ndarray,
     """Keep gradient magnitudes that are local maxima along the gradient direction.
 
     The direction ``atan2(grad_rows, grad_cols)`` is quantised to 0°, 45°, 90° and 135°
-    (Canny's four bins); a pixel survives when its magnitude is >= both neighbours along
-    that direction. Neighbours outside the image count as 0.
+    (Canny's four bins, boundaries at 22.5° + k·45°, decided exactly); a pixel survives
+    when its magnitude is >= both neighbours along that direction. Neighbours outside the
+    image count as 0.
     """
+    magnitude = np.asarray(magnitude, np.float32)
     rows, cols = magnitude.shape
-    padded = np.pad(magnitude, 1)
-    # angle in [0, 180) measured with rows pointing down, as the gradients are.
-    angle = np.rad2deg(np.arctan2(grad_rows, grad_cols)) % 180.0
-    bins = (((angle + 22.5) // 45.0).astype(np.int8)) % 4
-    out = np.zeros_like(magnitude)
-    # bin -> (row, col) offset of the neighbour "ahead" along the gradient
-    offsets = {0: (0, 1), 1: (1, 1), 2: (1, 0), 3: (1, -1)}
-    for k, (dr, dc) in offsets.items():
-        ahead = padded[1 + dr:1 + dr + rows, 1 + dc:1 + dc + cols]
-        behind = padded[1 - dr:1 - dr + rows, 1 - dc:1 - dc + cols]
-        keep = (bins == k) & (magnitude >= ahead) & (magnitude >= behind)
-        out[keep] = magnitude[keep]
-    return out
+    padded = np.zeros((rows + 2, cols + 2), np.float32)
+    padded[1:-1, 1:-1] = magnitude
+    keep = np.empty((rows, cols), np.uint8)
+    _suppress(padded, np.ascontiguousarray(grad_rows, np.float32),
+              np.ascontiguousarray(grad_cols, np.float32), keep, _suppress_scratch(rows, cols))
+    return np.where(keep > 0, magnitude, np.float32(0))
+
+
+# --- the edge passes --------------------------------------------------------------------------
+
+
+def _gaussian_radius(sigma: float) -> int:
+    # OpenCV's kernel size for float images: cvRound(8σ + 1) | 1
+    return (int(np.rint(8.0 * sigma + 1.0)) | 1) // 2
+
+
+# cv2.magnitude runs Intel IPP where OpenCV has it, and IPP computes the few elements before
+# the first 64-byte-aligned output address and after the last full block by another method
+# than the rest (results can differ in the last bit). On a whole page the output array is a
+# fresh NumPy allocation, at 16 bytes past a 64-byte boundary. Bands reproduce exactly that
+# layout: element k of the page sits at an address ≡ 16 + 4k (mod 64), and a band's call
+# starts at an aligned element of the page's block grid (k ≡ 12 mod 64) or at the page's start,
+# and runs past the band's last row or to the page's end.
+_ALIGN_PHASE = 16
+_ALIGN_BLOCK = 64  # elements
+
+
+def _aligned(flat: np.ndarray, first_index: int, count: int) -> np.ndarray:
+    """``count`` elements of the float32 ``flat`` (16 spare) laid out as page elements
+    ``first_index, first_index + 1, ...`` would be in a fresh page-sized array."""
+    want = (_ALIGN_PHASE + 4 * first_index) % 64
+    shift = ((want - flat.ctypes.data) % 64) // 4
+    return flat[shift:shift + count]
+
+
+def _magnitude_range(m0: int, m1: int, a0: int, a1: int, rows: int, cols: int):
+    """Page element range ``[k0, k1)`` of the magnitude call for rows [m0, m1)."""
+    first_aligned = (64 - _ALIGN_PHASE) // 4  # the page's first element at a 64-byte boundary
+    k0 = 0 if m0 == 0 else m0 * cols - (m0 * cols - first_aligned) % _ALIGN_BLOCK
+    k1 = rows * cols if m1 == rows else m1 * cols + 2 * _ALIGN_BLOCK
+    return max(k0, a0 * cols), min(k1, a1 * cols)
+
+
+@dataclass
+class _EdgeLevels:
+    """``level`` = 255 − e per pixel (uint8, the page), its histogram, and the band plan."""
+
+    level: np.ndarray
+    histogram: np.ndarray  # counts of q = 0..255
+    plan: list
+    threads: int
+
+
+def _edge_levels(image: np.ndarray, sigma: float = CONSTANTS.sigma, *,
+                 band_pixels: int | None = None, threads: int | None = None) -> _EdgeLevels:
+    """Passes 1 and 2: ``q = 255 − e`` for every pixel of the page (see the module doc)."""
+    rows, cols = image.shape
+    halo = _gaussian_radius(sigma) + 2  # Gaussian, then Sobel (1 row), then NMS (1 row)
+    if cols < _ALIGN_BLOCK:  # too narrow for the magnitude's block grid: one band
+        height = rows
+    else:
+        height = max(_bands.band_height(cols, band_pixels or _bands.BAND_PIXELS), halo)
+    plan = _bands.bands(rows, height)
+    threads = _bands.thread_count(threads)
+    magnitude = np.zeros((rows + 2, cols + 2), np.float32)  # zero frame: NMS border
+    level = np.empty((rows, cols), np.uint8)  # the NMS mask, then q in place
+    local = threading.local()
+    max_band = max(r1 - r0 for r0, r1 in plan)
+
+    def scratch() -> dict:
+        if not hasattr(local, "buffers"):
+            n = max_band + 2 * halo
+            buffers = _suppress_scratch(max_band, cols)
+            buffers.update(gray=np.empty((n, cols), np.float32),
+                           smooth=np.empty((n, cols), np.float32),
+                           **{name: np.empty(n * cols + 16, np.float32)
+                              for name in ("grad_cols", "grad_rows", "magnitude")})
+            local.buffers = buffers
+        return local.buffers
+
+    def first_pass(band):
+        r0, r1 = band
+        s = scratch()
+        a0, a1 = _bands.with_halo(r0, r1, halo, rows)
+        n = a1 - a0
+        gray = s["gray"][:n]
+        np.copyto(gray, image[a0:a1])
+        smooth = cv2.GaussianBlur(gray, (0, 0), sigma, dst=s["smooth"][:n],
+                                  borderType=cv2.BORDER_REPLICATE)
+        flat = {name: _aligned(s[name], a0 * cols, n * cols)
+                for name in ("grad_cols", "grad_rows", "magnitude")}
+        grad_cols = cv2.Sobel(smooth, cv2.CV_32F, 1, 0, dst=flat["grad_cols"].reshape(n, cols),
+                              ksize=3, borderType=cv2.BORDER_REPLICATE)
+        grad_rows = cv2.Sobel(smooth, cv2.CV_32F, 0, 1, dst=flat["grad_rows"].reshape(n, cols),
+                              ksize=3, borderType=cv2.BORDER_REPLICATE)
+        # magnitude rows [m0, m1): the band and one row above and below for the NMS
+        m0, m1 = max(0, r0 - 1), min(rows, r1 + 1)
+        k0, k1 = (k - a0 * cols for k in _magnitude_range(m0, m1, a0, a1, rows, cols))
+        cv2.magnitude(flat["grad_cols"][k0:k1], flat["grad_rows"][k0:k1],
+                      flat["magnitude"][k0:k1])
+        np.copyto(magnitude[m0 + 1:m1 + 1, 1:cols + 1],
+                  flat["magnitude"].reshape(n, cols)[m0 - a0:m1 - a0])
+        keep = level[r0:r1]
+        _suppress(magnitude[r0:r1 + 2], grad_rows[r0 - a0:r1 - a0], grad_cols[r0 - a0:r1 - a0],
+                  keep, s)
+        low, high, _, _ = cv2.minMaxLoc(magnitude[r0 + 1:r1 + 1, 1:cols + 1])
+        return low, high, cv2.countNonZero(keep) < keep.size
+
+    results = _bands.map_bands(first_pass, plan, threads)
+    # nms = M where kept, else 0: its max is max M (the page maximum is always kept), its
+    # min is 0 when some pixel is suppressed, else min M
+    hi = max(r[1] for r in results)
+    lo = 0.0 if any(r[2] for r in results) else min(r[0] for r in results)
+    histogram = np.zeros(256, np.int64)
+    if hi <= lo:
+        level.fill(0)
+        histogram[0] = level.size
+        return _EdgeLevels(level, histogram, plan, threads)
+    # e = 255 − clip(floor((nms − lo) · s), 0, 255) in float32 arithmetic, s = fl32(255/(hi − lo))
+    scale = np.float32(255.0 / (hi - lo))
+    offset = np.float32(lo)
+
+    def second_pass(band):
+        r0, r1 = band
+        s = scratch()
+        value = s["gray"][:r1 - r0]
+        source = magnitude[r0 + 1:r1 + 1, 1:cols + 1]
+        if lo != 0.0:
+            np.subtract(source, offset, out=value)
+            source = value
+        np.multiply(source, scale, out=value)
+        np.floor(value, out=value)
+        q = cv2.convertScaleAbs(value, dst=s["tmp"][:r1 - r0])  # saturates to [0, 255]
+        keep = level[r0:r1]
+        cv2.bitwise_and(q, keep, dst=keep)  # suppressed pixels: nms = 0, q = 0
+        return cv2.calcHist([keep], [0], None, [256], [0, 256]).ravel()
+
+    for counts in _bands.map_bands(second_pass, plan, threads):
+        histogram += counts.astype(np.int64)  # float32 counts, exact: bands < 2**24 px
+    return _EdgeLevels(level, histogram, plan, threads)
 
 
 def edge_image(image: np.ndarray, sigma: float = CONSTANTS.sigma) -> np.ndarray:
     """Edge image ``e = 255 − floor(255 · nms)`` (uint8, 255 = no edge).
 
     Gaussian smoothing (``sigma``), Sobel gradients, magnitude, non-maximum suppression
-    along the gradient direction, min-max normalisation to [0, 1].
+    along the gradient direction, min-max normalisation to [0, 1]; the normalisation is
+    ``floor((nms − lo) · fl32(255 / (hi − lo)))`` evaluated in float32.
     """
     image = _check_gray(image)
-    smooth = cv2.GaussianBlur(image.astype(np.float32), (0, 0), sigma,
-                              borderType=cv2.BORDER_REPLICATE)
-    grad_cols = cv2.Sobel(smooth, cv2.CV_32F, 1, 0, ksize=3, borderType=cv2.BORDER_REPLICATE)
-    grad_rows = cv2.Sobel(smooth, cv2.CV_32F, 0, 1, ksize=3, borderType=cv2.BORDER_REPLICATE)
-    magnitude = cv2.magnitude(grad_cols, grad_rows)
-    nms = non_maximum_suppression(magnitude, grad_rows, grad_cols)
-    lo, hi = float(nms.min()), float(nms.max())
-    if hi <= lo:
-        return np.full(image.shape, 255, np.uint8)
-    scaled = np.floor((nms - lo) * (255.0 / (hi - lo)))
-    return (255 - np.clip(scaled, 0, 255)).astype(np.uint8)
+    levels = _edge_levels(image, sigma)
+    return cv2.bitwise_not(levels.level, dst=levels.level)
 
 
 def weighted_median_of_counts(counts: np.ndarray, weights: np.ndarray) -> int:
@@ -123,25 +353,49 @@ def weighted_median_of_counts(counts: np.ndarray, weights: np.ndarray) -> int:
     return int(np.searchsorted(cumulative, cumulative[-1] / 2.0, side="left"))
 
 
-def edge_threshold(edges: np.ndarray) -> int | None:
-    """e*: weighted median of the edge values e < 255 with weight w(e) = 255 − e.
-
-    Returns None when the page has no edge at all.
-    """
-    counts = np.bincount(edges.ravel(), minlength=256)[:255].astype(np.float64)
+def _threshold_of_counts(counts: np.ndarray) -> int | None:
+    counts = np.asarray(counts[:255], np.float64)
     if counts.sum() == 0:
         return None
     weights = 255.0 - np.arange(255, dtype=np.float64)
     return weighted_median_of_counts(counts, weights)
 
 
+def edge_threshold(edges: np.ndarray) -> int | None:
+    """e*: weighted median of the edge values e < 255 with weight w(e) = 255 − e.
+
+    Returns None when the page has no edge at all.
+    """
+    return _threshold_of_counts(np.bincount(np.asarray(edges).ravel(), minlength=256))
+
+
+def _strong_edge_mask(image: np.ndarray, *, band_pixels: int | None = None,
+                      threads: int | None = None):
+    """E as a uint8 page of 0/1 (in the buffer of the edge levels), e*, and the band plan."""
+    levels = _edge_levels(image, band_pixels=band_pixels, threads=threads)
+    threshold = _threshold_of_counts(levels.histogram[::-1])  # counts of e = 255 − q
+    mask = levels.level
+    if threshold is None:
+        mask.fill(0)
+        return mask, None, levels
+    lowest = 255 - threshold  # e <= e*  <=>  q >= 255 − e*  (>= 1)
+
+    def binarize(band):
+        r0, r1 = band
+        cv2.threshold(mask[r0:r1], lowest - 1, 1, cv2.THRESH_BINARY, dst=mask[r0:r1])
+
+    _bands.map_bands(binarize, levels.plan, levels.threads)
+    return mask, threshold, levels
+
+
 def strong_edges(image: np.ndarray) -> tuple[np.ndarray, int | None]:
     """Strong edges ``E = {e <= e*}`` as a boolean mask, and e*."""
-    edges = edge_image(image)
-    threshold = edge_threshold(edges)
-    if threshold is None:
-        return np.zeros(image.shape, bool), None
-    return edges <= threshold, threshold
+    image = _check_gray(image)
+    mask, threshold, _ = _strong_edge_mask(image)
+    return mask.view(bool), threshold
+
+
+# --- B_I, T_I and K ---------------------------------------------------------------------------
 
 
 def median_of_counts(counts: np.ndarray) -> float:
@@ -155,6 +409,46 @@ def median_of_counts(counts: np.ndarray) -> float:
     return (lower + upper) / 2.0
 
 
+def acceptance_table(gamma: float = CONSTANTS.gamma) -> np.ndarray:
+    """``table[p, q]``: is a neighbour of gray level q accepted next to an edge pixel of
+    level p, i.e. ``q <= d·|d|^gamma`` with ``d = p − q`` (float64)."""
+    centre = np.arange(256, dtype=np.float64)[:, None]
+    q = np.arange(256, dtype=np.uint8)[None, :]
+    d = centre - q
+    return q <= d * np.abs(d) ** gamma
+
+
+def _edge_pixel_counts(image: np.ndarray, local: np.ndarray, r0: int, r1: int):
+    """Histogram of the edge pixels' gray levels and joint histogram of the (p, q) levels
+    over every edge pixel p of rows [r0, r1) (``local``: flat indices inside the band) and
+    each of its 8-neighbours q inside the page."""
+    rows, cols = image.shape
+    flat = image.reshape(-1)
+    index = local + r0 * cols
+    centre = flat[index]
+    column = local % cols
+    inside = (column != 0) & (column != cols - 1)
+    if r0 == 0:
+        inside &= local >= cols
+    if r1 == rows:
+        inside &= local < (r1 - r0 - 1) * cols
+    codes = []
+    offsets = np.array([dr * cols + dc for dr, dc in NEIGHBOURS_8])
+    interior = index[inside]
+    if interior.size:
+        high = centre[inside].astype(np.int32) << 8
+        codes.append((high + flat[interior + offsets[:, None]]).ravel())
+    border = index[~inside]
+    if border.size:  # pixels on the page's border: neighbours checked one by one
+        br, bc = np.divmod(border, cols)
+        high = flat[border].astype(np.int32) << 8
+        for dr, dc in NEIGHBOURS_8:
+            ok = (br + dr >= 0) & (br + dr < rows) & (bc + dc >= 0) & (bc + dc < cols)
+            codes.append(high[ok] + flat[border[ok] + dr * cols + dc])
+    joint = np.bincount(np.concatenate(codes), minlength=65536)
+    return np.bincount(centre, minlength=256), joint
+
+
 def ink_samples_histogram(image: np.ndarray, edges: np.ndarray,
                           gamma: float = CONSTANTS.gamma) -> np.ndarray:
     """Histogram of the gray levels of clearly darker 8-neighbours of edge pixels.
@@ -162,18 +456,61 @@ def ink_samples_histogram(image: np.ndarray, edges: np.ndarray,
     A neighbour q of an edge pixel p is accepted when ``I(q) <= d·|d|^gamma`` with
     ``d = I(p) − I(q)``. Each (p, q) pair counts once.
     """
-    rows, cols = image.shape
-    er, ec = np.nonzero(edges)
-    center = image[er, ec].astype(np.float64)
-    hist = np.zeros(256, np.int64)
-    for dr, dc in NEIGHBOURS_8:
-        r, c = er + dr, ec + dc
-        inside = (r >= 0) & (r < rows) & (c >= 0) & (c < cols)
-        q = image[r[inside], c[inside]]
-        d = center[inside] - q
-        accept = q <= d * np.abs(d) ** gamma
-        hist += np.bincount(q[accept], minlength=256)
-    return hist
+    image = _check_gray(image)
+    mask = np.ascontiguousarray(edges, bool)
+    joint = np.zeros(65536, np.int64)
+    for r0, r1 in _bands.bands(image.shape[0], _bands.band_height(image.shape[1])):
+        local = np.flatnonzero(mask[r0:r1].reshape(-1))
+        if local.size:
+            joint += _edge_pixel_counts(image, local, r0, r1)[1]
+    return _accepted(joint, gamma)
+
+
+def _accepted(joint: np.ndarray, gamma: float) -> np.ndarray:
+    return (joint.reshape(256, 256) * acceptance_table(gamma)).sum(axis=0)
+
+
+def _band_components(mask: np.ndarray, local: np.ndarray, r0: int, r1: int,
+                     labels: np.ndarray) -> dict:
+    """8-connected components of the mask's rows [r0, r1): area and bounding box (page
+    coordinates, inclusive) from the labels at the band's edge pixels ``local`` (flat
+    indices inside the band), and the labels of the band's first and last rows."""
+    cols = mask.shape[1]
+    count, labels = cv2.connectedComponents(mask[r0:r1].view(np.uint8), labels=labels[:r1 - r0],
+                                            connectivity=8, ltype=cv2.CV_32S)
+    label = labels.reshape(-1)[local] - 1
+    row, col = np.divmod(local, cols)
+    left = np.full(count - 1, cols, np.int64)
+    top = np.full(count - 1, r1 - r0, np.int64)
+    right = np.full(count - 1, -1, np.int64)
+    bottom = np.full(count - 1, -1, np.int64)
+    np.minimum.at(left, label, col)
+    np.maximum.at(right, label, col)
+    np.minimum.at(top, label, row)
+    np.maximum.at(bottom, label, row)
+    return {"left": left, "top": top + r0, "right": right, "bottom": bottom + r0,
+            "area": np.bincount(label, minlength=count - 1),
+            "first_row": labels[0] - 1, "last_row": labels[-1] - 1}
+
+
+def _radius_from_components(components: dict, shape: tuple[int, int],
+                            diagonal_factor: float, max_radius_fraction: float,
+                            min_pixels: int) -> int:
+    rows, cols = shape
+    cap = max(1, int(np.floor(max_radius_fraction * min(rows, cols))))
+    fallback = max(1, min(rows, cols) // 30)
+    big = components["area"] >= min_pixels
+    if not big.any():
+        return min(fallback, cap)
+    width = (components["right"][big] - components["left"][big] + 1).astype(np.float64)
+    height = (components["bottom"][big] - components["top"][big] + 1).astype(np.float64)
+    area = components["area"][big]
+    values = np.floor(diagonal_factor * np.hypot(width - 1, height - 1)).astype(np.int64)
+    order = np.argsort(values, kind="stable")
+    cumulative = np.cumsum(area[order])
+    n = int(cumulative[-1])
+    k = int(values[order][np.searchsorted(cumulative, (n - 1) // 2 + 1)])
+    return int(min(max(k, 1), cap))
 
 
 def window_radius(edges: np.ndarray, diagonal_factor: float = CONSTANTS.diagonal_factor,
@@ -183,50 +520,96 @@ def window_radius(edges: np.ndarray, diagonal_factor: float = CONSTANTS.diagonal
 
     Components are 8-connected, with at least ``min_pixels`` pixels; each component's
     value counts once per pixel. The median is the lower median (K is an integer) and
-    is capped at ``floor(rho · min(rows, cols))``.
+    is capped at ``floor(rho · min(rows, cols))``. Components are labelled band by band
+    and joined across the band borders (:func:`docbin.bands.merge_components`).
     """
-    rows, cols = edges.shape
-    cap = max(1, int(np.floor(max_radius_fraction * min(rows, cols))))
-    fallback = max(1, min(rows, cols) // 30)
-    if not edges.any():
-        return min(fallback, cap)
-    count, _, stats, _ = cv2.connectedComponentsWithStats(edges.astype(np.uint8), connectivity=8)
-    stats = stats[1:]
-    big = stats[:, cv2.CC_STAT_AREA] >= min_pixels
-    if not big.any():
-        return min(fallback, cap)
-    width = stats[big, cv2.CC_STAT_WIDTH].astype(np.float64)
-    height = stats[big, cv2.CC_STAT_HEIGHT].astype(np.float64)
-    area = stats[big, cv2.CC_STAT_AREA].astype(np.int64)
-    values = np.floor(diagonal_factor * np.hypot(width - 1, height - 1)).astype(np.int64)
-    order = np.argsort(values, kind="stable")
-    cumulative = np.cumsum(area[order])
-    n = int(cumulative[-1])
-    k = int(values[order][np.searchsorted(cumulative, (n - 1) // 2 + 1)])
-    return int(min(max(k, 1), cap))
+    mask = np.ascontiguousarray(edges, bool).view(np.uint8)
+    rows, cols = mask.shape
+    plan = _bands.bands(rows, _bands.band_height(cols))
+    labels = np.empty((max(r1 - r0 for r0, r1 in plan), cols), np.int32)
+    parts = [_band_components(mask, np.flatnonzero(mask[r0:r1].view(bool).reshape(-1)), r0, r1,
+                              labels) for r0, r1 in plan]
+    return _radius_from_components(_bands.merge_components(parts), (rows, cols),
+                                   diagonal_factor, max_radius_fraction, min_pixels)
 
 
-def page_stats(image: np.ndarray) -> PageStats:
-    """Measure T_I, B_I and K on a gray page (METHOD.md §1, items 1–4)."""
+def _page_histogram(image: np.ndarray, plan: list) -> np.ndarray:
+    histogram = np.zeros(256, np.int64)
+    for r0, r1 in plan:  # calcHist counts in float32: exact per band (< 2**24 px)
+        histogram += cv2.calcHist([image[r0:r1]], [0], None, [256], [0, 256]).ravel().astype(
+            np.int64)
+    return histogram
+
+
+def measure_page(image: np.ndarray, *, band_pixels: int | None = None,
+                 threads: int | None = None) -> tuple[PageStats, np.ndarray]:
+    """:class:`PageStats` of a gray page and its strong-edge mask E (bool).
+
+    Parameters
+    ----------
+    image : ndarray
+        2-D uint8 gray page.
+    band_pixels : int, optional
+        Approximate size of a processing band, in pixels (a tuning knob for speed and
+        memory; the results do not depend on it).
+    threads : int, optional
+        Threads over bands; default :func:`docbin.bands.thread_count` (OpenCV's count).
+    """
     image = _check_gray(image)
-    edges, threshold = strong_edges(image)
-    n_edges = int(edges.sum())
-    page_hist = np.bincount(image.ravel(), minlength=256)
+    mask, threshold, levels = _strong_edge_mask(image, band_pixels=band_pixels,
+                                                threads=threads)
+    plan = levels.plan
+    rows, cols = image.shape
+    local = threading.local()
+    max_band = max(r1 - r0 for r0, r1 in plan)
+
+    def third_pass(band):
+        r0, r1 = band
+        if not hasattr(local, "labels"):
+            local.labels = np.empty((max_band, cols), np.int32)
+        edge = np.flatnonzero(mask[r0:r1].view(bool).reshape(-1))
+        counts = _edge_pixel_counts(image, edge, r0, r1) if edge.size else None
+        return counts, _band_components(mask, edge, r0, r1, local.labels)
+
+    contour_hist = np.zeros(256, np.int64)
+    joint = np.zeros(65536, np.int64)
+    parts = []
+    if threshold is not None:
+        for counts, part in _bands.map_bands(third_pass, plan, levels.threads):
+            parts.append(part)
+            if counts is not None:
+                contour_hist += counts[0]
+                joint += counts[1]
+    n_edges = int(contour_hist.sum())
     if n_edges:
-        contour = median_of_counts(np.bincount(image[edges], minlength=256))
-        ink_hist = ink_samples_histogram(image, edges)
+        contour = median_of_counts(contour_hist)
+        ink_hist = _accepted(joint, CONSTANTS.gamma)
     else:
-        contour = median_of_counts(page_hist)
+        contour = median_of_counts(_page_histogram(image, plan))
         ink_hist = np.zeros(256, np.int64)
     if ink_hist.sum():
         ink = median_of_counts(ink_hist)
     else:
         ink = float(np.quantile(image, 0.05))
     ink = max(ink, 1.0)
-    return PageStats(
+    if parts:
+        radius = _radius_from_components(
+            _bands.merge_components(parts), (rows, cols), CONSTANTS.diagonal_factor,
+            CONSTANTS.max_radius_fraction, CONSTANTS.min_component_pixels)
+    else:
+        radius = _radius_from_components(
+            {"area": np.zeros(0, np.int64)}, (rows, cols), CONSTANTS.diagonal_factor,
+            CONSTANTS.max_radius_fraction, CONSTANTS.min_component_pixels)
+    stats = PageStats(
         ink_intensity=float(ink),
         contour_intensity=float(contour),
-        window_radius=window_radius(edges),
+        window_radius=radius,
         edge_threshold=-1 if threshold is None else int(threshold),
         edge_pixels=n_edges,
     )
+    return stats, mask.view(bool)
+
+
+def page_stats(image: np.ndarray) -> PageStats:
+    """Measure T_I, B_I and K on a gray page (METHOD.md §1, items 1–4)."""
+    return measure_page(image)[0]

@@ -3,34 +3,68 @@
 A pixel is ink iff ``I < f · L_m`` and ``I < L_a``, where ``L_m`` and ``L_a`` are the
 median and the mean of the (2K+1)×(2K+1) window around it, borders replicated.
 The local statistics are computed once and the rule can be applied for many ``f``
-(the hybrid and the training reuse them).
+(the hybrid and the training reuse them): :func:`local_stats` and :func:`ink_mask`.
+:func:`binary_page` applies the rule for one ``f`` band by band, without ever holding the
+page's ``L_m`` and ``L_a`` (bounded memory on huge pages, identical results).
+
+Exactness of the fast forms: with ``f`` a float32 number and ``L_m`` an integer level, the
+product ``fl32(f · L_m)`` takes 256 values, so ``I < f · L_m`` (I an integer) is
+``I < ceil(fl32(f · L_m))``, a 256-entry table indexed by ``L_m``. The mean is OpenCV's
+float32 box filter (integer window sums times ``1/(2K+1)²``), compared as floats.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
+from . import bands as _bands
 
 # OpenCV's constant-time median keeps 16-bit histogram counters: windows of more than
 # 65535 pixels can overflow them (an assertion, or a wrong median, on flat pages).
 MAX_OPENCV_MEDIAN_SIZE = 255
+
+#: Pixels of a band of the decision step (window halo included): bounds the memory of
+#: the median filter's work area and of the large-window median's counts.
+DECISION_BAND_PIXELS = 1 << 24
+#: Pixels of the sub-bands in which the mean and the rule run (cache-sized temporaries).
+SUB_BAND_PIXELS = 1 << 20
+#: Pages smaller than this take the whole-page path of :func:`binary_page`.
+SMALL_PAGE = 1 << 16
+
+
+def _check_radius(radius: int) -> int:
+    radius = int(radius)
+    if radius < 0:
+        raise ValueError(f"the window radius must be >= 0, got {radius}")
+    return radius
 
 
 def local_median(image: np.ndarray, radius: int) -> np.ndarray:
     """Median of the (2·radius+1)² window, borders replicated (uint8 in, uint8 out).
 
     Windows up to 255 px use OpenCV's ``medianBlur`` (border replicated, time independent
-    of the window). Larger windows use :func:`_rank_median`, exact as well.
+    of the window). Larger windows use :func:`rank_median`, exact as well.
     """
+    radius = _check_radius(radius)
     if radius < 1:
         return image.copy()
     size = 2 * radius + 1
     if size <= MAX_OPENCV_MEDIAN_SIZE:
         return cv2.medianBlur(image, size)
-    return _rank_median(image, radius)
+    return rank_median(image, radius)
+
+
+def _median_rows(image: np.ndarray, radius: int, r0: int, r1: int) -> np.ndarray:
+    """Rows [r0, r1) of :func:`local_median`, computed from the rows within ``radius``."""
+    rows = image.shape[0]
+    a0, a1 = _bands.with_halo(r0, r1, radius, rows)
+    if 2 * radius + 1 <= MAX_OPENCV_MEDIAN_SIZE:
+        return cv2.medianBlur(image[a0:a1], 2 * radius + 1)[r0 - a0:r1 - a0]
+    return _rank_median_rows(image, radius, r0, r1)
 
 
 def _window_counts(mask: np.ndarray, size: int) -> np.ndarray:
@@ -38,45 +72,61 @@ def _window_counts(mask: np.ndarray, size: int) -> np.ndarray:
                          borderType=cv2.BORDER_REPLICATE)
 
 
-def _rank_median(image: np.ndarray, radius: int) -> np.ndarray:
-    """Exact windowed median by threshold decomposition, for any window size.
+def _rank_median_rows(image: np.ndarray, radius: int, r0: int, r1: int) -> np.ndarray:
+    """Rows [r0, r1) of the exact windowed median by threshold decomposition.
 
     The median of a window is the smallest level v with ``#{I <= v} >= (n + 1) / 2``
-    (n odd). The counts are box sums of the masks ``I <= v``: first for the 16 coarse
-    levels 16j + 15, then for the fine levels inside the coarse bins that occur.
-    Levels absent from the page are skipped (their counts equal the previous level's).
+    (n = (2·radius + 1)², odd). The counts are box sums of the masks ``I <= v`` over the
+    rows within ``radius`` of the band: first for the 15 coarse levels 16j + 15, then for
+    the fine levels 16j + k inside each coarse bin j that holds a median of the band. A
+    level absent from those rows has the counts of the next lower present level, so each
+    distinct present level is counted once.
     """
+    rows = image.shape[0]
+    a0, a1 = _bands.with_halo(r0, r1, radius, rows)
+    source = image[a0:a1]
     size = 2 * radius + 1
     half = (size * size + 1) // 2
-    present = np.bincount(image.ravel(), minlength=256) > 0
-    cache: dict[int, np.ndarray] = {}
+    present = cv2.calcHist([source], [0], None, [256], [0, 256]).ravel() > 0
+    # floor[v]: the largest present level <= v (-1: none)
+    floor = np.maximum.accumulate(np.where(present, np.arange(256), -1))
+    shape = (r1 - r0, source.shape[1])
+    mask = np.empty(source.shape, np.uint8)
 
-    def below_half(level: int) -> np.ndarray:
-        # count(I <= level) < half, for the closest level actually present on the page
-        while level >= 0 and not present[level]:
-            level -= 1
-        if level < 0:
-            return np.ones(image.shape, bool)
-        if level not in cache:
-            cache[level] = _window_counts(image <= level, size) < half
-        return cache[level]
+    def count_below_half(levels) -> np.ndarray:
+        # sum over levels of [count(I <= level) < half], as uint8
+        total = np.zeros(shape, np.uint8)
+        mapped = floor[np.asarray(levels)]
+        for level, times in zip(*np.unique(mapped, return_counts=True)):
+            if level < 0:  # no pixel <= level: the count is 0 < half
+                total += np.uint8(times)
+                continue
+            cv2.threshold(source, int(level), 1, cv2.THRESH_BINARY_INV, dst=mask)  # I <= level
+            counts = _window_counts(mask, size)[r0 - a0:r1 - a0]
+            total += (counts < half).view(np.uint8) * np.uint8(times)
+        return total
 
-    coarse = np.zeros(image.shape, np.uint8)
-    for j in range(15):
-        coarse += below_half(16 * j + 15)
+    coarse = count_below_half([16 * j + 15 for j in range(15)])
     median = coarse * np.uint8(16)
     for j in np.unique(coarse):
         where = coarse == j
-        fine = np.zeros(int(where.sum()), np.uint8)
-        for k in range(15):
-            fine += below_half(16 * int(j) + k)[where]
-        median[where] += fine
+        median[where] += count_below_half([16 * int(j) + k for k in range(15)])[where]
     return median
+
+
+def rank_median(image: np.ndarray, radius: int) -> np.ndarray:
+    """Exact median of the (2·radius+1)² window (borders replicated) for any window size,
+    by threshold decomposition (:func:`_rank_median_rows`), in bands of rows."""
+    rows, cols = image.shape
+    out = np.empty_like(image)
+    for r0, r1 in _bands.bands(rows, _decision_band_rows(rows, cols, radius, True)):
+        out[r0:r1] = _rank_median_rows(image, radius, r0, r1)
+    return out
 
 
 def local_mean(image: np.ndarray, radius: int) -> np.ndarray:
     """Mean of the (2·radius+1)² window, borders replicated (float32)."""
-    size = 2 * radius + 1
+    size = 2 * _check_radius(radius) + 1
     return cv2.boxFilter(image, cv2.CV_32F, (size, size), normalize=True,
                          borderType=cv2.BORDER_REPLICATE)
 
@@ -96,16 +146,187 @@ def local_stats(image: np.ndarray, radius: int) -> LocalStats:
     return LocalStats(image, local_median(image, radius), local_mean(image, radius), radius)
 
 
+def median_threshold_table(factor: float) -> np.ndarray | None:
+    """``table[L_m] = ceil(fl32(f) · L_m)`` in float32, so that ``I < f · L_m`` (float32)
+    iff ``I < table[L_m]`` for every uint8 ``I``; None when a value leaves [0, 255]
+    (f > 1, or not finite)."""
+    levels = np.arange(256, dtype=np.float32)
+    with np.errstate(invalid="ignore", over="ignore"):
+        products = np.float32(factor) * levels
+    if not np.isfinite(products).all():
+        return None
+    table = np.ceil(products)
+    if table.min() < 0 or table.max() > 255:
+        return None
+    return table.astype(np.uint8)
+
+
 def ink_mask(local: LocalStats, factor: float | np.ndarray) -> np.ndarray:
-    """Boolean ink mask ``I < factor · L_m and I < L_a``.
+    """Boolean ink mask ``I < factor · L_m and I < L_a`` (the product in float32).
 
     ``factor`` is the page's f, or an array of per-pixel f values (regional scope).
     """
     image = local.image
-    return (image < np.multiply(factor, local.local_median, dtype=np.float32)) & (
-        image < local.local_mean)
+    table = median_threshold_table(factor) if np.ndim(factor) == 0 else None
+    if table is None:
+        below_median = image < np.multiply(factor, local.local_median, dtype=np.float32)
+    else:
+        below_median = image < cv2.LUT(local.local_median, table)
+    below_median &= image < local.local_mean
+    return below_median
+
+
+_BINARY = np.array([255] + [0] * 255, np.uint8)  # 0 (not ink) -> 255, 1 (ink) -> 0
 
 
 def to_binary_image(ink: np.ndarray) -> np.ndarray:
     """uint8 page with text 0 and background 255."""
-    return np.where(ink, np.uint8(0), np.uint8(255))
+    ink = np.ascontiguousarray(ink, bool)
+    return cv2.LUT(ink.view(np.uint8), _BINARY)
+
+
+# --- the rule band by band ----------------------------------------------------------------------
+
+
+def _decision_band_rows(rows: int, cols: int, radius: int, rank: bool,
+                        pixels: int | None = None) -> int:
+    """Rows per band of the decision step: the work area (band and 2·radius halo rows)
+    near ``pixels``, and at least 2·radius rows (4·radius for the threshold decomposition,
+    whose cost grows with the halo) so that the halo costs at most half the work."""
+    pixels = pixels or DECISION_BAND_PIXELS
+    if rank:
+        pixels //= 8  # int32 counts and the mask per level
+    height = max(1, pixels // max(cols, 1) - 2 * radius)
+    return max(height, (4 if rank else 2) * radius, 64)
+
+
+def binary_page(image: np.ndarray, radius: int, factor: float, *, threads: int | None = None,
+                band_pixels: int | None = None) -> np.ndarray:
+    """The binarized page (uint8, text 0, background 255) for one decision factor.
+
+    Same result as ``to_binary_image(ink_mask(local_stats(image, radius), factor))``,
+    computed band by band: each band's ``L_m`` from the band and ``radius`` rows above and
+    below it, then ``L_a`` and the rule in sub-bands of the band. Extra memory: the output
+    and about ``band_pixels`` (default :data:`DECISION_BAND_PIXELS`) bytes per thread.
+
+    Parameters
+    ----------
+    image : ndarray
+        2-D uint8 gray page.
+    radius : int
+        K, the window radius.
+    factor : float
+        f, the page's decision factor.
+    threads : int, optional
+        Bands run in parallel on this many threads; default
+        :func:`docbin.bands.thread_count`.
+    band_pixels : int, optional
+        Work size of a band in pixels (memory and speed only; the result does not depend
+        on it).
+    """
+    image = np.ascontiguousarray(image)
+    radius = _check_radius(radius)
+    table = median_threshold_table(factor) if np.ndim(factor) == 0 else None
+    if table is None or image.size < SMALL_PAGE:
+        return to_binary_image(ink_mask(local_stats(image, radius), factor))
+    rows, cols = image.shape
+    size = 2 * radius + 1
+    rank = size > MAX_OPENCV_MEDIAN_SIZE
+    threads = _bands.thread_count(threads)
+    height = _decision_band_rows(rows, cols, radius, rank, band_pixels)
+    if rows <= 2 * height and threads > 1:  # two bands keep both threads busy
+        height = max(1, -(-rows // threads))
+    plan = _bands.bands(rows, height)
+    out = np.empty((rows, cols), np.uint8)
+    sub_height = max(16, SUB_BAND_PIXELS // max(cols, 1))
+    local = threading.local()
+
+    def decide(band):
+        r0, r1 = band
+        if not hasattr(local, "buffers"):
+            longest = 2 * sub_height  # a last sub-band takes up to half a sub-band more
+            local.buffers = {"gray": np.empty((longest, cols), np.float32),
+                             "mean": np.empty((min(rows, longest + 2 * radius), cols),
+                                              np.float32),
+                             "table": np.empty((longest, cols), np.uint8),
+                             "below": np.empty((longest, cols), np.uint8)}
+        buffers = local.buffers
+        median = _median_rows(image, radius, r0, r1) if radius else image[r0:r1]
+        for s0, s1 in _bands.bands(r1 - r0, sub_height):
+            s0, s1 = s0 + r0, s1 + r0
+            h = s1 - s0
+            a0, a1 = _bands.with_halo(s0, s1, radius, rows)
+            mean = cv2.boxFilter(image[a0:a1], cv2.CV_32F, (size, size),
+                                 dst=buffers["mean"][:a1 - a0], normalize=True,
+                                 borderType=cv2.BORDER_REPLICATE)[s0 - a0:s1 - a0]
+            gray = buffers["gray"][:h]
+            np.copyto(gray, image[s0:s1])
+            below_mean = cv2.compare(gray, mean, cv2.CMP_LT, dst=buffers["below"][:h])
+            threshold = cv2.LUT(median[s0 - r0:s1 - r0], table, dst=buffers["table"][:h])
+            below_median = cv2.compare(image[s0:s1], threshold, cv2.CMP_LT, dst=threshold)
+            ink = cv2.bitwise_and(below_mean, below_median, dst=below_mean)
+            cv2.bitwise_not(ink, dst=out[s0:s1])
+
+    _bands.map_bands(decide, plan, threads)
+    return out
+
+
+# --- local statistics computed where they are read ------------------------------------------------
+
+
+class WindowedField:
+    """The page's local median or mean, computed only for the 2-D slices that are read.
+
+    ``field[r0:r1, c0:c1]`` equals ``local_median(image, radius)[r0:r1, c0:c1]`` (or the
+    mean): the filter runs on the slice and the ``radius`` rows and columns around it,
+    clipped to the page, where the border replication is the page's own. ``np.asarray``
+    gives the whole page. The hybrid reads ``L_m`` and ``L_a`` on a few patches only.
+    """
+
+    def __init__(self, image: np.ndarray, radius: int, kind: str) -> None:
+        if kind not in ("median", "mean"):
+            raise ValueError(f"kind must be 'median' or 'mean', got {kind!r}")
+        self.image = image
+        self.radius = _check_radius(radius)
+        self.kind = kind
+        self.shape = image.shape
+        self.ndim = 2
+        self.dtype = np.dtype(np.uint8 if kind == "median" else np.float32)
+
+    def _compute(self, image: np.ndarray) -> np.ndarray:
+        if self.kind == "median":
+            return local_median(image, self.radius)
+        return local_mean(image, self.radius)
+
+    def __array__(self, dtype=None, copy=None):
+        whole = self._compute(self.image)
+        return whole if dtype is None else whole.astype(dtype)
+
+    def __getitem__(self, key):
+        if not (isinstance(key, tuple) and len(key) == 2
+                and all(isinstance(k, slice) for k in key)):
+            raise TypeError("a windowed local statistic is read by 2-D slices, "
+                            "e.g. field[r0:r1, c0:c1]; use np.asarray(field) for the page")
+        (r0, r1, rs), (c0, c1, cs) = (k.indices(n) for k, n in zip(key, self.shape))
+        if rs != 1 or cs != 1:
+            raise TypeError("only slices with step 1 are supported")
+        r1, c1 = max(r0, r1), max(c0, c1)
+        if r1 == r0 or c1 == c0:
+            return np.empty((r1 - r0, c1 - c0), self.dtype)
+        rows, cols = self.shape
+        a0, a1 = _bands.with_halo(r0, r1, self.radius, rows)
+        b0, b1 = _bands.with_halo(c0, c1, self.radius, cols)
+        if self.kind == "mean":
+            # OpenCV's float box filter scales the last columns of each row (the remainder
+            # of its vector loop) by other instructions than the rest: keep the page's
+            # column grid, i.e. start on a multiple of 64 columns and end at the page's
+            # right border, so that every column is computed as on the whole page.
+            b0, b1 = b0 - b0 % 64, cols
+        window = np.ascontiguousarray(self.image[a0:a1, b0:b1])
+        return self._compute(window)[r0 - a0:r1 - a0, c0 - b0:c1 - b0]
+
+
+def windowed_local_stats(image: np.ndarray, radius: int) -> LocalStats:
+    """:class:`LocalStats` whose ``L_m`` and ``L_a`` are :class:`WindowedField` objects."""
+    return LocalStats(image, WindowedField(image, radius, "median"),
+                      WindowedField(image, radius, "mean"), radius)

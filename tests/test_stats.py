@@ -18,6 +18,7 @@ from docbin.stats import (
     edge_image,
     edge_threshold,
     ink_samples_histogram,
+    measure_page,
     median_of_counts,
     non_maximum_suppression,
     page_stats,
@@ -49,12 +50,22 @@ def nms_reference(magnitude, grad_rows, grad_cols):
     return out
 
 
+def fresh_page_array(shape):
+    """A float32 array laid out like a fresh page-sized NumPy allocation (16 bytes past a
+    64-byte boundary): OpenCV's IPP magnitude treats the elements before the first aligned
+    address differently, and docbin reproduces this layout."""
+    flat = np.empty(int(np.prod(shape)) + 16, np.float32)
+    shift = ((16 - flat.ctypes.data) % 64) // 4
+    return flat[shift:shift + int(np.prod(shape))].reshape(shape)
+
+
 def gradients(image):
     smooth = cv2.GaussianBlur(image.astype(np.float32), (0, 0), CONSTANTS.sigma,
                               borderType=cv2.BORDER_REPLICATE)
     grad_cols = cv2.Sobel(smooth, cv2.CV_32F, 1, 0, ksize=3, borderType=cv2.BORDER_REPLICATE)
     grad_rows = cv2.Sobel(smooth, cv2.CV_32F, 0, 1, ksize=3, borderType=cv2.BORDER_REPLICATE)
-    return cv2.magnitude(grad_cols, grad_rows), grad_rows, grad_cols
+    magnitude = cv2.magnitude(grad_cols, grad_rows, fresh_page_array(image.shape))
+    return magnitude, grad_rows, grad_cols
 
 
 def edge_image_reference(image):
@@ -319,3 +330,72 @@ def test_page_stats_properties(image):
 def test_page_stats_rejects_bad_input(bad):
     with pytest.raises(ValueError):
         page_stats(bad)
+
+
+# --- bands ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def large_page():
+    from docbin.synth import degraded_page
+
+    return degraded_page(420, 530, seed=5)[0]
+
+
+def test_bands_give_the_whole_page_result(large_page):
+    whole_stats, whole_edges = measure_page(large_page, band_pixels=10**9, threads=1)
+    assert whole_stats == page_stats(large_page)
+    for band_pixels, threads in [(1, 1), (20_000, 1), (20_000, 2), (70_000, 3)]:
+        stats, edges = measure_page(large_page, band_pixels=band_pixels, threads=threads)
+        assert stats == whole_stats, (band_pixels, threads)
+        np.testing.assert_array_equal(edges, whole_edges)
+
+
+def test_banded_edges_match_the_whole_page_reference():
+    # 130 columns and bands of 16 rows: many band borders cross the magnitude's block grid
+    rng = np.random.default_rng(11)
+    image = cv2.GaussianBlur(rng.integers(0, 256, (90, 130)).astype(np.uint8), (0, 0), 1.0)
+    magnitude, grad_rows, grad_cols = gradients(image)
+    nms = non_maximum_suppression(magnitude, grad_rows, grad_cols)
+    hi = float(nms.max())
+    expected = 255 - np.clip(np.floor(nms * np.float32(255.0 / hi)), 0, 255).astype(np.uint8)
+    threshold = edge_threshold(expected)
+    stats, edges = measure_page(image, band_pixels=1, threads=2)
+    np.testing.assert_array_equal(edges, expected <= threshold)
+    assert stats.edge_threshold == threshold
+
+
+def test_components_are_joined_across_band_borders():
+    # a U shape and a diagonal cut by many band borders; a 5-pixel component cut in two
+    from docbin import bands
+
+    edges = np.zeros((64, 80), bool)
+    edges[5:60, 10] = edges[5:60, 30] = edges[59, 10:31] = True
+    edges[np.arange(3, 41), np.arange(3, 41) + 35] = True
+    edges[15:20, 70] = True
+    labels, count = ndimage.label(edges, structure=np.ones((3, 3)))
+    assert count == 3
+    assert window_radius(edges) == window_radius_reference(edges)
+    parts = []
+    for r0, r1 in bands.bands(64, 6):
+        sub, n = ndimage.label(edges[r0:r1], structure=np.ones((3, 3)))
+        boxes = ndimage.find_objects(sub)
+        parts.append({
+            "left": [b[1].start for b in boxes], "top": [b[0].start + r0 for b in boxes],
+            "right": [b[1].stop - 1 for b in boxes], "bottom": [b[0].stop - 1 + r0 for b in boxes],
+            "area": np.bincount(sub.ravel(), minlength=n + 1)[1:],
+            "first_row": sub[0] - 1, "last_row": sub[-1] - 1})
+    merged = bands.merge_components(parts)
+    expected = sorted((b[1].start, b[0].start, b[1].stop - 1, b[0].stop - 1, int(a))
+                      for b, a in zip(ndimage.find_objects(labels),
+                                      np.bincount(labels.ravel())[1:]))
+    got = sorted(zip(*(merged[k].tolist() for k in ("left", "top", "right", "bottom", "area"))))
+    assert got == expected
+
+
+def test_union_find_joins_chains_and_cycles():
+    from docbin.bands import union_find
+
+    root = union_find(8, [7, 6, 5, 1, 2], [6, 5, 4, 2, 1])
+    np.testing.assert_array_equal(root, [0, 1, 1, 3, 4, 4, 4, 4])
+    np.testing.assert_array_equal(union_find(3, [], []), [0, 1, 2])

@@ -191,3 +191,86 @@ def test_classical_output_is_binary_and_the_page_shape(image):
 def test_a_constant_page_has_no_ink(rows, cols, value):
     out = binarize(np.full((rows, cols), value, np.uint8), "classical").image
     assert (out == 255).all()
+
+
+# --- the rule band by band, and statistics read where needed ------------------------------------
+
+
+@pytest.fixture(scope="module")
+def band_page():
+    from docbin.synth import degraded_page
+
+    return degraded_page(330, 410, seed=8)[0]  # above SMALL_PAGE: the banded path
+
+
+@pytest.mark.parametrize("radius", [0, 3, 40, 128])
+@pytest.mark.parametrize("band_pixels,sub_band_pixels,threads",
+                         [(None, None, 1), (2_000, 3_000, 1), (60_000, 5_000, 2)])
+def test_binary_page_equals_the_whole_page_rule(band_page, radius, band_pixels,
+                                                sub_band_pixels, threads, monkeypatch):
+    from docbin import threshold
+
+    assert band_page.size >= threshold.SMALL_PAGE
+    if sub_band_pixels:
+        monkeypatch.setattr(threshold, "SUB_BAND_PIXELS", sub_band_pixels)
+    factor = 0.7343053976963355
+    expected = to_binary_image(ink_mask(local_stats(band_page, radius), factor))
+    out = threshold.binary_page(band_page, radius, factor, threads=threads,
+                                band_pixels=band_pixels)
+    np.testing.assert_array_equal(out, expected)
+    assert (out == 0).any() or radius == 0
+
+
+def test_binary_page_on_a_small_page_and_with_a_factor_per_pixel(make_page):
+    from docbin import threshold
+
+    image = make_page(60, 80, 2)
+    local = local_stats(image, 7)
+    np.testing.assert_array_equal(threshold.binary_page(image, 7, 0.8),
+                                  to_binary_image(ink_mask(local, 0.8)))
+    factor = np.linspace(0.5, 1.0, image.size).reshape(image.shape)
+    np.testing.assert_array_equal(threshold.binary_page(image, 7, factor),
+                                  to_binary_image(ink_mask(local, factor)))
+
+
+def test_rank_median_bands_equal_the_whole_page(band_page):
+    from docbin.bands import bands
+    from docbin.threshold import _rank_median_rows
+
+    image = band_page[:200, :260]
+    whole = _rank_median_rows(image, 129, 0, 200)
+    for r0, r1 in bands(200, 37):
+        np.testing.assert_array_equal(_rank_median_rows(image, 129, r0, r1), whole[r0:r1])
+    np.testing.assert_array_equal(whole[::37, ::41],
+                                  window_median_reference(image, 129)[::37, ::41])
+
+
+@pytest.mark.parametrize("radius", [4, 60, 130])
+def test_windowed_statistics_equal_the_page_arrays(band_page, radius):
+    from docbin.threshold import windowed_local_stats
+
+    windowed = windowed_local_stats(band_page, radius)
+    median, mean = local_median(band_page, radius), local_mean(band_page, radius)
+    rng = np.random.default_rng(radius)
+    rows, cols = band_page.shape
+    for _ in range(6):
+        r0, c0 = int(rng.integers(0, rows - 1)), int(rng.integers(0, cols - 1))
+        r1, c1 = int(rng.integers(r0 + 1, rows + 1)), int(rng.integers(c0 + 1, cols + 1))
+        np.testing.assert_array_equal(windowed.local_median[r0:r1, c0:c1], median[r0:r1, c0:c1])
+        np.testing.assert_array_equal(windowed.local_mean[r0:r1, c0:c1], mean[r0:r1, c0:c1])
+    np.testing.assert_array_equal(np.asarray(windowed.local_median), median)
+    assert windowed.local_mean.shape == band_page.shape
+    with pytest.raises(TypeError):
+        windowed.local_median[3]
+
+
+@pytest.mark.parametrize("factor", [1.5, float("nan"), float("inf"), -0.5])
+def test_table_is_refused_outside_the_unit_range_and_the_rule_still_holds(factor):
+    from docbin.threshold import median_threshold_table
+
+    assert median_threshold_table(factor) is None
+    image, median = every_pair()
+    local = LocalStats(image, median, np.full(image.shape, 256.0, np.float32), 1)
+    with np.errstate(invalid="ignore"):
+        expected = image.astype(np.float32) < np.float32(factor) * median.astype(np.float32)
+    np.testing.assert_array_equal(ink_mask(local, factor), expected)
