@@ -321,7 +321,14 @@ def _edge_levels(image: np.ndarray, sigma: float = CONSTANTS.sigma, *,
         q = cv2.convertScaleAbs(value, dst=s["tmp"][:r1 - r0])  # saturates to [0, 255]
         keep = level[r0:r1]
         cv2.bitwise_and(q, keep, dst=keep)  # suppressed pixels: nms = 0, q = 0
-        return cv2.calcHist([keep], [0], None, [256], [0, 256]).ravel()
+        # a histogram of (q, column mod 4): runs of equal q (zeros) hit four counters in
+        # turn instead of one, which makes calcHist twice as fast
+        if "lanes" not in s:
+            s["lanes"] = np.ascontiguousarray(np.broadcast_to(
+                (np.arange(cols) % 4).astype(np.uint8), (max_band, cols)))
+        counts = cv2.calcHist([keep, s["lanes"][:r1 - r0]], [0, 1], None, [256, 4],
+                              [0, 256, 0, 4])
+        return counts.sum(axis=1)
 
     for counts in _bands.map_bands(second_pass, plan, threads):
         histogram += counts.astype(np.int64)  # float32 counts, exact: bands < 2**24 px
@@ -419,9 +426,9 @@ def acceptance_table(gamma: float = CONSTANTS.gamma) -> np.ndarray:
 
 
 def _edge_pixel_counts(image: np.ndarray, local: np.ndarray, r0: int, r1: int):
-    """Histogram of the edge pixels' gray levels and joint histogram of the (p, q) levels
-    over every edge pixel p of rows [r0, r1) (``local``: flat indices inside the band) and
-    each of its 8-neighbours q inside the page."""
+    """Histogram of the edge pixels' gray levels, and the codes ``256·I(p) + I(q)`` of
+    every edge pixel p of rows [r0, r1) (``local``: flat indices inside the band) with each
+    of its 8-neighbours q inside the page."""
     rows, cols = image.shape
     flat = image.reshape(-1)
     index = local + r0 * cols
@@ -445,8 +452,7 @@ def _edge_pixel_counts(image: np.ndarray, local: np.ndarray, r0: int, r1: int):
         for dr, dc in NEIGHBOURS_8:
             ok = (br + dr >= 0) & (br + dr < rows) & (bc + dc >= 0) & (bc + dc < cols)
             codes.append(high[ok] + flat[border[ok] + dr * cols + dc])
-    joint = np.bincount(np.concatenate(codes), minlength=65536)
-    return np.bincount(centre, minlength=256), joint
+    return np.bincount(centre, minlength=256), np.concatenate(codes)
 
 
 def ink_samples_histogram(image: np.ndarray, edges: np.ndarray,
@@ -458,16 +464,18 @@ def ink_samples_histogram(image: np.ndarray, edges: np.ndarray,
     """
     image = _check_gray(image)
     mask = np.ascontiguousarray(edges, bool)
-    joint = np.zeros(65536, np.int64)
+    table = acceptance_table(gamma).ravel()
+    histogram = np.zeros(256, np.int64)
     for r0, r1 in _bands.bands(image.shape[0], _bands.band_height(image.shape[1])):
         local = np.flatnonzero(mask[r0:r1].reshape(-1))
         if local.size:
-            joint += _edge_pixel_counts(image, local, r0, r1)[1]
-    return _accepted(joint, gamma)
+            histogram += _accepted(_edge_pixel_counts(image, local, r0, r1)[1], table)
+    return histogram
 
 
-def _accepted(joint: np.ndarray, gamma: float) -> np.ndarray:
-    return (joint.reshape(256, 256) * acceptance_table(gamma)).sum(axis=0)
+def _accepted(codes: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """Histogram of q over the pairs ``code = 256·p + q`` that ``table`` accepts."""
+    return np.bincount(codes[table[codes]] & 255, minlength=256)
 
 
 def _band_components(mask: np.ndarray, local: np.ndarray, r0: int, r1: int,
@@ -561,6 +569,7 @@ def measure_page(image: np.ndarray, *, band_pixels: int | None = None,
     plan = levels.plan
     rows, cols = image.shape
     local = threading.local()
+    table = acceptance_table(CONSTANTS.gamma).ravel()
     max_band = max(r1 - r0 for r0, r1 in plan)
 
     def third_pass(band):
@@ -568,22 +577,24 @@ def measure_page(image: np.ndarray, *, band_pixels: int | None = None,
         if not hasattr(local, "labels"):
             local.labels = np.empty((max_band, cols), np.int32)
         edge = np.flatnonzero(mask[r0:r1].view(bool).reshape(-1))
-        counts = _edge_pixel_counts(image, edge, r0, r1) if edge.size else None
+        counts = None
+        if edge.size:
+            contour, codes = _edge_pixel_counts(image, edge, r0, r1)
+            counts = contour, _accepted(codes, table)
         return counts, _band_components(mask, edge, r0, r1, local.labels)
 
     contour_hist = np.zeros(256, np.int64)
-    joint = np.zeros(65536, np.int64)
+    ink_hist = np.zeros(256, np.int64)
     parts = []
     if threshold is not None:
         for counts, part in _bands.map_bands(third_pass, plan, levels.threads):
             parts.append(part)
             if counts is not None:
                 contour_hist += counts[0]
-                joint += counts[1]
+                ink_hist += counts[1]
     n_edges = int(contour_hist.sum())
     if n_edges:
         contour = median_of_counts(contour_hist)
-        ink_hist = _accepted(joint, CONSTANTS.gamma)
     else:
         contour = median_of_counts(_page_histogram(image, plan))
         ink_hist = np.zeros(256, np.int64)

@@ -29,7 +29,7 @@ MAX_OPENCV_MEDIAN_SIZE = 255
 
 #: Pixels of a band of the decision step (window halo included): bounds the memory of
 #: the median filter's work area and of the large-window median's counts.
-DECISION_BAND_PIXELS = 1 << 24
+DECISION_BAND_PIXELS = 1 << 25
 #: Pixels of the sub-bands in which the mean and the rule run (cache-sized temporaries).
 SUB_BAND_PIXELS = 1 << 20
 #: Pages smaller than this take the whole-page path of :func:`binary_page`.
@@ -43,16 +43,31 @@ def _check_radius(radius: int) -> int:
     return radius
 
 
-def local_median(image: np.ndarray, radius: int) -> np.ndarray:
+def local_median(image: np.ndarray, radius: int, *, threads: int | None = 1) -> np.ndarray:
     """Median of the (2·radius+1)² window, borders replicated (uint8 in, uint8 out).
 
     Windows up to 255 px use OpenCV's ``medianBlur`` (border replicated, time independent
-    of the window). Larger windows use :func:`rank_median`, exact as well.
+    of the window). Larger windows use :func:`rank_median`, exact as well. With
+    ``threads`` > 1 (None: :func:`docbin.bands.thread_count`) the page is cut into bands
+    computed in parallel, each from its rows and ``radius`` rows around them.
     """
     radius = _check_radius(radius)
     if radius < 1:
         return image.copy()
     size = 2 * radius + 1
+    threads = _bands.thread_count(threads)
+    if threads > 1 and image.size >= SMALL_PAGE:
+        rows, cols = image.shape
+        rank = size > MAX_OPENCV_MEDIAN_SIZE
+        height = min(_decision_band_rows(rows, cols, radius, rank), -(-rows // threads))
+        out = np.empty_like(image)
+
+        def fill(band):
+            r0, r1 = band
+            out[r0:r1] = _median_rows(image, radius, r0, r1)
+
+        _bands.map_bands(fill, _bands.bands(rows, height), threads)
+        return out
     if size <= MAX_OPENCV_MEDIAN_SIZE:
         return cv2.medianBlur(image, size)
     return rank_median(image, radius)
@@ -201,7 +216,8 @@ def _decision_band_rows(rows: int, cols: int, radius: int, rank: bool,
 
 
 def binary_page(image: np.ndarray, radius: int, factor: float, *, threads: int | None = None,
-                band_pixels: int | None = None) -> np.ndarray:
+                band_pixels: int | None = None,
+                median: np.ndarray | None = None) -> np.ndarray:
     """The binarized page (uint8, text 0, background 255) for one decision factor.
 
     Same result as ``to_binary_image(ink_mask(local_stats(image, radius), factor))``,
@@ -223,12 +239,17 @@ def binary_page(image: np.ndarray, radius: int, factor: float, *, threads: int |
     band_pixels : int, optional
         Work size of a band in pixels (memory and speed only; the result does not depend
         on it).
+    median : ndarray, optional
+        The page's ``local_median(image, radius)`` when already computed.
     """
     image = np.ascontiguousarray(image)
     radius = _check_radius(radius)
     table = median_threshold_table(factor) if np.ndim(factor) == 0 else None
     if table is None or image.size < SMALL_PAGE:
-        return to_binary_image(ink_mask(local_stats(image, radius), factor))
+        if median is None:
+            median = local_median(image, radius)
+        local = LocalStats(image, median, local_mean(image, radius), radius)
+        return to_binary_image(ink_mask(local, factor))
     rows, cols = image.shape
     size = 2 * radius + 1
     rank = size > MAX_OPENCV_MEDIAN_SIZE
@@ -251,7 +272,12 @@ def binary_page(image: np.ndarray, radius: int, factor: float, *, threads: int |
                              "table": np.empty((longest, cols), np.uint8),
                              "below": np.empty((longest, cols), np.uint8)}
         buffers = local.buffers
-        median = _median_rows(image, radius, r0, r1) if radius else image[r0:r1]
+        if median is not None:
+            band_median = median[r0:r1]
+        elif radius:
+            band_median = _median_rows(image, radius, r0, r1)
+        else:
+            band_median = image[r0:r1]
         for s0, s1 in _bands.bands(r1 - r0, sub_height):
             s0, s1 = s0 + r0, s1 + r0
             h = s1 - s0
@@ -262,7 +288,7 @@ def binary_page(image: np.ndarray, radius: int, factor: float, *, threads: int |
             gray = buffers["gray"][:h]
             np.copyto(gray, image[s0:s1])
             below_mean = cv2.compare(gray, mean, cv2.CMP_LT, dst=buffers["below"][:h])
-            threshold = cv2.LUT(median[s0 - r0:s1 - r0], table, dst=buffers["table"][:h])
+            threshold = cv2.LUT(band_median[s0 - r0:s1 - r0], table, dst=buffers["table"][:h])
             below_median = cv2.compare(image[s0:s1], threshold, cv2.CMP_LT, dst=threshold)
             ink = cv2.bitwise_and(below_mean, below_median, dst=below_mean)
             cv2.bitwise_not(ink, dst=out[s0:s1])
