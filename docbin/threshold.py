@@ -82,51 +82,61 @@ def _median_rows(image: np.ndarray, radius: int, r0: int, r1: int) -> np.ndarray
     return _rank_median_rows(image, radius, r0, r1)
 
 
-def _window_counts(mask: np.ndarray, size: int) -> np.ndarray:
-    return cv2.boxFilter(mask.view(np.uint8), cv2.CV_32S, (size, size), normalize=False,
-                         borderType=cv2.BORDER_REPLICATE)
+def _window_counts_below_half(image: np.ndarray, level: int, radius: int, half: int,
+                              r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
+    """``count(I <= level) < half`` over the (2·radius+1)² window of every pixel of the page
+    rectangle rows [r0, r1) × cols [c0, c1), borders replicated (uint8 0/1).
+
+    The counts are box sums of the mask ``I <= level`` over the rectangle and ``radius``
+    rows and columns around it, clipped to the page (where the box filter's border
+    replication is the page's own); float32 sums of 0/1 are exact below 2²⁴ (int32 sums
+    beyond).
+    """
+    rows, cols = image.shape
+    t0, t1 = _bands.with_halo(r0, r1, radius, rows)
+    b0, b1 = _bands.with_halo(c0, c1, radius, cols)
+    size = 2 * radius + 1
+    depth = cv2.CV_32F if size * size < 1 << 24 else cv2.CV_32S  # exact sums either way
+    mask = cv2.threshold(image[t0:t1, b0:b1], level, 1, cv2.THRESH_BINARY_INV)[1]
+    counts = cv2.boxFilter(mask, depth, (size, size), normalize=False,
+                           borderType=cv2.BORDER_REPLICATE)
+    return (counts[r0 - t0:r1 - t0, c0 - b0:c1 - b0] < half).view(np.uint8)
 
 
 def _rank_median_rows(image: np.ndarray, radius: int, r0: int, r1: int) -> np.ndarray:
     """Rows [r0, r1) of the exact windowed median by threshold decomposition.
 
     The median of a window is the smallest level v with ``#{I <= v} >= (n + 1) / 2``
-    (n = (2·radius + 1)², odd). The counts are box sums of the masks ``I <= v`` over the
-    rows within ``radius`` of the band: first for the 15 coarse levels 16j + 15, then for
-    the fine levels 16j + k inside each coarse bin j that holds a median of the band. A
-    level absent from those rows has the counts of the next lower present level, so each
-    distinct present level is counted once.
+    (n = (2·radius + 1)², odd). Each pixel's level is found by binary search, all pixels
+    at once, bit by bit from the highest: at each depth the pixels that share the bits
+    found so far (a prefix u) test the same level ``u + step − 1`` with one window count
+    (:func:`_window_counts_below_half`), computed only over the bounding box of those
+    pixels. A level absent from the band's rows has the counts of the next lower present
+    level; when no level of ``[u, u + step − 1]`` is present, the test needs no count.
     """
-    rows = image.shape[0]
+    rows, cols = image.shape
     a0, a1 = _bands.with_halo(r0, r1, radius, rows)
-    source = image[a0:a1]
     size = 2 * radius + 1
     half = (size * size + 1) // 2
-    present = cv2.calcHist([source], [0], None, [256], [0, 256]).ravel() > 0
-    # floor[v]: the largest present level <= v (-1: none)
+    present = cv2.calcHist([image[a0:a1]], [0], None, [256], [0, 256]).ravel() > 0
     floor = np.maximum.accumulate(np.where(present, np.arange(256), -1))
-    shape = (r1 - r0, source.shape[1])
-    mask = np.empty(source.shape, np.uint8)
-
-    def count_below_half(levels) -> np.ndarray:
-        # sum over levels of [count(I <= level) < half], as uint8
-        total = np.zeros(shape, np.uint8)
-        mapped = floor[np.asarray(levels)]
-        for level, times in zip(*np.unique(mapped, return_counts=True)):
-            if level < 0:  # no pixel <= level: the count is 0 < half
-                total += np.uint8(times)
+    prefix = np.zeros((r1 - r0, cols), np.uint8)
+    for depth in range(8):
+        step = 128 >> depth
+        prefixes = np.flatnonzero(cv2.calcHist([prefix], [0], None, [256], [0, 256]).ravel())
+        for u in prefixes.tolist():
+            level = int(floor[u + step - 1])
+            chosen = (prefix == u).view(np.uint8)
+            if level < u:  # count(I <= u + step − 1) = count(I <= u − 1) < half
+                cv2.add(prefix, step, dst=prefix, mask=chosen)
                 continue
-            cv2.threshold(source, int(level), 1, cv2.THRESH_BINARY_INV, dst=mask)  # I <= level
-            counts = _window_counts(mask, size)[r0 - a0:r1 - a0]
-            total += (counts < half).view(np.uint8) * np.uint8(times)
-        return total
-
-    coarse = count_below_half([16 * j + 15 for j in range(15)])
-    median = coarse * np.uint8(16)
-    for j in np.unique(coarse):
-        where = coarse == j
-        median[where] += count_below_half([16 * int(j) + k for k in range(15)])[where]
-    return median
+            x, y, w, h = cv2.boundingRect(chosen)
+            below = _window_counts_below_half(image, level, radius, half,
+                                              r0 + y, r0 + y + h, x, x + w)
+            below &= chosen[y:y + h, x:x + w]
+            region = prefix[y:y + h, x:x + w]
+            cv2.add(region, step, dst=region, mask=below)
+    return prefix
 
 
 def rank_median(image: np.ndarray, radius: int) -> np.ndarray:
@@ -205,14 +215,18 @@ def to_binary_image(ink: np.ndarray) -> np.ndarray:
 
 def _decision_band_rows(rows: int, cols: int, radius: int, rank: bool,
                         pixels: int | None = None) -> int:
-    """Rows per band of the decision step: the work area (band and 2·radius halo rows)
-    near ``pixels``, and at least 2·radius rows (4·radius for the threshold decomposition,
-    whose cost grows with the halo) so that the halo costs at most half the work."""
+    """Rows per band of the decision step.
+
+    ``medianBlur``: the work area (band and 2·radius halo rows) near ``pixels`` bytes, and
+    at least 2·radius rows so that the halo costs at most half the work. Threshold
+    decomposition (4–6 bytes per work pixel per thread): 4·radius rows (the halo costs
+    a third), but not more than ``pixels / 2`` pixels of band.
+    """
     pixels = pixels or DECISION_BAND_PIXELS
+    cols = max(cols, 1)
     if rank:
-        pixels //= 8  # int32 counts and the mask per level
-    height = max(1, pixels // max(cols, 1) - 2 * radius)
-    return max(height, (4 if rank else 2) * radius, 64)
+        return max(64, min(4 * radius, pixels // 2 // cols))
+    return max(64, pixels // cols - 2 * radius, 2 * radius)
 
 
 def binary_page(image: np.ndarray, radius: int, factor: float, *, threads: int | None = None,
