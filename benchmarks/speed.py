@@ -6,7 +6,7 @@ method runs once to warm up, then the methods take turns (the order rotates each
 until each has ``--repeats`` timed runs (``--large-repeats`` on pages of 100 MP and more);
 the table gives the median time, megapixels per second and the ratio to doxapy's Sauvola.
 Peak extra memory of each method is measured in a separate process per page and method:
-the child loads the page, warms the method up on a small page, resets the kernel's
+the child loads the page, warms the method up on a 2048 × 2048 crop, resets the kernel's
 peak-RSS counter (``/proc/self/clear_refs``), runs the method once and reports
 (VmHWM − VmRSS before the run) / pixels. It counts everything the method allocates,
 OpenCV's and onnxruntime's buffers included, and the output page.
@@ -171,7 +171,9 @@ def memory_probe(method: str, page_path: str, model: str | None) -> dict:
 
     methods = build_methods(model)
     page = np.load(page_path)
-    methods[method](np.ascontiguousarray(page[:512, :512]))  # imports, model session
+    # warm-up on a crop large enough for a model's full batch of patches: imports, the
+    # onnxruntime session and its arena are per process, not per page
+    methods[method](np.ascontiguousarray(page[:2048, :2048]))
     gc.collect()
     try:
         with open("/proc/self/clear_refs", "w") as clear:

@@ -117,7 +117,6 @@ def binarize(image: np.ndarray, method: str | None = None, *, options: Options |
         timings["local_stats"] = time.perf_counter() - start
     elif model is not None:  # the model reads L_m, L_a on its patches; the rule reuses L_m
         local = _threshold.windowed_local_stats(gray, page.window_radius)
-        local.local_median = _threshold.local_median(gray, page.window_radius, threads=None)
         timings["local_stats"] = time.perf_counter() - start
     else:  # one factor: L_m, L_a and the rule band by band in binary_page
         local = None
@@ -154,8 +153,9 @@ def binarize(image: np.ndarray, method: str | None = None, *, options: Options |
         timings["regional"] = time.perf_counter() - start
     start = time.perf_counter()
     if np.ndim(decision_factor) == 0:  # L_m, L_a and the rule band by band: bounded memory
+        median = None if local is None else local.local_median
         out = _threshold.binary_page(gray, page.window_radius, decision_factor,
-                                     median=None if local is None else local.local_median)
+                                     median=median if isinstance(median, np.ndarray) else None)
     else:
         out = _threshold.to_binary_image(_threshold.ink_mask(local, decision_factor))
     timings["decision"] = time.perf_counter() - start

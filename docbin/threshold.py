@@ -34,6 +34,9 @@ DECISION_BAND_PIXELS = 1 << 25
 SUB_BAND_PIXELS = 1 << 20
 #: Pages smaller than this take the whole-page path of :func:`binary_page`.
 SMALL_PAGE = 1 << 16
+#: Pages up to this size keep a page-sized ``L_m`` in :func:`windowed_local_stats` (speed);
+#: larger pages compute it where it is read (memory).
+PAGE_MEDIAN_PIXELS = 48 << 20
 
 
 def _check_radius(radius: int) -> int:
@@ -366,7 +369,15 @@ class WindowedField:
         return self._compute(window)[r0 - a0:r1 - a0, c0 - b0:c1 - b0]
 
 
-def windowed_local_stats(image: np.ndarray, radius: int) -> LocalStats:
-    """:class:`LocalStats` whose ``L_m`` and ``L_a`` are :class:`WindowedField` objects."""
-    return LocalStats(image, WindowedField(image, radius, "median"),
-                      WindowedField(image, radius, "mean"), radius)
+def windowed_local_stats(image: np.ndarray, radius: int, *,
+                         median_pixels: int | None = None) -> LocalStats:
+    """:class:`LocalStats` whose ``L_a`` is a :class:`WindowedField`; ``L_m`` too, unless the
+    page has at most ``median_pixels`` pixels (default :data:`PAGE_MEDIAN_PIXELS`): then
+    ``L_m`` is the page array, computed once for a model's patches and for
+    :func:`binary_page` (1 byte per pixel)."""
+    limit = PAGE_MEDIAN_PIXELS if median_pixels is None else median_pixels
+    if image.size <= limit:
+        median = local_median(image, radius, threads=None)
+    else:
+        median = WindowedField(image, radius, "median")
+    return LocalStats(image, median, WindowedField(image, radius, "mean"), radius)
