@@ -247,6 +247,7 @@ def main(argv=None) -> int:
     parser.add_argument("--model", help="hybrid model (default: $DOCBIN_MODEL or the packaged one)")
     parser.add_argument("--cache", default=str(Path.home() / ".cache" / "docbin-bench"),
                         help="folder for the generated pages")
+    parser.add_argument("--seed", type=int, default=2024, help="page generator seed")
     parser.add_argument("--methods", help="comma-separated subset of: " + ", ".join(METHODS))
     parser.add_argument("--threads", type=int,
                         help="cv2.setNumThreads for every method (docbin's bands follow it)")
@@ -274,11 +275,12 @@ def main(argv=None) -> int:
     print(f"# load average before: {os.getloadavg()}")
     rows = []
     for size in (float(s) for s in args.sizes.split(",")):
-        path, source = make_page(size, Path(args.cache))
+        path, source = make_page(size, Path(args.cache), args.seed)
         page = np.load(path)
         repeats = args.large_repeats if size >= LARGE_MP else args.repeats
         label = f"{page.size / 1e6:.0f} MP ({page.shape[0]}×{page.shape[1]})"
-        print(f"# {label} from {source}: {repeats} timed runs per method", flush=True)
+        print(f"# {label} from {source} (seed {args.seed}): {repeats} timed runs per method",
+              flush=True)
         times = time_methods(page, methods, repeats)
         medians = {name: statistics.median(values) for name, values in times.items()}
         for name, values in times.items():
