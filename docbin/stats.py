@@ -7,14 +7,14 @@ The page is processed in horizontal bands (:mod:`docbin.bands`) in three passes,
 results identical to whole-page processing:
 
 1. per band (halo of 9 rows): Gaussian, Sobel gradients, magnitude ``M`` and the
-   non-maximum-suppression mask; ``M`` (float32) and the mask (uint8) are kept for the page;
-2. with the page's ``max M`` known: the edge level ``q = 255 − e`` per pixel (uint8, in
-   place of the mask) and its histogram, hence e*;
+   non-maximum-suppression mask (uint8, kept for the page), and the page's extremes of M;
+2. with the page's ``max M`` known, per band again: M (recomputed, identical) and the edge
+   level ``q = 255 − e`` (uint8, in place of the mask) and its histogram, hence e*;
 3. per band: ``E = {q ≥ 255 − e*}`` (in place), the histograms of B_I and T_I and the
    connected components of E, joined across band borders.
 
-Extra memory: 5 bytes per pixel while the passes run (``M`` and the mask), then the
-1-byte edge mask; the band temporaries are a few megabytes.
+Extra memory: the 1-byte mask (later the edge levels, then E) and band temporaries of a
+few megabytes per thread.
 """
 
 from __future__ import annotations
@@ -241,7 +241,12 @@ class _EdgeLevels:
 
 def _edge_levels(image: np.ndarray, sigma: float = CONSTANTS.sigma, *,
                  band_pixels: int | None = None, threads: int | None = None) -> _EdgeLevels:
-    """Passes 1 and 2: ``q = 255 − e`` for every pixel of the page (see the module doc)."""
+    """Passes 1 and 2: ``q = 255 − e`` for every pixel of the page (see the module doc).
+
+    Pass 1 keeps the NMS mask (in ``level``) and the page's extremes of the magnitude;
+    pass 2 computes the magnitude of its band again (cheaper than keeping 4 bytes per
+    pixel) and quantises it where the mask kept it.
+    """
     rows, cols = image.shape
     halo = _gaussian_radius(sigma) + 2  # Gaussian, then Sobel (1 row), then NMS (1 row)
     if cols < _ALIGN_BLOCK:  # too narrow for the magnitude's block grid: one band
@@ -250,7 +255,6 @@ def _edge_levels(image: np.ndarray, sigma: float = CONSTANTS.sigma, *,
         height = max(_bands.band_height(cols, band_pixels or _bands.BAND_PIXELS), halo)
     plan = _bands.bands(rows, height)
     threads = _bands.thread_count(threads)
-    magnitude = np.zeros((rows + 2, cols + 2), np.float32)  # zero frame: NMS border
     level = np.empty((rows, cols), np.uint8)  # the NMS mask, then q in place
     local = threading.local()
     max_band = max(r1 - r0 for r0, r1 in plan)
@@ -261,14 +265,14 @@ def _edge_levels(image: np.ndarray, sigma: float = CONSTANTS.sigma, *,
             buffers = _suppress_scratch(max_band, cols)
             buffers.update(gray=np.empty((n, cols), np.float32),
                            smooth=np.empty((n, cols), np.float32),
+                           padded=np.zeros((max_band + 2, cols + 2), np.float32),
                            **{name: np.empty(n * cols + 16, np.float32)
                               for name in ("grad_cols", "grad_rows", "magnitude")})
             local.buffers = buffers
         return local.buffers
 
-    def first_pass(band):
-        r0, r1 = band
-        s = scratch()
+    def gradients(s: dict, r0: int, r1: int, m0: int, m1: int):
+        """Gradients of rows [r0 − halo, r1 + halo) and the magnitude of rows [m0, m1)."""
         a0, a1 = _bands.with_halo(r0, r1, halo, rows)
         n = a1 - a0
         gray = s["gray"][:n]
@@ -281,17 +285,27 @@ def _edge_levels(image: np.ndarray, sigma: float = CONSTANTS.sigma, *,
                               ksize=3, borderType=cv2.BORDER_REPLICATE)
         grad_rows = cv2.Sobel(smooth, cv2.CV_32F, 0, 1, dst=flat["grad_rows"].reshape(n, cols),
                               ksize=3, borderType=cv2.BORDER_REPLICATE)
-        # magnitude rows [m0, m1): the band and one row above and below for the NMS
-        m0, m1 = max(0, r0 - 1), min(rows, r1 + 1)
         k0, k1 = (k - a0 * cols for k in _magnitude_range(m0, m1, a0, a1, rows, cols))
         cv2.magnitude(flat["grad_cols"][k0:k1], flat["grad_rows"][k0:k1],
                       flat["magnitude"][k0:k1])
-        np.copyto(magnitude[m0 + 1:m1 + 1, 1:cols + 1],
-                  flat["magnitude"].reshape(n, cols)[m0 - a0:m1 - a0])
+        magnitude = flat["magnitude"].reshape(n, cols)[m0 - a0:m1 - a0]
+        return grad_rows[r0 - a0:r1 - a0], grad_cols[r0 - a0:r1 - a0], magnitude
+
+    def first_pass(band):
+        r0, r1 = band
+        s = scratch()
+        # magnitude rows [m0, m1): the band and one row above and below for the NMS, in a
+        # frame of zeros (neighbours outside the page count as 0)
+        m0, m1 = max(0, r0 - 1), min(rows, r1 + 1)
+        grad_rows, grad_cols, magnitude = gradients(s, r0, r1, m0, m1)
+        h = r1 - r0
+        padded = s["padded"][:h + 2]
+        padded[0].fill(0)
+        padded[h + 1].fill(0)
+        np.copyto(padded[m0 - r0 + 1:m1 - r0 + 1, 1:cols + 1], magnitude)
         keep = level[r0:r1]
-        _suppress(magnitude[r0:r1 + 2], grad_rows[r0 - a0:r1 - a0], grad_cols[r0 - a0:r1 - a0],
-                  keep, s)
-        low, high, _, _ = cv2.minMaxLoc(magnitude[r0 + 1:r1 + 1, 1:cols + 1])
+        _suppress(padded, grad_rows, grad_cols, keep, s)
+        low, high, _, _ = cv2.minMaxLoc(padded[1:h + 1, 1:cols + 1])
         return low, high, cv2.countNonZero(keep) < keep.size
 
     results = _bands.map_bands(first_pass, plan, threads)
@@ -311,8 +325,8 @@ def _edge_levels(image: np.ndarray, sigma: float = CONSTANTS.sigma, *,
     def second_pass(band):
         r0, r1 = band
         s = scratch()
-        value = s["gray"][:r1 - r0]
-        source = magnitude[r0 + 1:r1 + 1, 1:cols + 1]
+        source = gradients(s, r0, r1, r0, r1)[2]  # the same values as in pass 1
+        value = s["other"][:r1 - r0]
         if lo != 0.0:
             np.subtract(source, offset, out=value)
             source = value
