@@ -61,8 +61,7 @@ def local_median(image: np.ndarray, radius: int, *, threads: int | None = 1) -> 
     threads = _bands.thread_count(threads)
     if threads > 1 and image.size >= SMALL_PAGE:
         rows, cols = image.shape
-        rank = size > MAX_OPENCV_MEDIAN_SIZE
-        height = min(_decision_band_rows(rows, cols, radius, rank), -(-rows // threads))
+        height = min(_decision_band_rows(rows, cols, radius, False), -(-rows // threads))
         out = np.empty_like(image)
 
         def fill(band):
@@ -82,7 +81,101 @@ def _median_rows(image: np.ndarray, radius: int, r0: int, r1: int) -> np.ndarray
     a0, a1 = _bands.with_halo(r0, r1, radius, rows)
     if 2 * radius + 1 <= MAX_OPENCV_MEDIAN_SIZE:
         return cv2.medianBlur(image[a0:a1], 2 * radius + 1)[r0 - a0:r1 - a0]
-    return _rank_median_rows(image, radius, r0, r1)
+    return _large_median_rows(image, radius, r0, r1)
+
+
+#: Largest count OpenCV's median filter holds in its 16-bit histogram counters.
+HISTOGRAM_COUNTER_MAX = 65535
+
+
+def _overflow_rows(image: np.ndarray, radius: int, r0: int, r1: int,
+                   block: int = 16) -> np.ndarray:
+    """Rows of [r0, r1) (bool) that may hold a pixel whose window has more than
+    :data:`HISTOGRAM_COUNTER_MAX` pixels of one 16-level bin ``[16j, 16j + 15]``.
+
+    Only a bin with that many pixels in the band's rows can. Its count in a window is at
+    most its count in the ``block`` × ``block`` blocks the window touches: the counts of
+    every bin in every block come from one 2-D histogram (bin, block); a window of side
+    2·radius + 1 touches at most ``(block − 1 + 2·radius) // block + 1`` blocks each way.
+    On the rows of the blocks whose bound exceeds the limit, the bin's exact window counts
+    (box sums of its mask) decide.
+    """
+    rows = image.shape[0]
+    a0, a1 = _bands.with_halo(r0, r1, radius, rows)
+    source = image[a0:a1]
+    risky = np.zeros(r1 - r0, bool)
+    bins = cv2.calcHist([source], [0], None, [16], [0, 256]).ravel()
+    dense = np.flatnonzero(bins > HISTOGRAM_COUNTER_MAX)
+    if not dense.size:
+        return risky
+    # page rows [r0 − radius, r1 + radius), cols [−radius, cols + radius), replicated: the
+    # window of page pixel (r, c) is rows [r − r0, r − r0 + 2·radius], cols [c, c + 2·radius]
+    padded = cv2.copyMakeBorder(source, radius - (r0 - a0), radius - (a1 - r1), radius, radius,
+                                cv2.BORDER_REPLICATE)
+    height, width = padded.shape
+    n_rows, n_cols = -(-height // block), -(-width // block)
+    ids = np.arange(n_rows * n_cols, dtype=np.uint16).reshape(n_rows, n_cols)
+    ids = cv2.resize(ids, (n_cols * block, n_rows * block), interpolation=cv2.INTER_NEAREST)
+    levels = cv2.LUT(padded, (np.arange(256) // 16).astype(np.uint16))
+    counts = cv2.calcHist([levels, ids[:height, :width]], [0, 1], None,
+                          [16, n_rows * n_cols], [0, 16, 0, n_rows * n_cols])
+    span = (block - 1 + 2 * radius) // block + 1
+    size = 2 * radius + 1
+    depth = cv2.CV_32F if size * size < 1 << 24 else cv2.CV_32S
+    for j in dense.tolist():
+        grid = np.zeros((n_rows + span + 1, n_cols + span + 1), np.int64)
+        grid[1:n_rows + 1, 1:n_cols + 1] = counts[j].reshape(n_rows, n_cols)
+        total = grid.cumsum(0).cumsum(1)
+        bound = (total[span:span + n_rows, span:span + n_cols] - total[:n_rows, span:span + n_cols]
+                 - total[span:span + n_rows, :n_cols] + total[:n_rows, :n_cols])
+        flagged = np.zeros(r1 - r0, bool)
+        for g in np.flatnonzero((bound > HISTOGRAM_COUNTER_MAX).any(axis=1)).tolist():
+            flagged[g * block:(g + 1) * block] = True
+        # the exact window counts of the bin on the flagged rows
+        table = np.zeros(256, np.uint8)
+        table[16 * j:16 * j + 16] = 1
+        edges = np.flatnonzero(np.diff(np.r_[False, flagged, False].astype(np.int8)))
+        for s0, s1 in zip(edges[::2].tolist(), edges[1::2].tolist()):
+            t0, t1 = _bands.with_halo(r0 + s0, r0 + s1, radius, rows)
+            exact = cv2.boxFilter(cv2.LUT(image[t0:t1], table), depth, (size, size),
+                                  normalize=False, borderType=cv2.BORDER_REPLICATE)
+            exact = exact[r0 + s0 - t0:r0 + s1 - t0]
+            risky[s0:s1] |= (exact > HISTOGRAM_COUNTER_MAX).any(axis=1)
+    return risky
+
+
+def _large_median_rows(image: np.ndarray, radius: int, r0: int, r1: int) -> np.ndarray:
+    """Rows [r0, r1) of the median of windows of more than 255 px, exact.
+
+    OpenCV's constant-time median (Perreault and Hébert) runs for any window but counts in
+    16-bit histogram bins of 16 levels; it is exact wherever no bin of a window holds more
+    than 65535 pixels. A count beyond that corrupts the counters of that row's later pixels
+    (saturating vector additions), so every row with such a window
+    (:func:`_overflow_rows`) takes the threshold decomposition
+    (:func:`_rank_median_rows`) instead; so does the band if OpenCV refuses it.
+    """
+    rows = image.shape[0]
+    a0, a1 = _bands.with_halo(r0, r1, radius, rows)
+    if (2 * radius + 1) ** 2 > 4 * HISTOGRAM_COUNTER_MAX:  # a quarter of a window overflows
+        risky = np.ones(r1 - r0, bool)
+    else:
+        risky = _overflow_rows(image, radius, r0, r1)
+    out = None
+    if not risky.all():
+        try:
+            out = cv2.medianBlur(image[a0:a1], 2 * radius + 1)[r0 - a0:r1 - a0]
+        except cv2.error:
+            risky[:] = True
+    if out is None:
+        out = np.empty((r1 - r0, image.shape[1]), np.uint8)
+    # runs of risky rows, in pieces of a bounded work area
+    edges = np.flatnonzero(np.diff(np.r_[False, risky, False].astype(np.int8)))
+    piece = _decision_band_rows(rows, image.shape[1], radius, True)
+    for s0, s1 in zip(edges[::2].tolist(), edges[1::2].tolist()):
+        for t0 in range(s0, s1, piece):
+            t1 = min(s1, t0 + piece)
+            out[t0:t1] = _rank_median_rows(image, radius, r0 + t0, r0 + t1)
+    return out
 
 
 def _window_counts_below_half(image: np.ndarray, level: int, radius: int, half: int,
@@ -143,12 +236,12 @@ def _rank_median_rows(image: np.ndarray, radius: int, r0: int, r1: int) -> np.nd
 
 
 def rank_median(image: np.ndarray, radius: int) -> np.ndarray:
-    """Exact median of the (2·radius+1)² window (borders replicated) for any window size,
-    by threshold decomposition (:func:`_rank_median_rows`), in bands of rows."""
+    """Exact median of the (2·radius+1)² window (borders replicated) for windows of more
+    than 255 px, in bands of rows (:func:`_large_median_rows`)."""
     rows, cols = image.shape
     out = np.empty_like(image)
-    for r0, r1 in _bands.bands(rows, _decision_band_rows(rows, cols, radius, True)):
-        out[r0:r1] = _rank_median_rows(image, radius, r0, r1)
+    for r0, r1 in _bands.bands(rows, _decision_band_rows(rows, cols, radius, False)):
+        out[r0:r1] = _large_median_rows(image, radius, r0, r1)
     return out
 
 
@@ -269,9 +362,8 @@ def binary_page(image: np.ndarray, radius: int, factor: float, *, threads: int |
         return to_binary_image(ink_mask(local, factor))
     rows, cols = image.shape
     size = 2 * radius + 1
-    rank = size > MAX_OPENCV_MEDIAN_SIZE
     threads = _bands.thread_count(threads)
-    height = _decision_band_rows(rows, cols, radius, rank, band_pixels)
+    height = _decision_band_rows(rows, cols, radius, False, band_pixels)
     if rows <= 2 * height and threads > 1:  # two bands keep both threads busy
         height = max(1, -(-rows // threads))
     plan = _bands.bands(rows, height)

@@ -275,3 +275,24 @@ def test_table_is_refused_outside_the_unit_range_and_the_rule_still_holds(factor
     with np.errstate(invalid="ignore"):
         expected = image.astype(np.float32) < np.float32(factor) * median.astype(np.float32)
     np.testing.assert_array_equal(ink_mask(local, factor), expected)
+
+
+def test_large_windows_use_the_median_filter_where_its_counters_hold():
+    # OpenCV's 16-bit bins overflow where one 16-level bin fills more than 65535 pixels of
+    # a window: those rows (the flat top) take the threshold decomposition, the others
+    # (noise: no bin dominates) the median filter; both give the exact median
+    from docbin.threshold import _large_median_rows, _overflow_rows, _rank_median_rows
+
+    rng = np.random.default_rng(4)
+    image = rng.integers(0, 256, (700, 320)).astype(np.uint8)
+    image[:300] = 200
+    image[80:90, 20:300] = 30
+    risky = _overflow_rows(image, 130, 0, 700)
+    assert risky[:100].all() and not risky[-100:].any()
+    np.testing.assert_array_equal(_large_median_rows(image, 130, 0, 700),
+                                  _rank_median_rows(image, 130, 0, 700))
+    padded = np.pad(image, 130, mode="edge")
+    out = _large_median_rows(image, 130, 650, 700)
+    for r, c in [(650, 0), (660, 17), (671, 160), (699, 319), (685, 301)]:
+        window = padded[r:r + 261, c:c + 261]
+        assert out[r - 650, c] == np.partition(window.ravel(), 261 * 261 // 2)[261 * 261 // 2]
