@@ -24,7 +24,8 @@ import numpy as np
 from . import bands as _bands
 
 # OpenCV's constant-time median keeps 16-bit histogram counters: windows of more than
-# 65535 pixels can overflow them (an assertion, or a wrong median, on flat pages).
+# 65535 pixels can overflow them (an assertion, or a wrong median, on flat pages). Larger
+# windows go through _large_median_rows, which checks where the counters hold.
 MAX_OPENCV_MEDIAN_SIZE = 255
 
 #: Pixels of a band of the decision step (window halo included): bounds the memory of
@@ -50,7 +51,8 @@ def local_median(image: np.ndarray, radius: int, *, threads: int | None = 1) -> 
     """Median of the (2·radius+1)² window, borders replicated (uint8 in, uint8 out).
 
     Windows up to 255 px use OpenCV's ``medianBlur`` (border replicated, time independent
-    of the window). Larger windows use :func:`rank_median`, exact as well. With
+    of the window). Larger windows use :func:`rank_median` (``medianBlur`` where its 16-bit
+    counters cannot overflow, threshold decomposition elsewhere), exact as well. With
     ``threads`` > 1 (None: :func:`docbin.bands.thread_count`) the page is cut into bands
     computed in parallel, each from its rows and ``radius`` rows around them.
     """
