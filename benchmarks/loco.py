@@ -171,7 +171,7 @@ def render(results: dict[str, list[dict]]) -> str:
     lines.append(f"| **all pages** | {len(every)} | " + " | ".join(
         cell(every, m) for m in methods) + " |")
     no_msi = [p for fold, pages in results.items() if fold != "msi2015" for p in pages]
-    if len(no_msi) != len(every):
+    if no_msi and len(no_msi) != len(every):
         lines.append(f"| all but msi2015 | {len(no_msi)} | " + " | ".join(
             cell(no_msi, m) for m in methods) + " |")
     dibco = [p for fold, pages in results.items() if fold in DIBCO for p in pages]

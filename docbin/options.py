@@ -29,7 +29,7 @@ CONSTANTS = ClassicalConstants()
 class Options:
     """Options shared by :func:`docbin.binarize` and the CLI, validated in one place."""
 
-    method: str = "classical"
+    method: str = "hybrid"  # the shipped model; "classical" needs none
     balance: float = 0.5  # hybrid: 1 keeps faint strokes (NRM weight), 0 cleaner background
     scope: str = "page"
     model: str | None = None

@@ -287,7 +287,7 @@ def test_surface_command_draws_the_regional_factor_map(tmp_path, no_model, make_
                                       "--scope", "region", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert png_size(out) == figure_size(1)
-    f = np.asarray(docbin.binarize(page, scope="region").info["regional"]["f"])
+    f = np.asarray(docbin.binarize(page, "classical", scope="region").info["regional"]["f"])
     assert f"f from {f.min():.3f} to {f.max():.3f}" in result.output
     # a factor map needs a page
     result = CliRunner().invoke(app, ["surface", "--scope", "region", "--out",
