@@ -377,9 +377,13 @@ def select_patches(edges: np.ndarray, size: int = 512, count: int = 8) -> np.nda
     row0, col0 = np.meshgrid(_window_starts(rows, size), _window_starts(cols, size),
                              indexing="ij")
     row0, col0 = row0.ravel(), col0.ravel()
-    integral = cv2.integral(edges.astype(np.uint8), sdepth=cv2.CV_64F)
-    totals = (integral[row0 + height, col0 + width] - integral[row0, col0 + width]
-              - integral[row0 + height, col0] + integral[row0, col0])
+    # int32 sums (a page has far fewer than 2**31 pixels) and no copy of a bool mask: the
+    # integral image is the largest array the hybrid adds to a page
+    mask = edges.view(np.uint8) if edges.dtype == bool else edges.astype(np.uint8)
+    integral = cv2.integral(mask, sdepth=cv2.CV_32S)
+    totals = (integral[row0 + height, col0 + width].astype(np.int64)
+              - integral[row0, col0 + width] - integral[row0 + height, col0]
+              + integral[row0, col0])
     order = np.lexsort((col0, row0, -totals))
     row0, col0 = row0[order], col0[order]
     available = np.ones(order.size, bool)
