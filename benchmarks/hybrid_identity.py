@@ -78,14 +78,9 @@ def zero_model(path: Path, base: str) -> Path:
 
 
 def read_gray(path: Path) -> np.ndarray:
-    from PIL import Image
+    from docbin.io import read_image
 
-    from docbin.pipeline import as_gray
-
-    with Image.open(path) as image:
-        if image.mode not in ("L", "RGB", "RGBA"):
-            image = image.convert("RGB")
-        return as_gray(np.asarray(image))
+    return read_image(path).image
 
 
 def main(argv=None) -> int:

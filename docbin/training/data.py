@@ -20,7 +20,6 @@ import cv2
 import numpy as np
 
 from ..model import crop_patch, select_patches
-from ..pipeline import as_gray
 from ..stats import page_stats, strong_edges
 from ..threshold import local_stats
 
@@ -75,12 +74,9 @@ def find_pairs(roots) -> list[tuple[str, Path, Path]]:
 
 
 def _read_gray(path: Path) -> np.ndarray:
-    from PIL import Image
+    from ..io import read_image
 
-    with Image.open(path) as im:
-        if im.mode not in ("L", "RGB", "RGBA"):
-            im = im.convert("RGB")
-        return as_gray(np.asarray(im))
+    return read_image(path).image
 
 
 def augment(gray: np.ndarray, rng: np.random.Generator) -> np.ndarray:
