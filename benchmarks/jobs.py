@@ -41,14 +41,14 @@ def main(argv=None) -> int:
         Image.fromarray(page).save(pages / f"page{seed:03d}.png")
     times: dict[int, list[float]] = {int(j): [] for j in args.jobs.split(",")}
     for _ in range(args.repeats):
-        for jobs in times:
+        for jobs, runs in times.items():
             out = work / f"out{jobs}"
             shutil.rmtree(out, ignore_errors=True)
             start = time.perf_counter()
             subprocess.run([sys.executable, "-m", "docbin", "binarize", str(pages), str(out),
                             "--jobs", str(jobs), "--method", args.method, "--quiet"],
                            check=True)
-            times[jobs].append(time.perf_counter() - start)
+            runs.append(time.perf_counter() - start)
     base = statistics.median(times[min(times)])
     print(f"{args.pages} pages of {args.rows} x {args.cols}, method {args.method}, "
           f"median of {args.repeats}")

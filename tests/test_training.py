@@ -127,7 +127,7 @@ def test_training_smoke_reduces_the_loss():
                                         variant=0, rng=np.random.default_rng(seed)))
     config = training.TrainConfig(epochs=3, batch_pages=3, global_steps=20, width=8)
     n = config.n
-    offset = training.optimise_global_surface(records, config, np.zeros((n, n), np.float32))
+    offset = training.optimise_global_surface(records, config)
     assert offset.shape == (n, n) and np.isfinite(offset).all()
     model = training.train_network(records, config, np.zeros((n, n), np.float32), offset)
     dz = training.predict_delta(model, records[0], np.zeros((n, n), np.float32), config)

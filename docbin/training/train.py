@@ -95,7 +95,7 @@ def build_channels(window: np.ndarray, record: PageRecord, z: np.ndarray, alpha:
 class PageTensors:
     """A record's samples as tensors, plus its base factor and basis weights."""
 
-    def __init__(self, record: PageRecord, n: int, degree: int, base_offset: np.ndarray,
+    def __init__(self, record: PageRecord, n: int, degree: int,
                  max_samples: int | None = None):
         self.record = record
         step = 1 if max_samples is None else max(1, -(-record.sample_image.size // max_samples))
@@ -105,7 +105,6 @@ class PageTensors:
         self.text = torch.from_numpy(record.sample_text[::step].astype(np.float32))
         self.weights = torch.from_numpy(basis_weights(record.b, record.t, n, degree)).float()
         self.f_logistic = float(logistic_surface(record.b, record.t))
-        self.base_offset = base_offset
 
     def factor(self, delta_z):
         """f = logistic(b, t) + S_Δ(b, t), clipped to [0.05, 1]."""
@@ -124,15 +123,14 @@ def _log(config: TrainConfig, message: str) -> None:
         config.log(message)
 
 
-def optimise_global_surface(records: list[PageRecord], config: TrainConfig,
-                            fit_z: np.ndarray) -> np.ndarray:
+def optimise_global_surface(records: list[PageRecord], config: TrainConfig) -> np.ndarray:
     """Stage 1: one control-net offset Δz_g for all pages, minimising the mean loss.
 
     Returns the offset (n × n) to add to the base net; the page factor becomes
     ``logistic(b, t) + Σ N_i(b) N_j(t) Δz_g[i, j]``.
     """
     torch.manual_seed(config.seed)
-    pages = [PageTensors(r, config.n, config.degree, None, config.global_samples)
+    pages = [PageTensors(r, config.n, config.degree, config.global_samples)
              for r in records]
     offset = torch.zeros(config.n, config.n, requires_grad=True)
     optimiser = torch.optim.Adam([offset], lr=config.global_lr)
@@ -165,7 +163,7 @@ def train_network(records: list[PageRecord], config: TrainConfig, base_z: np.nda
     rng = np.random.default_rng(config.seed)
     torch.manual_seed(config.seed)
     torch.set_num_threads(config.threads)
-    pages = [PageTensors(r, config.n, config.degree, base_offset) for r in records]
+    pages = [PageTensors(r, config.n, config.degree) for r in records]
     model = DeltaNet(len(config.channels), config.n, config.width, config.delta_max)
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr,
                                   weight_decay=config.weight_decay)
@@ -274,7 +272,7 @@ def train_model(data, out, *, epochs: int = 20, seed: int = 0, variants: int = 2
     z_fit = base.z.astype(np.float32)
     offset = np.zeros((config.n, config.n), np.float32)
     if global_surface:
-        offset = optimise_global_surface(records, config, z_fit)
+        offset = optimise_global_surface(records, config)
     model = train_network(records, config, z_fit + offset, offset)
     originals = [r for r in records if r.variant == 0][:2]
     sample = np.concatenate([
