@@ -106,6 +106,9 @@ def main(argv=None) -> int:
     parser.add_argument("--channels", default=None,
                         help="network input channels (default: the training default)")
     parser.add_argument("--no-global-surface", action="store_true")
+    parser.add_argument("--loss-scope", default=None, choices=("page", "region", "both"),
+                        help="the training loss's f: per page, the regional map, or both "
+                             "(default: the training default)")
     parser.add_argument("--report", type=Path, default=None)
     args = parser.parse_args(argv)
 
@@ -146,6 +149,8 @@ def _config(args, TrainConfig):
     config = TrainConfig()
     if args.channels:
         config.channels = tuple(args.channels.split(","))
+    if args.loss_scope:
+        config.scope = args.loss_scope
     return config
 
 

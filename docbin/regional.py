@@ -411,8 +411,13 @@ def tile_centres(shape: tuple[int, int], tile_size: int = TILE_SIZE) -> tuple[np
             stride * np.arange(n_cols) + (stride - 1) / 2.0)
 
 
+#: Width (px) of the Gaussian that blends the patches' adjustments across the page: one
+#: patch side.
+BLEND_SPREAD = 512.0
+
+
 def patch_blend_weights(boxes: np.ndarray, shape: tuple[int, int], tile_size: int = TILE_SIZE,
-                        spread: float = 512.0) -> np.ndarray:
+                        spread: float = BLEND_SPREAD) -> np.ndarray:
     """Normalised weights [P, tile_rows, tile_cols] of the patches at every tile.
 
     ``w_p ∝ exp(−d_p² / (2·spread²))`` with d_p the distance from the tile's centre to the

@@ -8,13 +8,15 @@ results identical to whole-page processing:
 
 1. per band (halo of 9 rows): Gaussian, Sobel gradients, magnitude ``M`` and the
    non-maximum-suppression mask (uint8, kept for the page), and the page's extremes of M;
-2. with the page's ``max M`` known, per band again: M (recomputed, identical) and the edge
+2. with the page's ``max M`` known, per band again: M (kept from pass 1 on pages up to
+   :data:`KEEP_MAGNITUDE_PIXELS`, recomputed identically on larger ones) and the edge
    level ``q = 255 − e`` (uint8, in place of the mask) and its histogram, hence e*;
 3. per band: ``E = {q ≥ 255 − e*}`` (in place), the histograms of B_I and T_I and the
    connected components of E, joined across band borders.
 
 Extra memory: the 1-byte mask (later the edge levels, then E) and band temporaries of a
-few megabytes per thread.
+few megabytes per thread; pages up to :data:`KEEP_MAGNITUDE_PIXELS` also keep M (4 bytes
+per pixel) between the first two passes instead of computing it twice.
 """
 
 from __future__ import annotations
@@ -29,6 +31,10 @@ import numpy as np
 
 from . import bands as _bands
 from .options import CONSTANTS
+
+#: Pages up to this many pixels keep the gradient magnitude between the first two passes
+#: (speed); larger pages compute it again (memory). The values are the same either way.
+KEEP_MAGNITUDE_PIXELS = 48 << 20
 
 # The 8-neighbourhood as (row, col) offsets.
 NEIGHBOURS_8 = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
@@ -240,12 +246,14 @@ class _EdgeLevels:
 
 
 def _edge_levels(image: np.ndarray, sigma: float = CONSTANTS.sigma, *,
-                 band_pixels: int | None = None, threads: int | None = None) -> _EdgeLevels:
+                 band_pixels: int | None = None, threads: int | None = None,
+                 keep_magnitude: bool | None = None) -> _EdgeLevels:
     """Passes 1 and 2: ``q = 255 − e`` for every pixel of the page (see the module doc).
 
     Pass 1 keeps the NMS mask (in ``level``) and the page's extremes of the magnitude;
-    pass 2 computes the magnitude of its band again (cheaper than keeping 4 bytes per
-    pixel) and quantises it where the mask kept it.
+    pass 2 quantises the magnitude where the mask kept it: the magnitude kept from pass 1
+    (``keep_magnitude``; default: pages up to :data:`KEEP_MAGNITUDE_PIXELS`) or computed
+    again, identical, band by band (no 4 bytes per pixel held).
     """
     rows, cols = image.shape
     halo = _gaussian_radius(sigma) + 2  # Gaussian, then Sobel (1 row), then NMS (1 row)
@@ -256,6 +264,9 @@ def _edge_levels(image: np.ndarray, sigma: float = CONSTANTS.sigma, *,
     plan = _bands.bands(rows, height)
     threads = _bands.thread_count(threads)
     level = np.empty((rows, cols), np.uint8)  # the NMS mask, then q in place
+    if keep_magnitude is None:
+        keep_magnitude = rows * cols <= KEEP_MAGNITUDE_PIXELS
+    kept = np.empty((rows, cols), np.float32) if keep_magnitude else None
     local = threading.local()
     max_band = max(r1 - r0 for r0, r1 in plan)
 
@@ -305,6 +316,8 @@ def _edge_levels(image: np.ndarray, sigma: float = CONSTANTS.sigma, *,
         np.copyto(padded[m0 - r0 + 1:m1 - r0 + 1, 1:cols + 1], magnitude)
         keep = level[r0:r1]
         _suppress(padded, grad_rows, grad_cols, keep, s)
+        if kept is not None:
+            np.copyto(kept[r0:r1], padded[1:h + 1, 1:cols + 1])
         low, high, _, _ = cv2.minMaxLoc(padded[1:h + 1, 1:cols + 1])
         return low, high, cv2.countNonZero(keep) < keep.size
 
@@ -325,7 +338,10 @@ def _edge_levels(image: np.ndarray, sigma: float = CONSTANTS.sigma, *,
     def second_pass(band):
         r0, r1 = band
         s = scratch()
-        source = gradients(s, r0, r1, r0, r1)[2]  # the same values as in pass 1
+        if kept is not None:
+            source = kept[r0:r1]
+        else:
+            source = gradients(s, r0, r1, r0, r1)[2]  # the same values as in pass 1
         value = s["other"][:r1 - r0]
         if lo != 0.0:
             np.subtract(source, offset, out=value)

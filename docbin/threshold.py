@@ -90,43 +90,45 @@ def _median_rows(image: np.ndarray, radius: int, r0: int, r1: int) -> np.ndarray
 HISTOGRAM_COUNTER_MAX = 65535
 
 
-def _overflow_rows(image: np.ndarray, radius: int, r0: int, r1: int,
-                   block: int = 16) -> np.ndarray:
-    """Rows of [r0, r1) (bool) that may hold a pixel whose window has more than
+def _overflow_rows(image: np.ndarray, radius: int, r0: int, r1: int) -> np.ndarray:
+    """Rows of [r0, r1) (bool) that hold a pixel whose window has more than
     :data:`HISTOGRAM_COUNTER_MAX` pixels of one 16-level bin ``[16j, 16j + 15]``.
 
-    Only a bin with that many pixels in the band's rows can. Its count in a window is at
-    most its count in the ``block`` × ``block`` blocks the window touches: the counts of
-    every bin in every block come from one 2-D histogram (bin, block); a window of side
-    2·radius + 1 touches at most ``(block − 1 + 2·radius) // block + 1`` blocks each way.
-    On the rows of the blocks whose bound exceeds the limit, the bin's exact window counts
-    (box sums of its mask) decide.
+    A bin's count in a window is at most its count in the square blocks the window touches
+    (side ``block``: a window of side 2·radius + 1 touches at most
+    ``(block − 1 + 2·radius) // block + 1`` blocks each way). The counts of all 16 bins in
+    every block come from one 2-D histogram (bin, block column) per strip of ``block`` rows,
+    over the band's rows and ``radius`` rows and columns around them with the borders
+    replicated (the windows hold replicated pixels as often as they repeat), padded to whole
+    blocks by replication too (which only loosens the bound). On the rows of the blocks
+    whose bound exceeds the limit, the bin's exact window counts (box sums of its mask)
+    decide.
     """
-    rows = image.shape[0]
+    rows, cols = image.shape
     a0, a1 = _bands.with_halo(r0, r1, radius, rows)
-    source = image[a0:a1]
     risky = np.zeros(r1 - r0, bool)
-    bins = cv2.calcHist([source], [0], None, [16], [0, 256]).ravel()
-    dense = np.flatnonzero(bins > HISTOGRAM_COUNTER_MAX)
-    if not dense.size:
-        return risky
+    height, width = (r1 - r0) + 2 * radius, cols + 2 * radius
+    block = 32 * max(1, -(-width // (32 * 256)))  # block columns fit uint8 ids
+    n_rows, n_cols = -(-height // block), -(-width // block)
     # page rows [r0 − radius, r1 + radius), cols [−radius, cols + radius), replicated: the
     # window of page pixel (r, c) is rows [r − r0, r − r0 + 2·radius], cols [c, c + 2·radius]
-    padded = cv2.copyMakeBorder(source, radius - (r0 - a0), radius - (a1 - r1), radius, radius,
-                                cv2.BORDER_REPLICATE)
-    height, width = padded.shape
-    n_rows, n_cols = -(-height // block), -(-width // block)
-    ids = np.arange(n_rows * n_cols, dtype=np.uint16).reshape(n_rows, n_cols)
-    ids = cv2.resize(ids, (n_cols * block, n_rows * block), interpolation=cv2.INTER_NEAREST)
-    levels = cv2.LUT(padded, (np.arange(256) // 16).astype(np.uint16))
-    counts = cv2.calcHist([levels, ids[:height, :width]], [0, 1], None,
-                          [16, n_rows * n_cols], [0, 16, 0, n_rows * n_cols])
+    top = radius - (r0 - a0)
+    padded = cv2.copyMakeBorder(image[a0:a1], top, n_rows * block - top - (a1 - a0),
+                                radius, n_cols * block - width + radius, cv2.BORDER_REPLICATE)
+    codes = cv2.LUT(padded, (np.arange(256) // 16).astype(np.uint8))
+    ids = np.ascontiguousarray(np.broadcast_to(
+        (np.arange(n_cols * block) // block).astype(np.uint8), (block, n_cols * block)))
+    counts = np.empty((n_rows, 16, n_cols), np.float32)  # exact: at most block² per bin
+    for g in range(n_rows):
+        counts[g] = cv2.calcHist([codes[g * block:(g + 1) * block], ids], [0, 1], None,
+                                 [16, n_cols], [0, 16, 0, n_cols])
+    del padded, codes
     span = (block - 1 + 2 * radius) // block + 1
     size = 2 * radius + 1
     depth = cv2.CV_32F if size * size < 1 << 24 else cv2.CV_32S
-    for j in dense.tolist():
+    for j in np.flatnonzero(counts.sum(axis=(0, 2)) > HISTOGRAM_COUNTER_MAX).tolist():
         grid = np.zeros((n_rows + span + 1, n_cols + span + 1), np.int64)
-        grid[1:n_rows + 1, 1:n_cols + 1] = counts[j].reshape(n_rows, n_cols)
+        grid[1:n_rows + 1, 1:n_cols + 1] = counts[:, j, :]
         total = grid.cumsum(0).cumsum(1)
         bound = (total[span:span + n_rows, span:span + n_cols] - total[:n_rows, span:span + n_cols]
                  - total[span:span + n_rows, :n_cols] + total[:n_rows, :n_cols])

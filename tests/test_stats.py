@@ -342,7 +342,12 @@ def large_page():
     return degraded_page(420, 530, seed=5)[0]
 
 
-def test_bands_give_the_whole_page_result(large_page):
+@pytest.mark.parametrize("keep_magnitude", [True, False])
+def test_bands_give_the_whole_page_result(large_page, keep_magnitude, monkeypatch):
+    # the magnitude kept between the passes (small pages) or computed again (large ones)
+    from docbin import stats as stats_module
+
+    monkeypatch.setattr(stats_module, "KEEP_MAGNITUDE_PIXELS", 1 << 40 if keep_magnitude else 0)
     whole_stats, whole_edges = measure_page(large_page, band_pixels=10**9, threads=1)
     assert whole_stats == page_stats(large_page)
     for band_pixels, threads in [(1, 1), (20_000, 1), (20_000, 2), (70_000, 3)]:
@@ -351,8 +356,12 @@ def test_bands_give_the_whole_page_result(large_page):
         np.testing.assert_array_equal(edges, whole_edges)
 
 
-def test_banded_edges_match_the_whole_page_reference():
+@pytest.mark.parametrize("keep_magnitude", [True, False])
+def test_banded_edges_match_the_whole_page_reference(keep_magnitude, monkeypatch):
     # 130 columns and bands of 16 rows: many band borders cross the magnitude's block grid
+    from docbin import stats as stats_module
+
+    monkeypatch.setattr(stats_module, "KEEP_MAGNITUDE_PIXELS", 1 << 40 if keep_magnitude else 0)
     rng = np.random.default_rng(11)
     image = cv2.GaussianBlur(rng.integers(0, 256, (90, 130)).astype(np.uint8), (0, 0), 1.0)
     magnitude, grad_rows, grad_cols = gradients(image)

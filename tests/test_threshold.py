@@ -296,3 +296,37 @@ def test_large_windows_use_the_median_filter_where_its_counters_hold():
     for r, c in [(650, 0), (660, 17), (671, 160), (699, 319), (685, 301)]:
         window = padded[r:r + 261, c:c + 261]
         assert out[r - 650, c] == np.partition(window.ravel(), 261 * 261 // 2)[261 * 261 // 2]
+
+
+def _overflow_rows_reference(image, radius, r0, r1):
+    """Rows of [r0, r1) with a window holding more than 65535 pixels of one 16-level bin,
+    from the exact window counts of every bin at every pixel."""
+    size = 2 * radius + 1
+    padded = np.pad(image, radius, mode="edge").astype(np.int64)
+    risky = np.zeros(r1 - r0, bool)
+    for j in range(16):
+        mask = (padded // 16 == j).astype(np.int64)
+        total = np.zeros((mask.shape[0] + 1, mask.shape[1] + 1), np.int64)
+        total[1:, 1:] = mask.cumsum(0).cumsum(1)
+        counts = (total[size:, size:] - total[:-size, size:] - total[size:, :-size]
+                  + total[:-size, :-size])
+        risky |= (counts[r0:r1] > 65535).any(axis=1)
+    return risky
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_overflow_rows_match_the_exact_window_counts(seed):
+    # the block bound only chooses where the exact counts are taken: the rows it returns
+    # are exactly the rows with an overflowing window, whatever the layout
+    from docbin.threshold import _overflow_rows
+
+    rng = np.random.default_rng(seed)
+    rows, cols = int(rng.integers(300, 520)), int(rng.integers(150, 400))
+    image = rng.integers(0, 256, (rows, cols)).astype(np.uint8)
+    top = int(rng.integers(50, rows - 50))
+    image[:top] = rng.integers(192, 208, (top, cols))  # one bin, overflowing near the top
+    image[top:top + 20, : cols // 2] = 15  # another bin, a strip
+    radius = int(rng.integers(129, 150))
+    for r0, r1 in [(0, rows), (0, top), (top // 2, min(rows, top + 60)), (rows - 37, rows)]:
+        np.testing.assert_array_equal(_overflow_rows(image, radius, r0, r1),
+                                      _overflow_rows_reference(image, radius, r0, r1))

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from ..regional import BLEND_SPREAD
 from ..surface import clamped_uniform_knots, design_matrix, logistic_surface
 from . import require_torch
 from .data import PageRecord
@@ -47,6 +48,11 @@ class TrainConfig:
     weight_decay: float = 1e-4
     mu: float = 0.01
     balance_spread: float = 1.0  # u = 0.5 + spread·(U(0, 1) − 0.5): α = 1 − u, β = u
+    # "page": the loss reads one f per page (Δz = mean over the patches); "region": the
+    # regional f map (each sample's f from the patches' Δz blended by distance, as
+    # ``--scope region`` does); "both": the mean of the two losses (one model for both scopes)
+    scope: str = "both"
+    region_patches: int = 4  # patches per page in the regional loss
     tau_start: float = 4.0
     tau_end: float = 1.0
     seed: int = 0
@@ -105,10 +111,28 @@ class PageTensors:
         self.text = torch.from_numpy(record.sample_text[::step].astype(np.float32))
         self.weights = torch.from_numpy(basis_weights(record.b, record.t, n, degree)).float()
         self.f_logistic = float(logistic_surface(record.b, record.t))
+        # sample positions in page pixels (row, col)
+        scale = np.array([record.rows, record.cols], np.float32)
+        self.pos = torch.from_numpy(record.sample_pos[::step] * scale - 0.5)
 
     def factor(self, delta_z):
         """f = logistic(b, t) + S_Δ(b, t), clipped to [0.05, 1]."""
         f = self.f_logistic + (self.weights * delta_z).sum()
+        return f.clamp(0.05, 1.0)
+
+    def blend_weights(self, chosen) -> "torch.Tensor":
+        """[P, samples] weights of the chosen windows' Δz at every sample: the runtime's
+        :func:`docbin.regional.patch_blend_weights` read at the sample instead of the tile
+        centre (w_p ∝ exp(−d_p² / 2·spread²), normalised over the patches)."""
+        boxes = torch.from_numpy(self.record.boxes[chosen].astype(np.float32))
+        centres = boxes[:, :2] + (boxes[:, 2:] - 1) / 2.0
+        d2 = ((self.pos[None, :, :] - centres[:, None, :]) ** 2).sum(-1)
+        return torch.softmax(-d2 / (2.0 * BLEND_SPREAD ** 2), dim=0)
+
+    def region_factor(self, offset, delta_patches, blend):
+        """f per sample: logistic(b, t) + S_{offset + Σ_p w_p Δz_p}(b, t), clipped."""
+        per_patch = (delta_patches * self.weights).sum(dim=(1, 2))  # S_Δz_p(b, t)
+        f = self.f_logistic + (self.weights * offset).sum() + (blend * per_patch[:, None]).sum(0)
         return f.clamp(0.05, 1.0)
 
     def counts(self, f, tau):
@@ -155,11 +179,17 @@ def train_network(records: list[PageRecord], config: TrainConfig, base_z: np.nda
                   base_offset: np.ndarray) -> DeltaNet:
     """Stage 2: the CNN predicts per-page Δz around the base surface.
 
-    Each step takes ``batch_pages`` pages, ``patches_per_page`` random windows of each
-    (random flips), a random balance u ~ U(0, 1) per page (α = 1 − u, β = u), and
-    minimises the mean loss of the pages with Δz = base offset + mean of the windows'
-    predictions.
+    Each step takes ``batch_pages`` pages, random windows of each (``patches_per_page``,
+    or ``region_patches`` when the regional loss is on; random flips), a random balance
+    u ~ U(0, 1) per page (α = 1 − u, β = u), and minimises the mean loss of the pages:
+    with ``scope`` "page" the loss of f from Δz = base offset + mean of the windows'
+    predictions; with "region" the loss of the regional f map (the windows' Δz blended at
+    every sample by distance); with "both" the mean of the two.
     """
+    if config.scope not in ("page", "region", "both"):
+        raise ValueError(f"scope must be page, region or both, got {config.scope!r}")
+    regional = config.scope != "page"
+    per_page = config.region_patches if regional else config.patches_per_page
     rng = np.random.default_rng(config.seed)
     torch.manual_seed(config.seed)
     torch.set_num_threads(config.threads)
@@ -182,14 +212,14 @@ def train_network(records: list[PageRecord], config: TrainConfig, base_z: np.nda
             if not batch:
                 continue
             tau = _tau(config, step / max(total - 1, 1))
-            inputs, owners, balances = [], [], []
+            inputs, owners, balances, chosen_windows = [], [], [], []
             for k, page in enumerate(batch):
                 u = 0.5 + config.balance_spread * (float(rng.uniform(0.0, 1.0)) - 0.5)
                 balances.append(u)
                 windows = page.record.windows
-                chosen = rng.choice(len(windows), min(config.patches_per_page, len(windows)),
-                                    replace=False)
-                for w in chosen:
+                chosen = rng.choice(len(windows), min(per_page, len(windows)), replace=False)
+                chosen_windows.append(np.sort(chosen))
+                for w in chosen_windows[-1]:
                     x = build_channels(windows[w], page.record, base_z, 1.0 - u, u,
                                        config.channels)
                     if rng.random() < 0.5:
@@ -202,10 +232,19 @@ def train_network(records: list[PageRecord], config: TrainConfig, base_z: np.nda
             owners_t = torch.tensor(owners)
             loss = 0.0
             for k, page in enumerate(batch):
-                dz = delta[owners_t == k].mean(dim=0)
+                patches = delta[owners_t == k]
+                dz = patches.mean(dim=0)
                 u = balances[k]
-                f = page.factor(offset + dz)
-                loss = loss + hybrid_loss(page.counts(f, tau), 1.0 - u, u, dz, config.mu)
+                item = 0.0
+                if config.scope != "region":
+                    f = page.factor(offset + dz)
+                    item = item + hybrid_loss(page.counts(f, tau), 1.0 - u, u, dz, config.mu)
+                if regional:
+                    f = page.region_factor(offset, patches,
+                                           page.blend_weights(chosen_windows[k]))
+                    item = item + hybrid_loss(page.counts(f, tau), 1.0 - u, u, patches,
+                                              config.mu / len(patches))
+                loss = loss + (item / 2 if config.scope == "both" else item)
             loss = loss / len(batch)
             optimiser.zero_grad()
             loss.backward()
@@ -284,7 +323,8 @@ def train_model(data, out, *, epochs: int = 20, seed: int = 0, variants: int = 2
         offset=offset, delta_max=config.delta_max, channels=config.channels,
         training_data=f"{len(pairs)} pages of {', '.join(collections)}; "
                       f"{variants - 1} augmented copies each",
-        description=f"DeltaNet width {config.width}, {epochs} epochs, seed {seed}",
+        description=f"DeltaNet width {config.width}, {epochs} epochs, seed {seed}, "
+                    f"loss scope {config.scope}",
         sample_inputs=sample)
     return {"pages": len(pairs), "records": len(records), "collections": collections,
             "parameters": count_parameters(model), "seconds": time.perf_counter() - start,
