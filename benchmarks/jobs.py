@@ -1,8 +1,10 @@
 """Throughput of ``docbin binarize FOLDER OUT --jobs N`` on a folder of generated pages.
 
-Generates ``--pages`` pages (``docbin.synth.degraded_page``, ``--rows`` × ``--cols``) once,
-then times the whole command for each N in ``--jobs`` (alternating, ``--repeats`` rounds,
-fresh output folder each run) and prints pages per second and the speed-up over N = 1.
+Generates ``--pages`` pages (``docbin.synth.degraded_page``, ``--rows`` × ``--cols``; by
+default an A4 page scanned at 300 dpi) once, then times the whole command for each N in
+``--jobs`` (alternating, ``--repeats`` rounds, fresh output folder each run) and prints
+pages per second and the speed-up over N = 1. ``--jobs 1`` binarizes one page at a time on
+one core; N > 1 uses this process and N − 1 worker processes, one core each.
 
     python benchmarks/jobs.py --pages 20 --jobs 1,2 --method classical
 """
@@ -22,8 +24,8 @@ from pathlib import Path
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=20)
-    parser.add_argument("--rows", type=int, default=2400)
-    parser.add_argument("--cols", type=int, default=1800)
+    parser.add_argument("--rows", type=int, default=3508)  # A4 at 300 dpi
+    parser.add_argument("--cols", type=int, default=2480)
     parser.add_argument("--jobs", default="1,2")
     parser.add_argument("--method", default="hybrid")
     parser.add_argument("--repeats", type=int, default=3)

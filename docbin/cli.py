@@ -148,8 +148,9 @@ def binarize(
         "--recursive", "-r", help="With a folder INPUT, also process sub-folders (mirrored "
         "in OUTPUT).")] = False,
     jobs: Annotated[int, typer.Option(
-        "--jobs", "-j", min=1, help="Worker processes for a folder (each binarizes whole "
-        "files).")] = 1,
+        "--jobs", "-j", min=0, help="Folders: pages in parallel, N worker processes with one "
+        "core each (1: one page at a time, on one core). 0: one per CPU core. A single "
+        "file uses every core through threads instead.")] = 0,
     explain: Annotated[bool, typer.Option(
         "--explain", help="Also write <output stem>.json with what was decided on the page "
         "(T_I, B_I, K, f, timings).")] = False,
@@ -383,6 +384,16 @@ def _run_job(job: tuple) -> _Outcome:
                         traceback="".join(traceback.format_exception(error)))
 
 
+def _cpu_count() -> int:
+    """CPUs this process may run on."""
+    import os
+
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def _init_worker() -> None:
     # Parallelism is across files: one OpenCV thread per worker avoids oversubscription.
     import cv2
@@ -434,22 +445,98 @@ class _Reporter:
 
 
 @contextlib.contextmanager
+def _single_core():
+    """OpenCV on one thread in this process while the block runs."""
+    import cv2
+
+    previous = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(previous)
+
+
+@contextlib.contextmanager
 def _mapped(job_list: list, workers: int):
-    """``_run_job`` over ``job_list``, results in input order; worker processes if
-    ``workers`` > 1 (spawned: same behaviour on every platform, no forked OpenCV state)."""
-    if workers <= 1 or len(job_list) <= 1:
-        yield map(_run_job, job_list)
+    """``_run_job`` over ``job_list``, results in input order, every page on one core.
+
+    With ``workers`` > 1 this process binarizes pages itself (its modules and model are
+    already loaded) beside ``workers − 1`` worker processes (spawned: the same behaviour on
+    every platform, no forked OpenCV state), which get the next pages while they are busy.
+    """
+    workers = min(workers, len(job_list))
+    if workers <= 1:
+        with _single_core():
+            yield map(_run_job, job_list)
         return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    executor = ProcessPoolExecutor(max_workers=min(workers, len(job_list)),
+    executor = ProcessPoolExecutor(max_workers=workers - 1,
                                    mp_context=multiprocessing.get_context("spawn"),
                                    initializer=_init_worker)
     try:
-        yield executor.map(_run_job, job_list)
+        with _single_core():
+            yield _shared_map(executor, job_list, workers - 1)
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _shared_map(executor, job_list: list, helpers: int):
+    """Outcomes of ``job_list`` in order. Pages are handed out one at a time, in order, to
+    ``helpers`` threads that each run their page in ``executor`` (a worker process) and to
+    this process whenever the next outcome is not ready, so nobody idles while pages are
+    left and none waits in a queue at the end."""
+    import threading
+    from concurrent.futures.process import BrokenProcessPool
+
+    pending = list(enumerate(job_list))[::-1]  # next page last
+    done: dict = {}
+    ready = threading.Condition()
+
+    def helper() -> None:
+        while True:
+            with ready:
+                if not pending:
+                    return
+                index, job = pending.pop()
+            broken = False
+            try:
+                outcome = executor.submit(_run_job, job).result()
+            except BrokenProcessPool:  # the other pages carry on in this process
+                broken = True
+                outcome = _Outcome(job[1], error=f"{job[1]}: the worker process died while "
+                                   "binarizing it (out of memory?)")
+            with ready:
+                done[index] = outcome
+                ready.notify_all()
+            if broken or outcome.fatal is not None:
+                return
+
+    threads = [threading.Thread(target=helper, daemon=True) for _ in range(helpers)]
+    for thread in threads:
+        thread.start()
+    try:
+        for index in range(len(job_list)):
+            while True:
+                with ready:
+                    if index in done:
+                        outcome = done.pop(index)
+                        break
+                    job = pending.pop() if pending else None
+                    if job is None:
+                        ready.wait()
+                        continue
+                done_here = _run_job(job[1])
+                with ready:
+                    done[job[0]] = done_here
+            yield outcome
+    finally:
+        with ready:
+            pending.clear()  # an early stop (a fatal error): no more pages
+        for thread in threads:
+            thread.join()
 
 
 def _make_folder(folder: Path) -> None:
@@ -480,8 +567,10 @@ def _binarize_folder(folder: Path, output: str, settings: _Settings, *, recursiv
         raise InputError(f"{folder}: no images found (looked for "
                          f"{', '.join(IMAGE_SUFFIXES)}){hint}")
     _make_folder(out_dir)
-    if jobs > 1 and settings.options.threads == 0:
-        # One onnxruntime thread per worker: the workers already fill the cores.
+    if jobs == 0:
+        jobs = _cpu_count()
+    if settings.options.threads == 0:
+        # One onnxruntime thread per page: parallelism is across pages.
         settings = dataclasses.replace(
             settings, options=dataclasses.replace(settings.options, threads=1))
     suffix = _suffix(settings.format or "png")

@@ -449,7 +449,7 @@ def encode_binary_pages(images: Sequence[np.ndarray], format: str = "tiff",
     first_dpi = _check_dpi(dpis[0])
     extra = {"dpi": first_dpi} if first_dpi is not None else {}
     if format == "png":
-        frames[0].save(buffer, format="PNG", optimize=True, **extra)
+        frames[0].save(buffer, format="PNG", compress_level=6, **extra)
     else:
         frames[0].save(buffer, format="TIFF", compression="group4", save_all=len(frames) > 1,
                        append_images=frames[1:], **extra)

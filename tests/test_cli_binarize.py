@@ -323,11 +323,14 @@ def test_same_output_name_twice(run, tmp_path, make_page):
     assert_binarized(tmp_path / "out" / "page.png", folder / "page.png")
 
 
-@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("workers", [0, 1, 2])
 def test_jobs_give_the_same_outputs_and_report(run, scans, tmp_path, make_page, workers):
     bad_files(scans, make_page)
     reference = tmp_path / "serial"
-    serial = run("binarize", scans, reference, "-r", "--explain")
+    single = run("binarize", scans / "a.png", tmp_path / "one.png")  # one file: threads
+    assert single.exit_code == 0
+    serial = run("binarize", scans, reference, "-r", "--explain", "--jobs", "1")
+    assert (tmp_path / "one.png").read_bytes() == (reference / "a.png").read_bytes()
     out = tmp_path / f"jobs{workers}"
     result = run("binarize", scans, out, "-r", "--explain", "--jobs", workers)
     assert result.exit_code == serial.exit_code == ExitCode.failed_pages
@@ -411,7 +414,7 @@ def test_failed_write_leaves_no_file(run, tmp_path, make_page, monkeypatch):
 
 
 @pytest.mark.parametrize("args", [["--balance", "1.5"], ["--method", "fancy"],
-                                  ["--jobs", "0"], ["--format", "jpeg"]])
+                                  ["--jobs", "-1"], ["--format", "jpeg"]])
 def test_bad_options_are_usage_errors(run, tmp_path, make_page, args):
     source = write_png(tmp_path / "page.png", make_page())
     result = run("binarize", source, tmp_path / "out.png", *args)
