@@ -32,7 +32,7 @@ MAX_OPENCV_MEDIAN_SIZE = 255
 #: the median filter's work area and of the large-window median's counts.
 DECISION_BAND_PIXELS = 1 << 25
 #: Pixels of the sub-bands in which the mean and the rule run (cache-sized temporaries).
-SUB_BAND_PIXELS = 1 << 22
+SUB_BAND_PIXELS = 1 << 21
 #: Pages smaller than this take the whole-page path of :func:`binary_page`.
 SMALL_PAGE = 1 << 16
 #: Pages up to this size keep a page-sized ``L_m`` in :func:`windowed_local_stats` (speed);

@@ -161,3 +161,66 @@ def test_train_command_exports_a_model_the_runtime_runs(tmp_path):
     again = CliRunner().invoke(app, ["train", "--data", str(tmp_path / "data"), "--out",
                                      str(out), "--epochs", "1"])
     assert again.exit_code != 0 and "exists" in again.output
+
+
+def _wide_record(seed: int = 9):
+    gray, text = _page(seed, rows=1300, cols=1700)
+    return data.make_record(gray, text, name="wide", collection="c", variant=0,
+                            rng=np.random.default_rng(seed))
+
+
+def test_regional_loss_reads_the_runtime_factor_map():
+    # the loss's f per sample is the runtime's --scope region map (tile field, upsampled)
+    # at the sample, up to the bilinear interpolation between tile centres
+    from docbin import regional
+    from docbin.surface import BSplineSurface, clamped_uniform_knots, logistic_surface
+
+    record = _wide_record()
+    n, degree = 8, 3
+    page = training.PageTensors(record, n, degree)
+    rng = np.random.default_rng(0)
+    offset = rng.normal(0, 0.02, (n, n)).astype(np.float32)
+    patches = rng.normal(0, 0.05, (len(record.boxes), n, n)).astype(np.float32)
+    chosen = np.arange(len(record.boxes))
+    got = page.region_factor(torch.from_numpy(offset), torch.from_numpy(patches),
+                             page.blend_weights(chosen)).numpy()
+    knots = clamped_uniform_knots(n, degree)
+
+    def base(b, t):
+        return logistic_surface(b, t) + BSplineSurface(offset, knots, degree, base="none")(b, t)
+
+    def delta_surface(dz):
+        return BSplineSurface(dz, knots, degree, base="none")
+
+    tiles = regional.hybrid_factor_field(base, delta_surface, patches, record.boxes,
+                                         record.b, record.t, (record.rows, record.cols))
+    field = regional.upsample_tiles(tiles, (record.rows, record.cols))
+    rows = np.rint(record.sample_pos[:, 0] * record.rows - 0.5).astype(int)
+    cols = np.rint(record.sample_pos[:, 1] * record.cols - 0.5).astype(int)
+    expected = field[rows, cols]
+    assert np.ptp(expected) > 0.01  # the map really varies across the page
+    np.testing.assert_allclose(got, expected, atol=2e-3)
+
+
+def test_regional_factor_with_equal_patches_is_the_page_factor():
+    record = _wide_record()
+    page = training.PageTensors(record, 8, 3)
+    dz = torch.from_numpy(np.random.default_rng(1).normal(0, 0.05, (8, 8)).astype(np.float32))
+    offset = torch.zeros(8, 8)
+    chosen = np.arange(3)
+    regional_f = page.region_factor(offset, dz.expand(3, 8, 8), page.blend_weights(chosen))
+    np.testing.assert_allclose(regional_f.numpy(), float(page.factor(offset + dz)), atol=1e-6)
+
+
+@pytest.mark.parametrize("scope", ["page", "region"])
+def test_training_runs_with_either_loss_scope(scope):
+    records = [_wide_record(seed) for seed in (2, 3)]
+    config = training.TrainConfig(epochs=1, batch_pages=2, width=8, scope=scope)
+    n = config.n
+    model = training.train_network(records, config, np.zeros((n, n), np.float32),
+                                   np.zeros((n, n), np.float32))
+    dz = training.predict_delta(model, records[0], np.zeros((n, n), np.float32), config)
+    assert np.isfinite(dz).all() and np.abs(dz).max() <= config.delta_max
+    with pytest.raises(ValueError, match="scope"):
+        training.train_network(records, training.TrainConfig(scope="tile"),
+                               np.zeros((n, n), np.float32), np.zeros((n, n), np.float32))
