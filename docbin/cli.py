@@ -153,7 +153,8 @@ def binarize(
         "file uses every core through threads instead.")] = 0,
     explain: Annotated[bool, typer.Option(
         "--explain", help="Also write <output stem>.json with what was decided on the page "
-        "(T_I, B_I, K, f, timings).")] = False,
+        "(T_I, B_I, K, f, timings); with --scope region also <output stem>.f.png, the "
+        "factor f(row, col) drawn over the page.")] = False,
     quiet: Annotated[bool, typer.Option(
         "--quiet", "-q", help="Print only errors.")] = False,
     dpi: Annotated[float | None, typer.Option(
@@ -282,6 +283,8 @@ def _binarize_source(source, label: str, target: Path | None, settings: _Setting
                  for page in pages]
     for page, name in zip(pages, names):
         sidecar = name.with_suffix(".json") if settings.explain else None
+        picture = _factor_picture_name(name) if sidecar is not None and \
+            settings.options.scope == "region" else None
         if isinstance(source, Path):
             _check_not_input(source, name)
         if not settings.overwrite:
@@ -290,15 +293,21 @@ def _binarize_source(source, label: str, target: Path | None, settings: _Setting
                     outcome.skipped.append(str(name))
                     continue
                 raise OutputError(f"{name} exists; pass --overwrite to replace it")
-            if sidecar is not None and sidecar.exists():
-                raise OutputError(f"{sidecar} exists; pass --overwrite to replace it")
-        _write_page(page, name, sidecar, format, settings)
+            for extra in (sidecar, picture):
+                if extra is not None and extra.exists():
+                    raise OutputError(f"{extra} exists; pass --overwrite to replace it")
+        _write_page(page, name, sidecar, format, settings, picture)
         outcome.written.append(str(name))
     return outcome
 
 
+def _factor_picture_name(name: Path) -> Path:
+    """``page.png`` → ``page.f.png``: the --explain picture of the regional f map."""
+    return name.with_name(f"{name.stem}.f.png")
+
+
 def _write_page(page, name: Path, sidecar: Path | None, format: str,
-                settings: _Settings) -> None:
+                settings: _Settings, picture: Path | None = None) -> None:
     import json
 
     from .io import json_safe, write_binary, write_bytes
@@ -307,10 +316,24 @@ def _write_page(page, name: Path, sidecar: Path | None, format: str,
     result = binarize_page(page.image, settings.options.method, options=settings.options)
     dpi = settings.dpi if settings.dpi is not None else page.dpi
     write_binary(name, result.image, format, dpi, overwrite=settings.overwrite)
+    extra = {}
+    if picture is not None and "regional" in result.info:
+        import numpy as np
+
+        from .plotting import factor_map_overlay
+        from .regional import upsample_tiles
+
+        regional = result.info["regional"]
+        f_map = upsample_tiles(np.asarray(regional["f"], np.float32), page.image.shape,
+                               regional["tile_size"])
+        png = factor_map_overlay(page.image, f_map, title=(
+            f"{Path(page.source).name}: f(row, col), {result.info['method']} per region"))
+        write_bytes(picture, png, overwrite=settings.overwrite)
+        extra["factor_map_picture"] = str(picture)
     if sidecar is not None:
         record = {"input": page.source, "page": page.index + 1, "pages": page.count,
                   "output": str(name), "rows": page.image.shape[0],
-                  "cols": page.image.shape[1], "dpi": dpi, **result.info}
+                  "cols": page.image.shape[1], "dpi": dpi, **extra, **result.info}
         text = json.dumps(json_safe(record), indent=2) + "\n"
         write_bytes(sidecar, text.encode("utf-8"), overwrite=settings.overwrite)
 

@@ -162,6 +162,31 @@ def test_explain_sidecar_is_not_overwritten(run, tmp_path, make_page):
     assert not (tmp_path / "out.png").exists()
 
 
+@pytest.mark.parametrize("method", ["classical", "hybrid"])
+def test_explain_draws_the_regional_factor_map(run, tmp_path, make_page, method):
+    source = write_png(tmp_path / "page.png", make_page())
+    result = run("binarize", source, tmp_path / "out.png", "--explain", "--scope", "region",
+                 "--method", method)
+    assert result.exit_code == 0, result.stderr
+    record = json.loads((tmp_path / "out.json").read_text())
+    picture = tmp_path / "out.f.png"
+    assert record["factor_map_picture"] == str(picture)
+    with Image.open(picture) as shown:
+        assert shown.mode == "RGB" and max(shown.size) > 200
+        colours = np.asarray(shown)
+    assert len(np.unique(colours.reshape(-1, 3), axis=0)) > 50  # the page and the colours
+    # page scope: one f per page, no picture
+    result = run("binarize", source, tmp_path / "page-scope.png", "--explain")
+    assert result.exit_code == 0 and not (tmp_path / "page-scope.f.png").exists()
+    # an existing picture is kept unless --overwrite
+    (tmp_path / "out.png").unlink()
+    (tmp_path / "out.json").unlink()
+    result = run("binarize", source, tmp_path / "out.png", "--explain", "--scope", "region",
+                 "--method", method)
+    assert result.exit_code == ExitCode.output_error and "out.f.png exists" in result.stderr
+    assert not (tmp_path / "out.png").exists()
+
+
 def test_explain_needs_a_file_output(run, tmp_path, make_page):
     source = write_png(tmp_path / "page.png", make_page())
     result = run("binarize", source, "-", "--explain")
