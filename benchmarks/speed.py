@@ -11,7 +11,8 @@ peak-RSS counter (``/proc/self/clear_refs``), runs the method once and reports
 (VmHWM − VmRSS before the run) / pixels. It counts everything the method allocates,
 OpenCV's and onnxruntime's buffers included, and the output page.
 
-Methods: ``docbin classical``; ``docbin hybrid`` (with ``--model PATH``, ``$DOCBIN_MODEL`` or
+Methods: ``docbin classical`` and ``docbin classical region`` (``--scope region``);
+``docbin hybrid`` and ``docbin hybrid region`` (with ``--model PATH``, ``$DOCBIN_MODEL`` or
 the packaged model; skipped with a note when there is none); ``doxapy Sauvola`` (window 75,
 k 0.2); ``OpenCV adaptive mean`` (``cv2.adaptiveThreshold``, ADAPTIVE_THRESH_MEAN_C, block
 75, C 10).
@@ -42,7 +43,8 @@ from pathlib import Path
 import numpy as np
 
 DOXAPY = "doxapy Sauvola"
-METHODS = ("docbin classical", "docbin hybrid", DOXAPY, "OpenCV adaptive mean")
+METHODS = ("docbin classical", "docbin classical region", "docbin hybrid", "docbin hybrid region",
+           DOXAPY, "OpenCV adaptive mean")
 LARGE_MP = 100.0
 
 
@@ -115,9 +117,14 @@ def build_methods(model: str | None) -> dict:
 
     from docbin import binarize
 
-    methods = {"docbin classical": lambda page: binarize(page, "classical").image}
+    methods = {"docbin classical": lambda page: binarize(page, "classical").image,
+               "docbin classical region": lambda page: binarize(page, "classical",
+                                                                scope="region").image}
     if model is not None:
-        methods["docbin hybrid"] = lambda page: binarize(page, "hybrid", model=model).image
+        methods["docbin hybrid"] = lambda page: binarize(page, "hybrid", model=model,
+                                                         scope="page").image
+        methods["docbin hybrid region"] = lambda page: binarize(page, "hybrid", model=model,
+                                                                scope="region").image
     try:
         import doxapy
     except ImportError:

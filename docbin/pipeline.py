@@ -112,13 +112,10 @@ def binarize(image: np.ndarray, method: str | None = None, *, options: Options |
         model = _model.load_model(options.model, threads=options.threads)
 
     start = time.perf_counter()
-    if options.scope == "region":  # a factor per pixel: the rule reads the page's L_m, L_a
-        local = _threshold.local_stats(gray, page.window_radius)
-        timings["local_stats"] = time.perf_counter() - start
-    elif model is not None:  # the model reads L_m, L_a on its patches; the rule reuses L_m
+    if model is not None:  # the model reads L_m, L_a on its patches; the rule reuses L_m
         local = _threshold.windowed_local_stats(gray, page.window_radius)
         timings["local_stats"] = time.perf_counter() - start
-    else:  # one factor: L_m, L_a and the rule band by band in binary_page
+    else:  # L_m, L_a and the rule band by band in binary_page
         local = None
     hybrid = None
     if model is None:
@@ -141,23 +138,22 @@ def binarize(image: np.ndarray, method: str | None = None, *, options: Options |
             lambda dz: BSplineSurface(dz, meta.knots, meta.degree, base="none"),
             np.asarray(hybrid["patch_delta_z"]), np.asarray(hybrid["patches"]),
             page.b, page.t, gray.shape)
-        decision_factor = _regional.upsample_tiles(f_tiles, gray.shape)
+        decision_factor = _regional.TileFieldRows(f_tiles, gray.shape)
         regional_info = {"tile_size": _regional.TILE_SIZE,
                          "f": np.round(f_tiles, 4).tolist()}
         timings["regional"] = time.perf_counter() - start
     if regional is not None:  # f(row, col) = S(b(row, col), t(row, col)), regional.py
         start = time.perf_counter()
         f_tiles = _regional.factor_field(regional, logistic_surface)
-        decision_factor = _regional.upsample_tiles(f_tiles, gray.shape, regional.tile_size)
+        decision_factor = _regional.TileFieldRows(f_tiles, gray.shape, regional.tile_size)
         regional_info = _regional.explain(regional, f_tiles)
         timings["regional"] = time.perf_counter() - start
     start = time.perf_counter()
-    if np.ndim(decision_factor) == 0:  # L_m, L_a and the rule band by band: bounded memory
-        median = None if local is None else local.local_median
-        out = _threshold.binary_page(gray, page.window_radius, decision_factor,
-                                     median=median if isinstance(median, np.ndarray) else None)
-    else:
-        out = _threshold.to_binary_image(_threshold.ink_mask(local, decision_factor))
+    # L_m, L_a and the rule band by band (bounded memory); f is one value or, per region,
+    # the rows of its map computed where they are read
+    median = None if local is None else local.local_median
+    out = _threshold.binary_page(gray, page.window_radius, decision_factor,
+                                 median=median if isinstance(median, np.ndarray) else None)
     timings["decision"] = time.perf_counter() - start
     info = {"method": options.method, **page.as_dict(), "f": factor, "timings": timings}
     if hybrid is not None:

@@ -315,10 +315,19 @@ def regional_fields(samples: EdgeSamples, page: PageStats, shape: tuple[int, int
     tile_size = _check_tile_size(tile_size)
     grid = tile_grid_shape(shape, tile_size)
     edge_keys = _block_keys(samples.edge_rows, samples.edge_cols, tile_size, grid)
-    contour_hist = _tiles_from_blocks(_block_histograms(edge_keys, samples.contour_values,
-                                                        grid))
-    ink_hist = _tiles_from_blocks(_block_histograms(edge_keys[samples.ink_edge_index],
-                                                    samples.ink_values, grid))
+    return fields_from_blocks(_block_histograms(edge_keys, samples.contour_values, grid),
+                              _block_histograms(edge_keys[samples.ink_edge_index],
+                                                samples.ink_values, grid),
+                              page, shape, tile_size)
+
+
+def fields_from_blocks(contour_blocks: np.ndarray, ink_blocks: np.ndarray, page: PageStats,
+                       shape: tuple[int, int], tile_size: int = TILE_SIZE) -> RegionalFields:
+    """:class:`RegionalFields` from the samples' histograms per quarter-tile block
+    (shape ``(2·tile_rows, 2·tile_cols, 256)``)."""
+    tile_size = _check_tile_size(tile_size)
+    contour_hist = _tiles_from_blocks(np.asarray(contour_blocks))
+    ink_hist = _tiles_from_blocks(np.asarray(ink_blocks))
     contour_median, contour_n = histogram_medians(contour_hist)
     ink_median, ink_n = histogram_medians(ink_hist)
     contour = shrink_to_page(contour_median, contour_n, page.contour_intensity, tile_size)
@@ -333,13 +342,19 @@ def regional_stats(image: np.ndarray, edges: np.ndarray | None = None,
                    tile_size: int = TILE_SIZE) -> RegionalFields:
     """Page statistics and regional fields of a gray page, from one edge computation.
 
-    ``edges`` (and its ``edge_threshold`` e*) may be passed when already computed; else
-    :func:`docbin.stats.strong_edges` computes them. ``result.page`` equals
-    :func:`docbin.stats.page_stats` of the page.
+    Without ``edges``, the page's statistics pass (:func:`docbin.stats.measure_page_blocks`,
+    banded and threaded) also histograms the samples per quarter-tile block. With
+    ``edges`` (and its ``edge_threshold`` e*) already computed, the samples are gathered
+    from them (:func:`edge_samples`). Either way ``result.page`` equals
+    :func:`docbin.stats.page_stats` of the page, and the fields are the same.
     """
     image = _stats._check_gray(image)
+    tile_size = _check_tile_size(tile_size)
     if edges is None:
-        edges, edge_threshold = _stats.strong_edges(image)
+        grid = tile_grid_shape(image.shape, tile_size)
+        page, _, blocks = _stats.measure_page_blocks(image, tile_size // 4,
+                                                     (2 * grid[0], 2 * grid[1]))
+        return fields_from_blocks(blocks.contour, blocks.ink, page, image.shape, tile_size)
     samples = edge_samples(image, edges)
     page = page_stats_from_samples(image, edges, edge_threshold, samples)
     return regional_fields(samples, page, image.shape, tile_size)
@@ -370,6 +385,45 @@ def upsample_tiles(values: np.ndarray, shape: tuple[int, int],
     big = cv2.resize(values, (n_cols * stride, n_rows * stride),
                      interpolation=cv2.INTER_LINEAR)
     return big[:shape[0], :shape[1]]
+
+
+def upsample_tile_rows(values: np.ndarray, shape: tuple[int, int], r0: int, r1: int,
+                       tile_size: int = TILE_SIZE) -> np.ndarray:
+    """Rows [r0, r1) of :func:`upsample_tiles` (identical values), from the tile rows
+    around them only.
+
+    The bilinear resize by the integer stride s maps output row y to the source position
+    ``(y + 0.5)/s − 0.5``: a resize of tile rows [a, b) gives the full resize's rows
+    ``[a·s, b·s)`` wherever it does not reach past its own first or last tile row, so one
+    tile row of margin on each side (none at the page's edges) suffices.
+    """
+    stride = _check_tile_size(tile_size) // 2
+    values = np.asarray(values, np.float32)
+    n_rows, n_cols = values.shape
+    if (n_rows, n_cols) != tile_grid_shape(shape, tile_size):
+        raise ValueError(f"a {shape[0]} × {shape[1]} page has "
+                         f"{tile_grid_shape(shape, tile_size)} tiles, got {values.shape}")
+    if not 0 <= r0 < r1 <= shape[0]:
+        raise ValueError(f"rows [{r0}, {r1}) are not inside a page of {shape[0]} rows")
+    first = max(0, (r0 - stride // 2) // stride)  # the tile row at or above r0's position
+    last = min(n_rows - 1, (r1 - 1) // stride + 1)
+    a, b = max(0, first - 1), min(n_rows, last + 2)
+    part = cv2.resize(values[a:b], (n_cols * stride, (b - a) * stride),
+                      interpolation=cv2.INTER_LINEAR)
+    return part[r0 - a * stride:r1 - a * stride, :shape[1]]
+
+
+class TileFieldRows:
+    """``rows(r0, r1)``: rows of the per-pixel map of a tile field, for
+    :func:`docbin.threshold.binary_page` (the page's map is never held)."""
+
+    def __init__(self, values: np.ndarray, shape: tuple[int, int], tile_size: int = TILE_SIZE):
+        self.values = np.asarray(values, np.float32)
+        self.shape = tuple(shape)
+        self.tile_size = tile_size
+
+    def __call__(self, r0: int, r1: int) -> np.ndarray:
+        return upsample_tile_rows(self.values, self.shape, r0, r1, self.tile_size)
 
 
 def factor_map(fields: RegionalFields, surface: Surface = logistic_surface) -> np.ndarray:

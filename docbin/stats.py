@@ -455,10 +455,12 @@ def acceptance_table(gamma: float = CONSTANTS.gamma) -> np.ndarray:
     return q <= d * np.abs(d) ** gamma
 
 
-def _edge_pixel_counts(image: np.ndarray, local: np.ndarray, r0: int, r1: int):
+def _edge_pixel_counts(image: np.ndarray, local: np.ndarray, r0: int, r1: int,
+                       owners: bool = False):
     """Histogram of the edge pixels' gray levels, and the codes ``256·I(p) + I(q)`` of
     every edge pixel p of rows [r0, r1) (``local``: flat indices inside the band) with each
-    of its 8-neighbours q inside the page."""
+    of its 8-neighbours q inside the page; with ``owners``, also each code's edge pixel
+    (its index in ``local``)."""
     rows, cols = image.shape
     flat = image.reshape(-1)
     index = local + r0 * cols
@@ -469,20 +471,28 @@ def _edge_pixel_counts(image: np.ndarray, local: np.ndarray, r0: int, r1: int):
         inside &= local >= cols
     if r1 == rows:
         inside &= local < (r1 - r0 - 1) * cols
-    codes = []
+    codes, owner = [], []
     offsets = np.array([dr * cols + dc for dr, dc in NEIGHBOURS_8])
     interior = index[inside]
     if interior.size:
         high = centre[inside].astype(np.int32) << 8
         codes.append((high + flat[interior + offsets[:, None]]).ravel())
+        if owners:
+            owner.append(np.tile(np.flatnonzero(inside), len(offsets)))
     border = index[~inside]
     if border.size:  # pixels on the page's border: neighbours checked one by one
         br, bc = np.divmod(border, cols)
         high = flat[border].astype(np.int32) << 8
+        which = np.flatnonzero(~inside)
         for dr, dc in NEIGHBOURS_8:
             ok = (br + dr >= 0) & (br + dr < rows) & (bc + dc >= 0) & (bc + dc < cols)
             codes.append(high[ok] + flat[border[ok] + dr * cols + dc])
-    return np.bincount(centre, minlength=256), np.concatenate(codes)
+            if owners:
+                owner.append(which[ok])
+    histogram = np.bincount(centre, minlength=256)
+    if owners:
+        return histogram, np.concatenate(codes), np.concatenate(owner)
+    return histogram, np.concatenate(codes)
 
 
 def ink_samples_histogram(image: np.ndarray, edges: np.ndarray,
@@ -579,6 +589,20 @@ def _page_histogram(image: np.ndarray, plan: list) -> np.ndarray:
     return histogram
 
 
+@dataclass
+class BlockHistograms:
+    """Histograms of the B_I and T_I samples per square block of the page.
+
+    ``contour[i, j, v]``: edge pixels of gray level v in block (i, j); ``ink[i, j, v]``:
+    accepted ink samples of level v next to an edge pixel of block (i, j). Block (i, j)
+    covers rows ``[i·size, (i+1)·size)`` and columns ``[j·size, (j+1)·size)``.
+    """
+
+    size: int
+    contour: np.ndarray  # int64 (block_rows, block_cols, 256)
+    ink: np.ndarray
+
+
 def measure_page(image: np.ndarray, *, band_pixels: int | None = None,
                  threads: int | None = None) -> tuple[PageStats, np.ndarray]:
     """:class:`PageStats` of a gray page and its strong-edge mask E (bool).
@@ -593,6 +617,23 @@ def measure_page(image: np.ndarray, *, band_pixels: int | None = None,
     threads : int, optional
         Threads over bands; default :func:`docbin.bands.thread_count` (OpenCV's count).
     """
+    stats, edges, _ = _measure(image, band_pixels=band_pixels, threads=threads)
+    return stats, edges
+
+
+def measure_page_blocks(image: np.ndarray, block: int, grid: tuple[int, int], *,
+                        band_pixels: int | None = None, threads: int | None = None):
+    """:func:`measure_page` plus :class:`BlockHistograms` of its samples on a grid of
+    ``grid`` = (block_rows, block_cols) blocks of ``block`` pixels (covering the page),
+    gathered in the same pass: ``(stats, edges, blocks)``."""
+    if block < 1 or grid[0] * block < image.shape[0] or grid[1] * block < image.shape[1]:
+        raise ValueError(f"a grid of {grid} blocks of {block} px does not cover a page of "
+                         f"{image.shape}")
+    return _measure(image, band_pixels=band_pixels, threads=threads, blocks=(block, grid))
+
+
+def _measure(image: np.ndarray, *, band_pixels: int | None = None,
+             threads: int | None = None, blocks: tuple | None = None):
     image = _check_gray(image)
     mask, threshold, levels = _strong_edge_mask(image, band_pixels=band_pixels,
                                                 threads=threads)
@@ -602,26 +643,54 @@ def measure_page(image: np.ndarray, *, band_pixels: int | None = None,
     table = acceptance_table(CONSTANTS.gamma).ravel()
     max_band = max(r1 - r0 for r0, r1 in plan)
 
+    if blocks is not None:
+        block, (block_rows, block_cols) = blocks
+        block_hists = BlockHistograms(block, np.zeros((block_rows, block_cols, 256), np.int64),
+                                      np.zeros((block_rows, block_cols, 256), np.int64))
+
+    def band_blocks(edge, r0, r1, centre_values, codes, owner, accepted):
+        """The band's block histograms: (first block row, contour, ink)."""
+        first, last = r0 // block, (r1 - 1) // block
+        size = (last - first + 1) * block_cols * 256
+        row, col = np.divmod(edge, cols)
+        key = ((row + r0) // block - first) * block_cols + col // block
+        contour = np.bincount(key * 256 + centre_values, minlength=size)
+        ink = np.bincount(key[owner[accepted]] * 256 + (codes[accepted] & 255),
+                          minlength=size)
+        shape = (last - first + 1, block_cols, 256)
+        return first, contour.reshape(shape), ink.reshape(shape)
+
     def third_pass(band):
         r0, r1 = band
         if not hasattr(local, "labels"):
             local.labels = np.empty((max_band, cols), np.int32)
         edge = np.flatnonzero(mask[r0:r1].view(bool).reshape(-1))
-        counts = None
+        counts = in_blocks = None
         if edge.size:
-            contour, codes = _edge_pixel_counts(image, edge, r0, r1)
-            counts = contour, _accepted(codes, table)
-        return counts, _band_components(mask, edge, r0, r1, local.labels)
+            if blocks is None:
+                contour, codes = _edge_pixel_counts(image, edge, r0, r1)
+                counts = contour, _accepted(codes, table)
+            else:
+                contour, codes, owner = _edge_pixel_counts(image, edge, r0, r1, owners=True)
+                accepted = table[codes]
+                counts = contour, np.bincount(codes[accepted] & 255, minlength=256)
+                in_blocks = band_blocks(edge, r0, r1, image[r0:r1].reshape(-1)[edge], codes,
+                                        owner, accepted)
+        return counts, _band_components(mask, edge, r0, r1, local.labels), in_blocks
 
     contour_hist = np.zeros(256, np.int64)
     ink_hist = np.zeros(256, np.int64)
     parts = []
     if threshold is not None:
-        for counts, part in _bands.map_bands(third_pass, plan, levels.threads):
+        for counts, part, in_blocks in _bands.map_bands(third_pass, plan, levels.threads):
             parts.append(part)
             if counts is not None:
                 contour_hist += counts[0]
                 ink_hist += counts[1]
+            if in_blocks is not None:
+                first, contour, ink = in_blocks
+                block_hists.contour[first:first + len(contour)] += contour
+                block_hists.ink[first:first + len(ink)] += ink
     n_edges = int(contour_hist.sum())
     if n_edges:
         contour = median_of_counts(contour_hist)
@@ -648,7 +717,7 @@ def measure_page(image: np.ndarray, *, band_pixels: int | None = None,
         edge_threshold=-1 if threshold is None else int(threshold),
         edge_pixels=n_edges,
     )
-    return stats, mask.view(bool)
+    return stats, mask.view(bool), block_hists if blocks is not None else None
 
 
 def page_stats(image: np.ndarray) -> PageStats:

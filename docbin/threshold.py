@@ -329,10 +329,10 @@ def _decision_band_rows(rows: int, cols: int, radius: int, rank: bool,
     return max(64, pixels // cols - 2 * radius, 2 * radius)
 
 
-def binary_page(image: np.ndarray, radius: int, factor: float, *, threads: int | None = None,
+def binary_page(image: np.ndarray, radius: int, factor, *, threads: int | None = None,
                 band_pixels: int | None = None,
                 median: np.ndarray | None = None) -> np.ndarray:
-    """The binarized page (uint8, text 0, background 255) for one decision factor.
+    """The binarized page (uint8, text 0, background 255) for a decision factor.
 
     Same result as ``to_binary_image(ink_mask(local_stats(image, radius), factor))``,
     computed band by band: each band's ``L_m`` from the band and ``radius`` rows above and
@@ -345,8 +345,10 @@ def binary_page(image: np.ndarray, radius: int, factor: float, *, threads: int |
         2-D uint8 gray page.
     radius : int
         K, the window radius.
-    factor : float
-        f, the page's decision factor.
+    factor : float, ndarray or callable
+        f: the page's decision factor; or one per pixel (regional scope), as a page-shaped
+        array or as a function ``rows(r0, r1)`` giving rows [r0, r1) of it (float32), so
+        that the page's map is never held.
     threads : int, optional
         Bands run in parallel on this many threads; default
         :func:`docbin.bands.thread_count`.
@@ -358,12 +360,22 @@ def binary_page(image: np.ndarray, radius: int, factor: float, *, threads: int |
     """
     image = np.ascontiguousarray(image)
     radius = _check_radius(radius)
-    table = median_threshold_table(factor) if np.ndim(factor) == 0 else None
-    if table is None or image.size < SMALL_PAGE:
+    if callable(factor):
+        factor_rows = factor
+    elif np.ndim(factor) != 0:
+        if np.shape(factor) != image.shape:
+            raise ValueError(f"a factor per pixel must have the page's shape {image.shape}, "
+                             f"got {np.shape(factor)}")
+        factor_rows = (lambda f: lambda r0, r1: f[r0:r1])(np.asarray(factor))
+    else:
+        factor_rows = None
+    table = median_threshold_table(factor) if factor_rows is None else None
+    if (table is None and factor_rows is None) or image.size < SMALL_PAGE:
         if median is None:
             median = local_median(image, radius)
         local = LocalStats(image, median, local_mean(image, radius), radius)
-        return to_binary_image(ink_mask(local, factor))
+        whole = factor if factor_rows is None else factor_rows(0, image.shape[0])
+        return to_binary_image(ink_mask(local, whole))
     rows, cols = image.shape
     size = 2 * radius + 1
     threads = _bands.thread_count(threads)
@@ -383,6 +395,8 @@ def binary_page(image: np.ndarray, radius: int, factor: float, *, threads: int |
                              "mean": np.empty((min(rows, longest + 2 * radius), cols),
                                               np.float32),
                              "table": np.empty((longest, cols), np.uint8),
+                             "product": np.empty((longest, cols) if factor_rows else (0, cols),
+                                                 np.float32),
                              "below": np.empty((longest, cols), np.uint8)}
         buffers = local.buffers
         if median is not None:
@@ -401,8 +415,16 @@ def binary_page(image: np.ndarray, radius: int, factor: float, *, threads: int |
             gray = buffers["gray"][:h]
             np.copyto(gray, image[s0:s1])
             below_mean = cv2.compare(gray, mean, cv2.CMP_LT, dst=buffers["below"][:h])
-            threshold = cv2.LUT(band_median[s0 - r0:s1 - r0], table, dst=buffers["table"][:h])
-            below_median = cv2.compare(image[s0:s1], threshold, cv2.CMP_LT, dst=threshold)
+            if table is not None:
+                threshold = cv2.LUT(band_median[s0 - r0:s1 - r0], table,
+                                    dst=buffers["table"][:h])
+                below_median = cv2.compare(image[s0:s1], threshold, cv2.CMP_LT, dst=threshold)
+            else:  # I < fl32(f · L_m), f per pixel
+                product = buffers["product"][:h]
+                np.copyto(product, band_median[s0 - r0:s1 - r0])
+                f = np.asarray(factor_rows(s0, s1), np.float32)
+                cv2.multiply(f, product, dst=product)
+                below_median = cv2.compare(gray, product, cv2.CMP_LT, dst=buffers["table"][:h])
             ink = cv2.bitwise_and(below_mean, below_median, dst=below_mean)
             cv2.bitwise_not(ink, dst=out[s0:s1])
 

@@ -313,3 +313,36 @@ def test_different_patch_adjustments_bend_the_factor_across_the_page():
     expected = float(np.clip(base.adjusted(blended, clip=None)(0.6, 0.3), 0.05, 1))
     assert f[0, 5] == pytest.approx(expected, abs=1e-9)
     assert len(tile_centres((512, 3512))[1]) == f.shape[1]
+
+
+def test_tile_rows_equal_the_upsampled_map():
+    from docbin.regional import tile_grid_shape, upsample_tile_rows, upsample_tiles
+
+    rng = np.random.default_rng(5)
+    for _ in range(60):
+        shape = (int(rng.integers(1, 2200)), int(rng.integers(1, 900)))
+        values = rng.random(tile_grid_shape(shape)).astype(np.float32)
+        full = upsample_tiles(values, shape)
+        r0 = int(rng.integers(0, shape[0]))
+        r1 = int(rng.integers(r0 + 1, shape[0] + 1))
+        np.testing.assert_array_equal(upsample_tile_rows(values, shape, r0, r1), full[r0:r1])
+    with pytest.raises(ValueError):
+        upsample_tile_rows(values, shape, 0, shape[0] + 1)
+
+
+@pytest.mark.parametrize("seed,tile_size", [(1, 256), (2, 128), (3, 512)])
+def test_fields_from_the_statistics_pass_equal_the_sample_reference(seed, tile_size,
+                                                                    monkeypatch):
+    # the banded, threaded block histograms of measure_page_blocks against edge_samples
+    from docbin import bands, stats
+    from docbin.synth import degraded_page
+
+    monkeypatch.setattr(bands, "BAND_PIXELS", 20_000)  # many bands, block rows split
+    image = degraded_page(700 + 37 * seed, 900 - 53 * seed, seed=seed)[0]
+    fast = regional.regional_stats(image, tile_size=tile_size)
+    edges, threshold_ = stats.strong_edges(image)
+    slow = regional.regional_stats(image, edges, threshold_, tile_size=tile_size)
+    assert fast.page == slow.page == stats.page_stats(image)
+    for name in ("ink_intensity", "contour_intensity", "ink_samples", "contour_samples"):
+        np.testing.assert_array_equal(getattr(fast, name), getattr(slow, name), name)
+    assert fast.contour_samples.sum() > 0 and fast.ink_samples.sum() > 0

@@ -330,3 +330,27 @@ def test_overflow_rows_match_the_exact_window_counts(seed):
     for r0, r1 in [(0, rows), (0, top), (top // 2, min(rows, top + 60)), (rows - 37, rows)]:
         np.testing.assert_array_equal(_overflow_rows(image, radius, r0, r1),
                                       _overflow_rows_reference(image, radius, r0, r1))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_binary_page_with_factor_rows_equals_the_whole_page_rule(band_page, threads,
+                                                                  monkeypatch):
+    from docbin import threshold
+
+    monkeypatch.setattr(threshold, "SUB_BAND_PIXELS", 7_000)
+    rows, cols = band_page.shape
+    factor = (0.55 + 0.4 * np.add.outer(np.arange(rows) / rows, np.arange(cols) / cols) / 2)
+    factor = factor.astype(np.float32)
+    expected = to_binary_image(ink_mask(local_stats(band_page, 30), factor))
+    asked = []
+
+    def rows_of(r0, r1):
+        asked.append((r0, r1))
+        return factor[r0:r1]
+
+    out = threshold.binary_page(band_page, 30, rows_of, threads=threads, band_pixels=40_000)
+    np.testing.assert_array_equal(out, expected)
+    assert len(asked) > 2 and max(r1 - r0 for r0, r1 in asked) < rows  # never the whole map
+    np.testing.assert_array_equal(threshold.binary_page(band_page, 30, factor), expected)
+    with pytest.raises(ValueError, match="shape"):
+        threshold.binary_page(band_page, 30, factor[:-1])
