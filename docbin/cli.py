@@ -717,7 +717,7 @@ def train(
 ) -> None:
     """Train the hybrid model (both stages) and export it to ONNX.
 
-    Needs the training extra: pip install "docbin[train]". The export is checked
+    Needs the training extra: pip install "docbin\\[train]". The export is checked
     against the torch model before it is written.
     """
     try:
