@@ -148,9 +148,9 @@ def binarize(
         "--recursive", "-r", help="With a folder INPUT, also process sub-folders (mirrored "
         "in OUTPUT).")] = False,
     jobs: Annotated[int, typer.Option(
-        "--jobs", "-j", min=0, help="Folders: pages in parallel, N worker processes with one "
-        "core each (1: one page at a time, on one core). 0: one per CPU core. A single "
-        "file uses every core through threads instead.")] = 0,
+        "--jobs", "-j", min=0, help="Folders: N pages at a time, one core each (this "
+        "process and N − 1 worker processes); 1: one page at a time; 0: one per CPU core. "
+        "A single file uses every core through threads instead.")] = 0,
     explain: Annotated[bool, typer.Option(
         "--explain", help="Also write <output stem>.json with what was decided on the page "
         "(T_I, B_I, K, f, timings); with --scope region also <output stem>.f.png, the "
