@@ -88,6 +88,7 @@ _DEFAULT_METHOD = Method(_DEFAULTS.method)
 class Scope(str, enum.Enum):
     """Where f is read (``docbin.options.SCOPES``)."""
 
+    auto = "auto"
     page = "page"
     region = "region"
 
@@ -133,7 +134,8 @@ def binarize(
     scope: Annotated[Scope, typer.Option(
         "--scope", help="page: one decision factor f per page (the paper's form). region: f "
         "varies across the page (classical: T_I/B_I per 256 px tile; hybrid: the model's "
-        "per-patch adjustments blended across the page).")] = _DEFAULT_SCOPE,
+        "per-patch adjustments blended across the page). auto: region for the hybrid, page "
+        "for the classical method (the leave-one-collection-out winners).")] = _DEFAULT_SCOPE,
     threads: Annotated[int, typer.Option(
         "--threads", min=0, help="hybrid: onnxruntime threads per process (0: its "
         "choice).")] = _DEFAULTS.threads,
@@ -153,7 +155,7 @@ def binarize(
         "A single file uses every core through threads instead.")] = 0,
     explain: Annotated[bool, typer.Option(
         "--explain", help="Also write <output stem>.json with what was decided on the page "
-        "(T_I, B_I, K, f, timings); with --scope region also <output stem>.f.png, the "
+        "(T_I, B_I, K, f, timings); in the region scope also <output stem>.f.png, the "
         "factor f(row, col) drawn over the page.")] = False,
     quiet: Annotated[bool, typer.Option(
         "--quiet", "-q", help="Print only errors.")] = False,
@@ -284,7 +286,7 @@ def _binarize_source(source, label: str, target: Path | None, settings: _Setting
     for page, name in zip(pages, names):
         sidecar = name.with_suffix(".json") if settings.explain else None
         picture = _factor_picture_name(name) if sidecar is not None and \
-            settings.options.scope == "region" else None
+            settings.options.resolved_scope == "region" else None
         if isinstance(source, Path):
             _check_not_input(source, name)
         if not settings.overwrite:

@@ -8,7 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 METHODS = ("classical", "hybrid")
-SCOPES = ("page", "region")
+SCOPES = ("auto", "page", "region")
+#: What ``scope="auto"`` means for each method: the scope that won the leave-one-collection-
+#: out comparison (models/README.md). Classical: the page's statistics (regional statistics
+#: lose 0.2 FM overall); hybrid: the patches' adjustments blended across the page.
+AUTO_SCOPE = {"classical": "page", "hybrid": "region"}
 
 
 @dataclass(frozen=True)
@@ -31,10 +35,15 @@ class Options:
 
     method: str = "hybrid"  # the shipped model; "classical" needs none
     balance: float = 0.5  # hybrid: 1 keeps faint strokes (NRM weight), 0 cleaner background
-    scope: str = "page"
+    scope: str = "auto"  # "page": one f per page; "region": f(row, col); "auto": AUTO_SCOPE
     model: str | None = None
     threads: int = 0  # onnxruntime intra-op threads; 0 = onnxruntime's choice
     max_megapixels: float = 300.0
+
+    @property
+    def resolved_scope(self) -> str:
+        """"page" or "region": ``scope``, with "auto" resolved for the method."""
+        return AUTO_SCOPE[self.method] if self.scope == "auto" else self.scope
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:

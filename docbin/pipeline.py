@@ -98,7 +98,8 @@ def binarize(image: np.ndarray, method: str | None = None, *, options: Options |
     timings: dict[str, float] = {}
     start = time.perf_counter()
     regional = edges = None
-    if options.scope == "region" and options.method == "classical":
+    scope = options.resolved_scope
+    if scope == "region" and options.method == "classical":
         from . import regional as _regional
         regional = _regional.regional_stats(gray)  # the page's statistics and the tiles'
         page = regional.page
@@ -126,7 +127,7 @@ def binarize(image: np.ndarray, method: str | None = None, *, options: Options |
         timings["model"] = time.perf_counter() - start
     edges = None  # 1 byte per pixel that the decision does not need
     decision_factor, regional_info = factor, None
-    if options.scope == "region" and hybrid is not None:
+    if scope == "region" and hybrid is not None:
         # the hybrid per region: the patches' Δz blended across the page (regional.py)
         from . import regional as _regional
         from .surface import BSplineSurface
@@ -155,7 +156,8 @@ def binarize(image: np.ndarray, method: str | None = None, *, options: Options |
     out = _threshold.binary_page(gray, page.window_radius, decision_factor,
                                  median=median if isinstance(median, np.ndarray) else None)
     timings["decision"] = time.perf_counter() - start
-    info = {"method": options.method, **page.as_dict(), "f": factor, "timings": timings}
+    info = {"method": options.method, "scope": scope, **page.as_dict(), "f": factor,
+            "timings": timings}
     if hybrid is not None:
         info["hybrid"] = hybrid
     if regional_info is not None:

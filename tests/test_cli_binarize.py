@@ -176,8 +176,10 @@ def test_explain_draws_the_regional_factor_map(run, tmp_path, make_page, method)
         colours = np.asarray(shown)
     assert len(np.unique(colours.reshape(-1, 3), axis=0)) > 50  # the page and the colours
     # page scope: one f per page, no picture
-    result = run("binarize", source, tmp_path / "page-scope.png", "--explain")
+    result = run("binarize", source, tmp_path / "page-scope.png", "--explain", "--scope",
+                 "page", "--method", method)
     assert result.exit_code == 0 and not (tmp_path / "page-scope.f.png").exists()
+    assert json.loads((tmp_path / "page-scope.json").read_text())["scope"] == "page"
     # an existing picture is kept unless --overwrite
     (tmp_path / "out.png").unlink()
     (tmp_path / "out.json").unlink()
@@ -185,6 +187,18 @@ def test_explain_draws_the_regional_factor_map(run, tmp_path, make_page, method)
                  "--method", method)
     assert result.exit_code == ExitCode.output_error and "out.f.png exists" in result.stderr
     assert not (tmp_path / "out.png").exists()
+
+
+@pytest.mark.parametrize("method,scope", [("classical", "page"), ("hybrid", "region")])
+def test_auto_scope_is_the_winner_for_the_method(run, tmp_path, make_page, method, scope):
+    source = write_png(tmp_path / "page.png", make_page())
+    assert run("binarize", source, tmp_path / "out.png", "--explain", "--method",
+               method).exit_code == 0
+    record = json.loads((tmp_path / "out.json").read_text())
+    assert record["scope"] == scope and ("regional" in record) == (scope == "region")
+    assert (tmp_path / "out.f.png").exists() == (scope == "region")
+    explicit = docbin.binarize(dio.read_image(source).image, method, scope=scope)
+    assert (dio.read_image(tmp_path / "out.png").image == explicit.image).all()
 
 
 def test_explain_needs_a_file_output(run, tmp_path, make_page):
@@ -363,7 +377,7 @@ def test_jobs_give_the_same_outputs_and_report(run, scans, tmp_path, make_page, 
                                                                            "OUT")
     files = sorted(p.relative_to(out) for p in out.rglob("*.png"))
     assert files == sorted(p.relative_to(reference) for p in reference.rglob("*.png"))
-    assert len(files) == 6
+    assert len(files) == 12  # 6 pages and their --explain f maps (the hybrid's auto scope)
     for name in files:
         assert (out / name).read_bytes() == (reference / name).read_bytes()
 
