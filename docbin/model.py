@@ -531,6 +531,9 @@ class HybridModel:
         options.inter_op_num_threads = 1
         options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
         options.log_severity_level = 3  # errors only: warnings would clutter the CLI
+        # no busy-waiting between runs: the idle pool threads would spin on the cores the
+        # statistics and the median filter use right after the model
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         model = self.source if isinstance(self.source, (str, Path)) else self.source.read_bytes()
         try:
             return onnxruntime.InferenceSession(
