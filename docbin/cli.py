@@ -96,6 +96,14 @@ class Scope(str, enum.Enum):
 _DEFAULT_SCOPE = Scope(_DEFAULTS.scope)
 
 
+class LossScope(str, enum.Enum):
+    """Where the training loss reads f (``TrainConfig.scope``)."""
+
+    page = "page"
+    region = "region"
+    both = "both"
+
+
 class OutputFormat(str, enum.Enum):
     png = "png"
     tiff = "tiff"
@@ -715,6 +723,9 @@ def train(
     cache: Annotated[Path | None, typer.Option(
         "--cache", show_default=False,
         help="Folder for the per-page training cache (default: none).")] = None,
+    loss_scope: Annotated[LossScope, typer.Option(
+        "--loss-scope", help="The f the loss reads: page (one per page, as shipped), region "
+        "(the regional map of --scope region) or both (their mean).")] = LossScope.page,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace OUT.")] = False,
 ) -> None:
     """Train the hybrid model (both stages) and export it to ONNX.
@@ -725,12 +736,13 @@ def train(
     try:
         if not overwrite and out.exists():
             raise OutputError(f"{out} exists; pass --overwrite to replace it")
-        from .training.train import train_model  # MissingDependencyError without torch
+        from .training.train import TrainConfig, train_model  # needs torch
 
         quiet = not _stderr_is_terminal()
         summary = train_model(
             data, out, epochs=epochs, seed=seed, variants=variants, exclude=exclude or (),
             cache_dir=cache, global_surface=global_surface,
+            config=TrainConfig(scope=loss_scope.value),
             log=None if quiet else (lambda message: typer.echo(message, err=True)))
     except (DocbinError, OSError, ValueError) as error:
         raise fail(error) from None

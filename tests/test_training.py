@@ -135,7 +135,8 @@ def test_training_smoke_reduces_the_loss():
     assert np.abs(dz).max() <= config.delta_max
 
 
-def test_train_command_exports_a_model_the_runtime_runs(tmp_path):
+@pytest.mark.parametrize("loss_scope", ["page", "region"])
+def test_train_command_exports_a_model_the_runtime_runs(tmp_path, loss_scope):
     from PIL import Image
     from typer.testing import CliRunner
 
@@ -151,13 +152,17 @@ def test_train_command_exports_a_model_the_runtime_runs(tmp_path):
         Image.fromarray(np.where(text, 0, 255).astype(np.uint8)).save(root / "gt" / f"p{seed}.png")
     out = tmp_path / "model.onnx"
     result = CliRunner().invoke(app, ["train", "--data", str(tmp_path / "data"), "--out",
-                                      str(out), "--epochs", "1", "--variants", "1"])
+                                      str(out), "--epochs", "1", "--variants", "1",
+                                      "--loss-scope", loss_scope])
     assert result.exit_code == 0, result.output
     assert out.exists() and out.stat().st_size < 2_000_000
     gray, _ = _page(7, rows=520, cols=600)
     hybrid = docbin.binarize(gray, method="hybrid", model=str(out))
     assert hybrid.image.shape == gray.shape
     assert len(hybrid.info["hybrid"]["delta_z"]) == 8
+    from docbin.model import load_model
+
+    assert f"loss scope {loss_scope}" in load_model(out).metadata.description
     again = CliRunner().invoke(app, ["train", "--data", str(tmp_path / "data"), "--out",
                                      str(out), "--epochs", "1"])
     assert again.exit_code != 0 and "exists" in again.output

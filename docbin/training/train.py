@@ -48,10 +48,10 @@ class TrainConfig:
     weight_decay: float = 1e-4
     mu: float = 0.01
     balance_spread: float = 1.0  # u = 0.5 + spread·(U(0, 1) − 0.5): α = 1 − u, β = u
-    # "page": the loss reads one f per page (Δz = mean over the patches); "region": the
-    # regional f map (each sample's f from the patches' Δz blended by distance, as
-    # ``--scope region`` does); "both": the mean of the two losses (one model for both scopes)
-    scope: str = "both"
+    # "page": the loss reads one f per page (Δz = mean over the patches; the shipped model);
+    # "region": the regional f map (each sample's f from the patches' Δz blended by
+    # distance, as ``--scope region`` does); "both": the mean of the two losses
+    scope: str = "page"
     region_patches: int = 4  # patches per page in the regional loss
     tau_start: float = 4.0
     tau_end: float = 1.0
