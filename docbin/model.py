@@ -377,13 +377,25 @@ def select_patches(edges: np.ndarray, size: int = 512, count: int = 8) -> np.nda
     row0, col0 = np.meshgrid(_window_starts(rows, size), _window_starts(cols, size),
                              indexing="ij")
     row0, col0 = row0.ravel(), col0.ravel()
-    # int32 sums (a page has far fewer than 2**31 pixels) and no copy of a bool mask: the
-    # integral image is the largest array the hybrid adds to a page
+    # the integral image of the edge mask, only at the rows and columns where windows start
+    # and end: column sums of the strips between those rows (no page-sized array, and no
+    # copy of a bool mask), accumulated down the page and along each sampled row
     mask = edges.view(np.uint8) if edges.dtype == bool else edges.astype(np.uint8)
-    integral = cv2.integral(mask, sdepth=cv2.CV_32S)
-    totals = (integral[row0 + height, col0 + width].astype(np.int64)
-              - integral[row0, col0 + width] - integral[row0 + height, col0]
-              + integral[row0, col0])
+    at_rows = np.unique(np.concatenate([row0, row0 + height]))
+    at_cols = np.unique(np.concatenate([col0, col0 + width]))
+    integral = np.zeros((at_rows.size, at_cols.size), np.int64)
+    above = np.zeros(cols + 1, np.int64)  # column prefix of the edge count above the row
+    previous = 0
+    for i, r in enumerate(at_rows.tolist()):
+        if r > previous:
+            strip = cv2.reduce(mask[previous:r], 0, cv2.REDUCE_SUM, dtype=cv2.CV_32S)
+            above[1:] += np.cumsum(strip.ravel(), dtype=np.int64)
+            previous = r
+        integral[i] = above[at_cols]
+    r_top, r_bottom = np.searchsorted(at_rows, row0), np.searchsorted(at_rows, row0 + height)
+    c_left, c_right = np.searchsorted(at_cols, col0), np.searchsorted(at_cols, col0 + width)
+    totals = (integral[r_bottom, c_right] - integral[r_top, c_right]
+              - integral[r_bottom, c_left] + integral[r_top, c_left])
     order = np.lexsort((col0, row0, -totals))
     row0, col0 = row0[order], col0[order]
     available = np.ones(order.size, bool)
@@ -438,6 +450,15 @@ def build_input(gray: np.ndarray, boxes: np.ndarray, channels, *, z: np.ndarray,
     boxes = np.asarray(boxes).reshape(-1, 4)
     out = np.empty((boxes.shape[0], len(channels), size, size), np.float32)
     constants = {"b": b, "t": t, "alpha": 1.0 - balance, "beta": balance}
+    # the local statistics of all patches first, on all threads: a statistic computed where
+    # it is read (threshold.WindowedField) filters each patch's window here
+    from . import bands as _bands
+
+    crops = {}
+    for name, field_ in (("ratio", local_median), ("candidate", local_mean)):
+        if name in channels:
+            crops[name] = _bands.map_bands(lambda box, f=field_: crop_patch(f, box, size),
+                                           list(boxes), _bands.thread_count(None))
     z_plane = None
     for p, box in enumerate(boxes):
         patch = crop_patch(gray, box, size).astype(np.float32)
@@ -452,10 +473,10 @@ def build_input(gray: np.ndarray, boxes: np.ndarray, channels, *, z: np.ndarray,
             elif name in constants:
                 out[p, k] = np.float32(constants[name])
             elif name == "ratio":
-                median = crop_patch(local_median, box, size).astype(np.float32)
+                median = crops["ratio"][p].astype(np.float32)
                 out[p, k] = np.clip(patch / np.maximum(median, np.float32(1.0)), 0, 2) / 2
             elif name == "candidate":
-                mean = crop_patch(local_mean, box, size).astype(np.float32)
+                mean = crops["candidate"][p].astype(np.float32)
                 out[p, k] = patch < mean
             else:
                 raise ValueError(f"unknown input channel {name!r}")

@@ -249,11 +249,31 @@ def rank_median(image: np.ndarray, radius: int) -> np.ndarray:
     return out
 
 
-def local_mean(image: np.ndarray, radius: int) -> np.ndarray:
-    """Mean of the (2·radius+1)² window, borders replicated (float32)."""
-    size = 2 * _check_radius(radius) + 1
-    return cv2.boxFilter(image, cv2.CV_32F, (size, size), normalize=True,
-                         borderType=cv2.BORDER_REPLICATE)
+def local_mean(image: np.ndarray, radius: int, *, threads: int | None = 1) -> np.ndarray:
+    """Mean of the (2·radius+1)² window, borders replicated (float32).
+
+    With ``threads`` > 1 (None: :func:`docbin.bands.thread_count`) the page is cut into
+    bands of full rows computed in parallel, each from its rows and ``radius`` rows around
+    them: the same values (the filter's arithmetic depends on the column, not the row).
+    """
+    radius = _check_radius(radius)
+    size = 2 * radius + 1
+    threads = _bands.thread_count(threads)
+    if threads <= 1 or image.size < SMALL_PAGE:
+        return cv2.boxFilter(image, cv2.CV_32F, (size, size), normalize=True,
+                             borderType=cv2.BORDER_REPLICATE)
+    rows, cols = image.shape
+    out = np.empty((rows, cols), np.float32)
+    height = max(16, min(-(-rows // (2 * threads)), 4 * SUB_BAND_PIXELS // max(cols, 1)))
+
+    def fill(band):
+        r0, r1 = band
+        a0, a1 = _bands.with_halo(r0, r1, radius, rows)
+        out[r0:r1] = cv2.boxFilter(image[a0:a1], cv2.CV_32F, (size, size), normalize=True,
+                                   borderType=cv2.BORDER_REPLICATE)[r0 - a0:r1 - a0]
+
+    _bands.map_bands(fill, _bands.bands(rows, height), threads)
+    return out
 
 
 @dataclass
@@ -331,7 +351,8 @@ def _decision_band_rows(rows: int, cols: int, radius: int, rank: bool,
 
 def binary_page(image: np.ndarray, radius: int, factor, *, threads: int | None = None,
                 band_pixels: int | None = None,
-                median: np.ndarray | None = None) -> np.ndarray:
+                median: np.ndarray | None = None,
+                mean: np.ndarray | None = None) -> np.ndarray:
     """The binarized page (uint8, text 0, background 255) for a decision factor.
 
     Same result as ``to_binary_image(ink_mask(local_stats(image, radius), factor))``,
@@ -357,6 +378,8 @@ def binary_page(image: np.ndarray, radius: int, factor, *, threads: int | None =
         on it).
     median : ndarray, optional
         The page's ``local_median(image, radius)`` when already computed.
+    mean : ndarray, optional
+        The page's ``local_mean(image, radius)`` when already computed.
     """
     image = np.ascontiguousarray(image)
     radius = _check_radius(radius)
@@ -373,7 +396,8 @@ def binary_page(image: np.ndarray, radius: int, factor, *, threads: int | None =
     if (table is None and factor_rows is None) or image.size < SMALL_PAGE:
         if median is None:
             median = local_median(image, radius)
-        local = LocalStats(image, median, local_mean(image, radius), radius)
+        local = LocalStats(image, median, local_mean(image, radius) if mean is None else mean,
+                           radius)
         whole = factor if factor_rows is None else factor_rows(0, image.shape[0])
         return to_binary_image(ink_mask(local, whole))
     rows, cols = image.shape
@@ -392,8 +416,8 @@ def binary_page(image: np.ndarray, radius: int, factor, *, threads: int | None =
         if not hasattr(local, "buffers"):
             longest = 2 * sub_height  # a last sub-band takes up to half a sub-band more
             local.buffers = {"gray": np.empty((longest, cols), np.float32),
-                             "mean": np.empty((min(rows, longest + 2 * radius), cols),
-                                              np.float32),
+                             "mean": np.empty((min(rows, longest + 2 * radius), cols)
+                                              if mean is None else (0, cols), np.float32),
                              "table": np.empty((longest, cols), np.uint8),
                              "product": np.empty((longest, cols) if factor_rows else (0, cols),
                                                  np.float32),
@@ -408,22 +432,24 @@ def binary_page(image: np.ndarray, radius: int, factor, *, threads: int | None =
         for s0, s1 in _bands.bands(r1 - r0, sub_height):
             s0, s1 = s0 + r0, s1 + r0
             h = s1 - s0
-            a0, a1 = _bands.with_halo(s0, s1, radius, rows)
-            mean = cv2.boxFilter(image[a0:a1], cv2.CV_32F, (size, size),
-                                 dst=buffers["mean"][:a1 - a0], normalize=True,
-                                 borderType=cv2.BORDER_REPLICATE)[s0 - a0:s1 - a0]
+            if mean is not None:
+                band_mean = mean[s0:s1]
+            else:
+                a0, a1 = _bands.with_halo(s0, s1, radius, rows)
+                band_mean = cv2.boxFilter(image[a0:a1], cv2.CV_32F, (size, size),
+                                          dst=buffers["mean"][:a1 - a0], normalize=True,
+                                          borderType=cv2.BORDER_REPLICATE)[s0 - a0:s1 - a0]
             gray = buffers["gray"][:h]
             np.copyto(gray, image[s0:s1])
-            below_mean = cv2.compare(gray, mean, cv2.CMP_LT, dst=buffers["below"][:h])
+            below_mean = cv2.compare(gray, band_mean, cv2.CMP_LT, dst=buffers["below"][:h])
             if table is not None:
                 threshold = cv2.LUT(band_median[s0 - r0:s1 - r0], table,
                                     dst=buffers["table"][:h])
                 below_median = cv2.compare(image[s0:s1], threshold, cv2.CMP_LT, dst=threshold)
-            else:  # I < fl32(f · L_m), f per pixel
-                product = buffers["product"][:h]
-                np.copyto(product, band_median[s0 - r0:s1 - r0])
-                f = np.asarray(factor_rows(s0, s1), np.float32)
-                cv2.multiply(f, product, dst=product)
+            else:  # I < fl32(f · L_m), f per pixel (L_m converted to float32 in the product)
+                f = np.ascontiguousarray(factor_rows(s0, s1), np.float32)
+                product = cv2.multiply(f, np.ascontiguousarray(band_median[s0 - r0:s1 - r0]),
+                                       dst=buffers["product"][:h], dtype=cv2.CV_32F)
                 below_median = cv2.compare(gray, product, cv2.CMP_LT, dst=buffers["table"][:h])
             ink = cv2.bitwise_and(below_mean, below_median, dst=below_mean)
             cv2.bitwise_not(ink, dst=out[s0:s1])
@@ -489,13 +515,13 @@ class WindowedField:
 
 def windowed_local_stats(image: np.ndarray, radius: int, *,
                          median_pixels: int | None = None) -> LocalStats:
-    """:class:`LocalStats` whose ``L_a`` is a :class:`WindowedField`; ``L_m`` too, unless the
-    page has at most ``median_pixels`` pixels (default :data:`PAGE_MEDIAN_PIXELS`): then
-    ``L_m`` is the page array, computed once for a model's patches and for
-    :func:`binary_page` (1 byte per pixel)."""
+    """:class:`LocalStats` of page arrays on pages of at most ``median_pixels`` pixels
+    (default :data:`PAGE_MEDIAN_PIXELS`): computed once, on all threads, for a model's
+    patches and for :func:`binary_page` (5 bytes per pixel); on larger pages both are
+    :class:`WindowedField` objects, computed only where they are read."""
     limit = PAGE_MEDIAN_PIXELS if median_pixels is None else median_pixels
     if image.size <= limit:
-        median = local_median(image, radius, threads=None)
-    else:
-        median = WindowedField(image, radius, "median")
-    return LocalStats(image, median, WindowedField(image, radius, "mean"), radius)
+        return LocalStats(image, local_median(image, radius, threads=None),
+                          local_mean(image, radius, threads=None), radius)
+    return LocalStats(image, WindowedField(image, radius, "median"),
+                      WindowedField(image, radius, "mean"), radius)
