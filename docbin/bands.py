@@ -51,6 +51,14 @@ def with_halo(r0: int, r1: int, halo: int, rows: int) -> tuple[int, int]:
     return max(0, r0 - halo), min(rows, r1 + halo)
 
 
+def cpu_count() -> int:
+    """CPUs this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def thread_count(threads: int | None) -> int:
     """Threads for band processing: ``threads`` if > 0, else OpenCV's thread count
     (``cv2.setNumThreads``; worker processes set it to 1) limited to the usable CPUs."""
@@ -58,11 +66,7 @@ def thread_count(threads: int | None) -> int:
         return int(threads)
     import cv2
 
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cpus = os.cpu_count() or 1
-    return max(1, min(cv2.getNumThreads(), cpus))
+    return max(1, min(cv2.getNumThreads(), cpu_count()))
 
 
 def map_bands(function: Callable, items: Sequence, threads: int = 1) -> list:

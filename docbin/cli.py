@@ -96,6 +96,13 @@ class Scope(str, enum.Enum):
 _DEFAULT_SCOPE = Scope(_DEFAULTS.scope)
 
 
+class PictureScope(str, enum.Enum):
+    """What ``docbin surface`` draws: the surface (page) or a page's f map (region)."""
+
+    page = "page"
+    region = "region"
+
+
 class LossScope(str, enum.Enum):
     """Where the training loss reads f (``TrainConfig.scope``)."""
 
@@ -417,16 +424,6 @@ def _run_job(job: tuple) -> _Outcome:
                         traceback="".join(traceback.format_exception(error)))
 
 
-def _cpu_count() -> int:
-    """CPUs this process may run on."""
-    import os
-
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 def _init_worker() -> None:
     # Parallelism is across files: one OpenCV thread per worker avoids oversubscription.
     import cv2
@@ -601,7 +598,9 @@ def _binarize_folder(folder: Path, output: str, settings: _Settings, *, recursiv
                          f"{', '.join(IMAGE_SUFFIXES)}){hint}")
     _make_folder(out_dir)
     if jobs == 0:
-        jobs = _cpu_count()
+        from .bands import cpu_count
+
+        jobs = cpu_count()
     if settings.options.threads == 0:
         # One onnxruntime thread per page: parallelism is across pages.
         settings = dataclasses.replace(
@@ -663,9 +662,9 @@ def surface(
         "gives a cleaner background.")] = _DEFAULTS.balance,
     overwrite: Annotated[bool, typer.Option(
         "--overwrite", help="Replace OUT if it exists.")] = False,
-    scope: Annotated[Scope, typer.Option(
+    scope: Annotated[PictureScope, typer.Option(
         "--scope", help="region (with --page): draw the page with its per-region factor "
-        "f(row, col) laid over it instead of the surface.")] = Scope.page,
+        "f(row, col) laid over it instead of the surface.")] = PictureScope.page,
 ) -> None:
     """Draw the decision surface f(b, t) as a depth field (PNG).
 
@@ -680,7 +679,7 @@ def surface(
         if not overwrite and out.exists():
             raise OutputError(f"{out} exists; pass --overwrite to replace it")
         gray = None if page is None else read_image(page).image
-        if scope == Scope.region:
+        if scope == PictureScope.region:
             if gray is None:
                 raise _usage_error("--scope region draws a page's factor map: give --page")
             from .plotting import factor_map_picture

@@ -25,6 +25,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from . import bands as _bands
 from .errors import ModelError
 from .surface import ADJUSTED_RANGE, BSplineSurface
 
@@ -452,8 +453,6 @@ def build_input(gray: np.ndarray, boxes: np.ndarray, channels, *, z: np.ndarray,
     constants = {"b": b, "t": t, "alpha": 1.0 - balance, "beta": balance}
     # the local statistics of all patches first, on all threads: a statistic computed where
     # it is read (threshold.WindowedField) filters each patch's window here
-    from . import bands as _bands
-
     crops = {}
     for name, field_ in (("ratio", local_median), ("candidate", local_mean)):
         if name in channels:

@@ -153,10 +153,8 @@ def binarize(image: np.ndarray, method: str | None = None, *, options: Options |
     # L_m, L_a and the rule band by band (bounded memory); f is one value or, per region,
     # the rows of its map computed where they are read
     median = None if local is None else local.local_median
-    mean = None if local is None else local.local_mean
     out = _threshold.binary_page(gray, page.window_radius, decision_factor,
-                                 median=median if isinstance(median, np.ndarray) else None,
-                                 mean=mean if isinstance(mean, np.ndarray) else None)
+                                 median=median if isinstance(median, np.ndarray) else None)
     timings["decision"] = time.perf_counter() - start
     info = {"method": options.method, "scope": scope, **page.as_dict(), "f": factor,
             "timings": timings}

@@ -102,14 +102,6 @@ class EdgeSamples:
     ink_values: np.ndarray
 
 
-def acceptance_table(gamma: float = CONSTANTS.gamma) -> np.ndarray:
-    """``table[I(p), I(q)]`` = q is an accepted ink sample of p: ``I(q) <= d·|d|^gamma``,
-    ``d = I(p) − I(q)`` (METHOD.md §1.3), for all 256 × 256 pairs of gray levels."""
-    levels = np.arange(256, dtype=np.float64)
-    d = levels[:, None] - levels[None, :]
-    return levels[None, :] <= d * np.abs(d) ** gamma
-
-
 def edge_samples(image: np.ndarray, edges: np.ndarray,
                  gamma: float = CONSTANTS.gamma) -> EdgeSamples:
     """B_I and T_I samples with their edge pixel (the positions-keeping variant of
@@ -117,7 +109,8 @@ def edge_samples(image: np.ndarray, edges: np.ndarray,
 
     A neighbour q of an edge pixel p is accepted when ``I(q) <= d·|d|^gamma`` with
     ``d = I(p) − I(q)`` (METHOD.md §1.3); each (p, q) pair counts once. The test depends
-    on the two gray levels only, so it is read from :func:`acceptance_table`. The page
+    on the two gray levels only, so it is read from
+    :func:`docbin.stats.acceptance_table`. The page
     is padded with 255, which is never accepted (d <= 0), in place of bounds checks.
     """
     rows, cols = image.shape
@@ -128,7 +121,7 @@ def edge_samples(image: np.ndarray, edges: np.ndarray,
     padded[1:-1, 1:-1] = image
     padded = padded.ravel()
     position = (er + 1) * width + (ec + 1)
-    table = acceptance_table(gamma).ravel()
+    table = _stats.acceptance_table(gamma).ravel()
     row_of_table = center.astype(np.intp) * 256
     index_parts, value_parts = [], []
     for dr, dc in NEIGHBOURS_8:
@@ -376,26 +369,19 @@ def upsample_tiles(values: np.ndarray, shape: tuple[int, int],
     ``s·j + (s − 1) / 2``, its tile's centre; the border value is kept beyond the
     outermost centres (module docstring).
     """
-    stride = _check_tile_size(tile_size) // 2
-    values = np.asarray(values, np.float32)
-    n_rows, n_cols = values.shape
-    if (n_rows, n_cols) != tile_grid_shape(shape, tile_size):
-        raise ValueError(f"a {shape[0]} × {shape[1]} page has "
-                         f"{tile_grid_shape(shape, tile_size)} tiles, got {values.shape}")
-    big = cv2.resize(values, (n_cols * stride, n_rows * stride),
-                     interpolation=cv2.INTER_LINEAR)
-    return big[:shape[0], :shape[1]]
+    return upsample_tile_rows(values, shape, 0, shape[0], tile_size)
 
 
 def upsample_tile_rows(values: np.ndarray, shape: tuple[int, int], r0: int, r1: int,
                        tile_size: int = TILE_SIZE) -> np.ndarray:
-    """Rows [r0, r1) of :func:`upsample_tiles` (identical values), from the tile rows
-    around them only.
+    """Rows [r0, r1) of the bilinear per-pixel map of a tile field (:func:`upsample_tiles`),
+    from the tile rows around them only.
 
-    The bilinear resize by the integer stride s maps output row y to the source position
-    ``(y + 0.5)/s − 0.5``: a resize of tile rows [a, b) gives the full resize's rows
+    ``cv2.resize`` by the integer stride s maps output row y to the source position
+    ``(y + 0.5)/s − 0.5``: a resize of tile rows [a, b) gives the whole map's rows
     ``[a·s, b·s)`` wherever it does not reach past its own first or last tile row, so one
-    tile row of margin on each side (none at the page's edges) suffices.
+    tile row of margin on each side (none at the page's edges) suffices; the values do not
+    depend on which rows are asked for (tested against a resize of the whole grid).
     """
     stride = _check_tile_size(tile_size) // 2
     values = np.asarray(values, np.float32)

@@ -249,31 +249,11 @@ def rank_median(image: np.ndarray, radius: int) -> np.ndarray:
     return out
 
 
-def local_mean(image: np.ndarray, radius: int, *, threads: int | None = 1) -> np.ndarray:
-    """Mean of the (2·radius+1)² window, borders replicated (float32).
-
-    With ``threads`` > 1 (None: :func:`docbin.bands.thread_count`) the page is cut into
-    bands of full rows computed in parallel, each from its rows and ``radius`` rows around
-    them: the same values (the filter's arithmetic depends on the column, not the row).
-    """
-    radius = _check_radius(radius)
-    size = 2 * radius + 1
-    threads = _bands.thread_count(threads)
-    if threads <= 1 or image.size < SMALL_PAGE:
-        return cv2.boxFilter(image, cv2.CV_32F, (size, size), normalize=True,
-                             borderType=cv2.BORDER_REPLICATE)
-    rows, cols = image.shape
-    out = np.empty((rows, cols), np.float32)
-    height = max(16, min(-(-rows // (2 * threads)), 4 * SUB_BAND_PIXELS // max(cols, 1)))
-
-    def fill(band):
-        r0, r1 = band
-        a0, a1 = _bands.with_halo(r0, r1, radius, rows)
-        out[r0:r1] = cv2.boxFilter(image[a0:a1], cv2.CV_32F, (size, size), normalize=True,
-                                   borderType=cv2.BORDER_REPLICATE)[r0 - a0:r1 - a0]
-
-    _bands.map_bands(fill, _bands.bands(rows, height), threads)
-    return out
+def local_mean(image: np.ndarray, radius: int) -> np.ndarray:
+    """Mean of the (2·radius+1)² window, borders replicated (float32)."""
+    size = 2 * _check_radius(radius) + 1
+    return cv2.boxFilter(image, cv2.CV_32F, (size, size), normalize=True,
+                         borderType=cv2.BORDER_REPLICATE)
 
 
 @dataclass
@@ -351,8 +331,7 @@ def _decision_band_rows(rows: int, cols: int, radius: int, rank: bool,
 
 def binary_page(image: np.ndarray, radius: int, factor, *, threads: int | None = None,
                 band_pixels: int | None = None,
-                median: np.ndarray | None = None,
-                mean: np.ndarray | None = None) -> np.ndarray:
+                median: np.ndarray | None = None) -> np.ndarray:
     """The binarized page (uint8, text 0, background 255) for a decision factor.
 
     Same result as ``to_binary_image(ink_mask(local_stats(image, radius), factor))``,
@@ -378,8 +357,6 @@ def binary_page(image: np.ndarray, radius: int, factor, *, threads: int | None =
         on it).
     median : ndarray, optional
         The page's ``local_median(image, radius)`` when already computed.
-    mean : ndarray, optional
-        The page's ``local_mean(image, radius)`` when already computed.
     """
     image = np.ascontiguousarray(image)
     radius = _check_radius(radius)
@@ -389,15 +366,17 @@ def binary_page(image: np.ndarray, radius: int, factor, *, threads: int | None =
         if np.shape(factor) != image.shape:
             raise ValueError(f"a factor per pixel must have the page's shape {image.shape}, "
                              f"got {np.shape(factor)}")
-        factor_rows = (lambda f: lambda r0, r1: f[r0:r1])(np.asarray(factor))
+        per_pixel = np.asarray(factor)
+
+        def factor_rows(r0: int, r1: int) -> np.ndarray:
+            return per_pixel[r0:r1]
     else:
         factor_rows = None
     table = median_threshold_table(factor) if factor_rows is None else None
     if (table is None and factor_rows is None) or image.size < SMALL_PAGE:
         if median is None:
             median = local_median(image, radius)
-        local = LocalStats(image, median, local_mean(image, radius) if mean is None else mean,
-                           radius)
+        local = LocalStats(image, median, local_mean(image, radius), radius)
         whole = factor if factor_rows is None else factor_rows(0, image.shape[0])
         return to_binary_image(ink_mask(local, whole))
     rows, cols = image.shape
@@ -416,8 +395,8 @@ def binary_page(image: np.ndarray, radius: int, factor, *, threads: int | None =
         if not hasattr(local, "buffers"):
             longest = 2 * sub_height  # a last sub-band takes up to half a sub-band more
             local.buffers = {"gray": np.empty((longest, cols), np.float32),
-                             "mean": np.empty((min(rows, longest + 2 * radius), cols)
-                                              if mean is None else (0, cols), np.float32),
+                             "mean": np.empty((min(rows, longest + 2 * radius), cols),
+                                              np.float32),
                              "table": np.empty((longest, cols), np.uint8),
                              "product": np.empty((longest, cols) if factor_rows else (0, cols),
                                                  np.float32),
@@ -432,13 +411,10 @@ def binary_page(image: np.ndarray, radius: int, factor, *, threads: int | None =
         for s0, s1 in _bands.bands(r1 - r0, sub_height):
             s0, s1 = s0 + r0, s1 + r0
             h = s1 - s0
-            if mean is not None:
-                band_mean = mean[s0:s1]
-            else:
-                a0, a1 = _bands.with_halo(s0, s1, radius, rows)
-                band_mean = cv2.boxFilter(image[a0:a1], cv2.CV_32F, (size, size),
-                                          dst=buffers["mean"][:a1 - a0], normalize=True,
-                                          borderType=cv2.BORDER_REPLICATE)[s0 - a0:s1 - a0]
+            a0, a1 = _bands.with_halo(s0, s1, radius, rows)
+            band_mean = cv2.boxFilter(image[a0:a1], cv2.CV_32F, (size, size),
+                                      dst=buffers["mean"][:a1 - a0], normalize=True,
+                                      borderType=cv2.BORDER_REPLICATE)[s0 - a0:s1 - a0]
             gray = buffers["gray"][:h]
             np.copyto(gray, image[s0:s1])
             below_mean = cv2.compare(gray, band_mean, cv2.CMP_LT, dst=buffers["below"][:h])
@@ -518,8 +494,7 @@ def windowed_local_stats(image: np.ndarray, radius: int, *,
     """:class:`LocalStats` whose ``L_a`` is a :class:`WindowedField`; ``L_m`` too, unless the
     page has at most ``median_pixels`` pixels (default :data:`PAGE_MEDIAN_PIXELS`): then
     ``L_m`` is the page array, computed once for a model's patches and for
-    :func:`binary_page` (1 byte per pixel). (A page array of ``L_a`` shared the same way
-    measured no faster: 4 bytes per pixel to allocate against the patches' windows.)"""
+    :func:`binary_page` (1 byte per pixel)."""
     limit = PAGE_MEDIAN_PIXELS if median_pixels is None else median_pixels
     if image.size <= limit:
         median = local_median(image, radius, threads=None)

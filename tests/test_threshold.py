@@ -354,28 +354,3 @@ def test_binary_page_with_factor_rows_equals_the_whole_page_rule(band_page, thre
     np.testing.assert_array_equal(threshold.binary_page(band_page, 30, factor), expected)
     with pytest.raises(ValueError, match="shape"):
         threshold.binary_page(band_page, 30, factor[:-1])
-
-
-@pytest.mark.parametrize("radius", [3, 40, 140])
-def test_threaded_local_mean_equals_the_whole_page_filter(band_page, radius, monkeypatch):
-    from docbin import threshold
-
-    monkeypatch.setattr(threshold, "SUB_BAND_PIXELS", 5_000)  # many bands
-    whole = threshold.local_mean(band_page, radius)
-    for threads in (2, 3):
-        np.testing.assert_array_equal(threshold.local_mean(band_page, radius, threads=threads),
-                                      whole)
-
-
-def test_binary_page_reuses_given_local_statistics(band_page):
-    from docbin import threshold
-
-    local = local_stats(band_page, 25)
-    expected = to_binary_image(ink_mask(local, 0.71))
-    out = threshold.binary_page(band_page, 25, 0.71, median=local.local_median,
-                                mean=local.local_mean, threads=2)
-    np.testing.assert_array_equal(out, expected)
-    # the given arrays are what the rule reads
-    shifted = threshold.binary_page(band_page, 25, 0.71, median=local.local_median,
-                                    mean=local.local_mean - 1000, threads=2)
-    assert (out == 0).any() and not (shifted == 0).any()

@@ -120,7 +120,7 @@ class PageTensors:
         f = self.f_logistic + (self.weights * delta_z).sum()
         return f.clamp(0.05, 1.0)
 
-    def blend_weights(self, chosen) -> "torch.Tensor":
+    def blend_weights(self, chosen) -> torch.Tensor:
         """[P, samples] weights of the chosen windows' Δz at every sample: the runtime's
         :func:`docbin.regional.patch_blend_weights` read at the sample instead of the tile
         centre (w_p ∝ exp(−d_p² / 2·spread²), normalised over the patches)."""
