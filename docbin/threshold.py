@@ -73,8 +73,23 @@ def local_median(image: np.ndarray, radius: int, *, threads: int | None = 1) -> 
         _bands.map_bands(fill, _bands.bands(rows, height), threads)
         return out
     if size <= MAX_OPENCV_MEDIAN_SIZE:
-        return cv2.medianBlur(image, size)
+        return _median_blur(image, size)
     return rank_median(image, radius)
+
+
+def _median_blur(image: np.ndarray, size: int) -> np.ndarray:
+    """``cv2.medianBlur(image, size)``, computed as ``255 − median(255 − image)`` on bright
+    images.
+
+    OpenCV's histogram medians find a window's median by scanning their 16 coarse bins
+    from level 0, so bright windows (a page's background) take longer than dark ones
+    (about 15 % of the filter's time on a page whose median is in the top bins). With n
+    odd, the median of the inverted window is exactly the inverted median.
+    """
+    if size > 5 and cv2.mean(image[::8])[0] > 127.5:
+        out = cv2.medianBlur(cv2.bitwise_not(image), size)
+        return cv2.bitwise_not(out, dst=out)
+    return cv2.medianBlur(image, size)
 
 
 def _median_rows(image: np.ndarray, radius: int, r0: int, r1: int) -> np.ndarray:
@@ -82,7 +97,7 @@ def _median_rows(image: np.ndarray, radius: int, r0: int, r1: int) -> np.ndarray
     rows = image.shape[0]
     a0, a1 = _bands.with_halo(r0, r1, radius, rows)
     if 2 * radius + 1 <= MAX_OPENCV_MEDIAN_SIZE:
-        return cv2.medianBlur(image[a0:a1], 2 * radius + 1)[r0 - a0:r1 - a0]
+        return _median_blur(image[a0:a1], 2 * radius + 1)[r0 - a0:r1 - a0]
     return _large_median_rows(image, radius, r0, r1)
 
 
@@ -167,7 +182,7 @@ def _large_median_rows(image: np.ndarray, radius: int, r0: int, r1: int) -> np.n
     out = None
     if not risky.all():
         try:
-            out = cv2.medianBlur(image[a0:a1], 2 * radius + 1)[r0 - a0:r1 - a0]
+            out = _median_blur(image[a0:a1], 2 * radius + 1)[r0 - a0:r1 - a0]
         except cv2.error:
             risky[:] = True
     if out is None:

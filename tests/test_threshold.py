@@ -69,6 +69,25 @@ def test_large_window_median_is_exact(radius, levels, seed):
                                   window_median_reference(image, radius))
 
 
+@pytest.mark.parametrize("radius", [1, 3, 7, 20, 130])
+@pytest.mark.parametrize("bright", [False, True])
+def test_median_filter_of_bright_pages_runs_on_the_inverted_page(radius, bright, make_page,
+                                                                  monkeypatch):
+    from docbin import threshold
+
+    page = make_page(60, 80, 3)
+    image = page if bright else 255 - page
+    assert (image.mean() > 127.5) == bright
+    calls = []
+    real = threshold.cv2.bitwise_not
+    monkeypatch.setattr(threshold.cv2, "bitwise_not",
+                        lambda *args, **kwargs: calls.append(1) or real(*args, **kwargs))
+    size = 2 * radius + 1
+    expected = ndimage.median_filter(image, size=size, mode="nearest")
+    np.testing.assert_array_equal(threshold._median_blur(image, size), expected)
+    assert bool(calls) == (bright and size > 5)
+
+
 def test_large_window_median_of_a_page_with_structure(make_page):
     image = make_page(30, 44, 2)
     np.testing.assert_array_equal(local_median(image, 129), window_median_reference(image, 129))
