@@ -105,51 +105,61 @@ def _median_rows(image: np.ndarray, radius: int, r0: int, r1: int) -> np.ndarray
 HISTOGRAM_COUNTER_MAX = 65535
 
 
+#: Side of the square blocks of :func:`_overflow_rows`'s bound (pixels): small blocks give a
+#: bound within 5 % of the window (no exact counts needed unless a bin nears the limit).
+OVERFLOW_BLOCK = 8
+
+
 def _overflow_rows(image: np.ndarray, radius: int, r0: int, r1: int) -> np.ndarray:
     """Rows of [r0, r1) (bool) that hold a pixel whose window has more than
     :data:`HISTOGRAM_COUNTER_MAX` pixels of one 16-level bin ``[16j, 16j + 15]``.
 
-    A bin's count in a window is at most its count in the square blocks the window touches
-    (side ``block``: a window of side 2·radius + 1 touches at most
-    ``(block − 1 + 2·radius) // block + 1`` blocks each way). The counts of all 16 bins in
-    every block come from one 2-D histogram (bin, block column) per strip of ``block`` rows,
-    over the band's rows and ``radius`` rows and columns around them with the borders
-    replicated (the windows hold replicated pixels as often as they repeat), padded to whole
-    blocks by replication too (which only loosens the bound). On the rows of the blocks
-    whose bound exceeds the limit, the bin's exact window counts (box sums of its mask)
-    decide.
+    A bin's count in a window is at most its count in the square blocks (side
+    :data:`OVERFLOW_BLOCK`) the window touches: ``span = (block − 1 + 2·radius) // block + 1``
+    each way. The counts of all 16 bins in every block come from 2-D histograms (bin,
+    block column) per strip of ``block`` rows and group of 256 block columns, over the band's
+    rows and ``radius`` rows and columns around them with the borders replicated (the
+    windows hold replicated pixels as often as they repeat), padded to whole blocks by
+    replication too (which only loosens the bound). On the rows of the blocks whose bound
+    exceeds the limit, the bin's exact window counts (box sums of its mask) decide.
     """
     rows, cols = image.shape
     a0, a1 = _bands.with_halo(r0, r1, radius, rows)
     risky = np.zeros(r1 - r0, bool)
+    block = OVERFLOW_BLOCK
     height, width = (r1 - r0) + 2 * radius, cols + 2 * radius
-    block = 32 * max(1, -(-width // (32 * 256)))  # block columns fit uint8 ids
     n_rows, n_cols = -(-height // block), -(-width // block)
     # page rows [r0 − radius, r1 + radius), cols [−radius, cols + radius), replicated: the
     # window of page pixel (r, c) is rows [r − r0, r − r0 + 2·radius], cols [c, c + 2·radius]
     top = radius - (r0 - a0)
     padded = cv2.copyMakeBorder(image[a0:a1], top, n_rows * block - top - (a1 - a0),
                                 radius, n_cols * block - width + radius, cv2.BORDER_REPLICATE)
-    codes = cv2.LUT(padded, (np.arange(256) // 16).astype(np.uint8))
+    group = 256 * block  # columns of 256 blocks: block ids fit uint8
     ids = np.ascontiguousarray(np.broadcast_to(
-        (np.arange(n_cols * block) // block).astype(np.uint8), (block, n_cols * block)))
-    counts = np.empty((n_rows, 16, n_cols), np.float32)  # exact: at most block² per bin
+        (np.arange(min(group, n_cols * block)) // block).astype(np.uint8),
+        (block, min(group, n_cols * block))))
+    counts = np.empty((16, n_rows, n_cols), np.float32)  # exact: at most block² per bin
     for g in range(n_rows):
-        counts[g] = cv2.calcHist([codes[g * block:(g + 1) * block], ids], [0, 1], None,
-                                 [16, n_cols], [0, 16, 0, n_cols])
-    del padded, codes
+        strip = padded[g * block:(g + 1) * block]
+        for c0 in range(0, n_cols, 256):
+            c1 = min(n_cols, c0 + 256)
+            counts[:, g, c0:c1] = cv2.calcHist(
+                [strip[:, c0 * block:c1 * block], ids[:, :(c1 - c0) * block]], [0, 1], None,
+                [16, c1 - c0], [0, 256, 0, c1 - c0])
+    del padded
     span = (block - 1 + 2 * radius) // block + 1
     size = 2 * radius + 1
     depth = cv2.CV_32F if size * size < 1 << 24 else cv2.CV_32S
-    for j in np.flatnonzero(counts.sum(axis=(0, 2)) > HISTOGRAM_COUNTER_MAX).tolist():
-        grid = np.zeros((n_rows + span + 1, n_cols + span + 1), np.int64)
-        grid[1:n_rows + 1, 1:n_cols + 1] = counts[:, j, :]
-        total = grid.cumsum(0).cumsum(1)
-        bound = (total[span:span + n_rows, span:span + n_cols] - total[:n_rows, span:span + n_cols]
-                 - total[span:span + n_rows, :n_cols] + total[:n_rows, :n_cols])
-        flagged = np.zeros(r1 - r0, bool)
-        for g in np.flatnonzero((bound > HISTOGRAM_COUNTER_MAX).any(axis=1)).tolist():
-            flagged[g * block:(g + 1) * block] = True
+    for j in range(16):
+        # bound[g, b]: the counts of blocks [g, g + span) × [b, b + span) (zeros beyond);
+        # float32 sums of at most span² · block² < 2²⁴ are exact
+        if counts[j].sum(dtype=np.float64) <= HISTOGRAM_COUNTER_MAX:
+            continue
+        bound = cv2.boxFilter(counts[j], -1, (span, span), anchor=(0, 0), normalize=False,
+                              borderType=cv2.BORDER_CONSTANT)
+        flagged = np.repeat((bound > HISTOGRAM_COUNTER_MAX).any(axis=1), block)[:r1 - r0]
+        if not flagged.any():
+            continue
         # the exact window counts of the bin on the flagged rows
         table = np.zeros(256, np.uint8)
         table[16 * j:16 * j + 16] = 1

@@ -317,9 +317,9 @@ def test_large_windows_use_the_median_filter_where_its_counters_hold():
         assert out[r - 650, c] == np.partition(window.ravel(), 261 * 261 // 2)[261 * 261 // 2]
 
 
-def _overflow_rows_reference(image, radius, r0, r1):
-    """Rows of [r0, r1) with a window holding more than 65535 pixels of one 16-level bin,
-    from the exact window counts of every bin at every pixel."""
+def _overflow_rows_reference(image, radius, r0, r1, limit=65535):
+    """Rows of [r0, r1) with a window holding more than ``limit`` pixels of one 16-level
+    bin, from the exact window counts of every bin at every pixel."""
     size = 2 * radius + 1
     padded = np.pad(image, radius, mode="edge").astype(np.int64)
     risky = np.zeros(r1 - r0, bool)
@@ -329,8 +329,28 @@ def _overflow_rows_reference(image, radius, r0, r1):
         total[1:, 1:] = mask.cumsum(0).cumsum(1)
         counts = (total[size:, size:] - total[:-size, size:] - total[size:, :-size]
                   + total[:-size, :-size])
-        risky |= (counts[r0:r1] > 65535).any(axis=1)
+        risky |= (counts[r0:r1] > limit).any(axis=1)
     return risky
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_overflow_rows_with_a_low_limit_match_the_exact_counts(seed, monkeypatch):
+    # a limit near typical window counts puts many blocks near the bound: the bound must
+    # never be below a window's count (else a row is missed), and the exact counts decide
+    from docbin import threshold
+
+    rng = np.random.default_rng(100 + seed)
+    rows, cols = int(rng.integers(60, 140)), int(rng.integers(40, 700))
+    levels = rng.choice(256, size=int(rng.integers(2, 6)), replace=False)
+    image = levels[rng.integers(0, len(levels), (rows, cols))].astype(np.uint8)
+    image[: rows // 3] = levels[0]
+    radius = int(rng.integers(3, 30))
+    limit = int((2 * radius + 1) ** 2 * rng.uniform(0.3, 0.9))
+    monkeypatch.setattr(threshold, "HISTOGRAM_COUNTER_MAX", limit)
+    monkeypatch.setattr(threshold, "OVERFLOW_BLOCK", int(rng.choice([2, 4, 8])))
+    for r0, r1 in [(0, rows), (rows // 4, rows // 2 + 5), (rows - 9, rows)]:
+        np.testing.assert_array_equal(threshold._overflow_rows(image, radius, r0, r1),
+                                      _overflow_rows_reference(image, radius, r0, r1, limit))
 
 
 @pytest.mark.parametrize("seed", range(4))
