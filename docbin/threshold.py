@@ -138,7 +138,7 @@ def _overflow_rows(image: np.ndarray, radius: int, r0: int, r1: int) -> np.ndarr
     ids = np.ascontiguousarray(np.broadcast_to(
         (np.arange(min(group, n_cols * block)) // block).astype(np.uint8),
         (block, min(group, n_cols * block))))
-    counts = np.empty((16, n_rows, n_cols), np.float32)  # exact: at most block² per bin
+    counts = np.empty((16, n_rows, n_cols), np.uint16)  # at most block² per bin
     for g in range(n_rows):
         strip = padded[g * block:(g + 1) * block]
         for c0 in range(0, n_cols, 256):
@@ -153,10 +153,10 @@ def _overflow_rows(image: np.ndarray, radius: int, r0: int, r1: int) -> np.ndarr
     for j in range(16):
         # bound[g, b]: the counts of blocks [g, g + span) × [b, b + span) (zeros beyond);
         # float32 sums of at most span² · block² < 2²⁴ are exact
-        if counts[j].sum(dtype=np.float64) <= HISTOGRAM_COUNTER_MAX:
+        if counts[j].sum(dtype=np.int64) <= HISTOGRAM_COUNTER_MAX:
             continue
-        bound = cv2.boxFilter(counts[j], -1, (span, span), anchor=(0, 0), normalize=False,
-                              borderType=cv2.BORDER_CONSTANT)
+        bound = cv2.boxFilter(counts[j].astype(np.float32), -1, (span, span), anchor=(0, 0),
+                              normalize=False, borderType=cv2.BORDER_CONSTANT)
         flagged = np.repeat((bound > HISTOGRAM_COUNTER_MAX).any(axis=1), block)[:r1 - r0]
         if not flagged.any():
             continue
