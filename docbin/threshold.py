@@ -253,14 +253,16 @@ def _rank_median_rows(image: np.ndarray, radius: int, r0: int, r1: int) -> np.nd
             level = int(floor[u + step - 1])
             chosen = (prefix == u).view(np.uint8)
             if level < u:  # count(I <= u + step − 1) = count(I <= u − 1) < half
-                cv2.add(prefix, step, dst=prefix, mask=chosen)
+                np.add(prefix, step, out=prefix, where=chosen.view(bool))
                 continue
             x, y, w, h = cv2.boundingRect(chosen)
             below = _window_counts_below_half(image, level, radius, half,
                                               r0 + y, r0 + y + h, x, x + w)
             below &= chosen[y:y + h, x:x + w]
             region = prefix[y:y + h, x:x + w]
-            cv2.add(region, step, dst=region, mask=below)
+            # NumPy, not cv2.add: OpenCV reads an array of shape (1..4, 1) beside a number as
+            # a scalar and refuses the pair
+            np.add(region, step, out=region, where=below.view(bool))
     return prefix
 
 

@@ -88,6 +88,15 @@ def test_median_filter_of_bright_pages_runs_on_the_inverted_page(radius, bright,
     assert bool(calls) == (bright and size > 5)
 
 
+@pytest.mark.parametrize("shape", [(4, 1), (1, 4), (3, 1), (4, 3), (2, 2)])
+def test_large_window_median_of_tiny_pages(shape):
+    # windows far over 255 px take the threshold decomposition everywhere; its masks and
+    # prefixes can be (1..4, 1) arrays, which OpenCV mistakes for scalars
+    rng = np.random.default_rng(sum(shape))
+    image = rng.integers(0, 256, shape).astype(np.uint8)
+    np.testing.assert_array_equal(local_median(image, 300), window_median_reference(image, 300))
+
+
 def test_large_window_median_of_a_page_with_structure(make_page):
     image = make_page(30, 44, 2)
     np.testing.assert_array_equal(local_median(image, 129), window_median_reference(image, 129))
