@@ -46,6 +46,7 @@ _TAN_HIGH = np.float32(math.sqrt(2.0) + 1.0)
 _BELOW_LOW = float(np.nextafter(_TAN_LOW, np.float32(0)))
 _ABOVE_LOW = float(np.nextafter(_TAN_LOW, np.float32(1)))
 _BELOW_HIGH = float(np.nextafter(_TAN_HIGH, np.float32(0)))
+_TAN_LOW_F, _TAN_HIGH_F = float(_TAN_LOW), float(_TAN_HIGH)
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,18 @@ def _exact_bins_at_ties(grad_rows: np.ndarray, grad_cols: np.ndarray) -> np.ndar
     return out
 
 
+_NUMPY_COMPARE = {cv2.CMP_LT: np.less, cv2.CMP_GT: np.greater, cv2.CMP_LE: np.less_equal}
+
+
+def _compare(array: np.ndarray, value: float, op: int, out: np.ndarray) -> np.ndarray:
+    """``cv2.compare(array, value, op)`` (255 where true) into ``out``; tiny arrays, which
+    OpenCV would take for a scalar beside the number, are compared by NumPy."""
+    if array.shape[0] > 4 or array.shape[1] > 1:
+        return cv2.compare(array, value, op, dst=out)
+    np.multiply(_NUMPY_COMPARE[op](array, np.float32(value)), 255, out=out, casting="unsafe")
+    return out
+
+
 def _suppress(padded: np.ndarray, grad_rows: np.ndarray, grad_cols: np.ndarray,
               keep: np.ndarray, scratch: dict) -> None:
     """Non-maximum-suppression mask of one band (255 kept, 0 suppressed) into ``keep``.
@@ -137,25 +150,34 @@ def _suppress(padded: np.ndarray, grad_rows: np.ndarray, grad_cols: np.ndarray,
     ratio = scratch["ratio"][:h]
     with np.errstate(divide="ignore", invalid="ignore"):
         np.divide(grad_rows, grad_cols, out=ratio)
-    horizontal = cv2.inRange(ratio, -_BELOW_LOW, _BELOW_LOW, dst=scratch["m0"][:h])
-    rising = cv2.inRange(ratio, _ABOVE_LOW, _BELOW_HIGH, dst=scratch["m1"][:h])
-    falling = cv2.inRange(ratio, -_BELOW_HIGH, -_ABOVE_LOW, dst=scratch["m3"][:h])
-    # ties with the rounded tangents: the inclusive ranges count them
-    sure = (cv2.countNonZero(horizontal) + cv2.countNonZero(rising)
-            + cv2.countNonZero(falling))
-    inclusive = cv2.inRange(ratio, -float(_TAN_HIGH), float(_TAN_HIGH), dst=scratch["tmp"][:h])
-    ties = cv2.countNonZero(inclusive) - sure
+    absolute = np.abs(ratio, out=scratch["absolute"][:h])  # NaN stays NaN: no bin
+    # |r| < tan 22.5° (0°); tan 22.5° < |r| < tan 67.5° (45° if r > 0, else 135°); else 90°
+    horizontal = _compare(absolute, _TAN_LOW_F, cv2.CMP_LT, scratch["m0"][:h])
+    diagonal = cv2.inRange(absolute, _ABOVE_LOW, _BELOW_HIGH, dst=scratch["m1"][:h])
+    positive = _compare(ratio, 0.0, cv2.CMP_GT, scratch["m3"][:h])
+    falling = cv2.subtract(diagonal, positive, dst=scratch["tmp"][:h])
+    rising = cv2.bitwise_and(diagonal, positive, dst=scratch["m1"][:h])
+    # ties with the rounded tangents: |r| <= tan 67.5° counts them, the bins do not
+    inclusive = _compare(absolute, _TAN_HIGH_F, cv2.CMP_LE, scratch["m3"][:h])
+    ties = cv2.countNonZero(inclusive) - (cv2.countNonZero(horizontal)
+                                          + cv2.countNonZero(rising)
+                                          + cv2.countNonZero(falling))
+    # kept: the centre >= both neighbours along its direction (8-bit masks per direction;
+    # c >= max(a, b) iff c >= a and c >= b, magnitudes are never NaN)
     centre = padded[1:h + 1, 1:w + 1]
-    neighbour = scratch["neighbour"][:h]
-    other = scratch["other"][:h]
-    cv2.max(padded[0:h, 1:w + 1], padded[2:h + 2, 1:w + 1], dst=neighbour)  # 90°
-    cv2.max(padded[0:h, 0:w], padded[2:h + 2, 2:w + 2], dst=other)  # 45°
-    cv2.copyTo(other, rising, neighbour)
-    cv2.max(padded[0:h, 2:w + 2], padded[2:h + 2, 0:w], dst=other)  # 135°
-    cv2.copyTo(other, falling, neighbour)
-    cv2.max(padded[1:h + 1, 0:w], padded[1:h + 1, 2:w + 2], dst=other)  # 0°
-    cv2.copyTo(other, horizontal, neighbour)
-    cv2.compare(centre, neighbour, cv2.CMP_GE, dst=keep)
+    other = scratch["k1"][:h]
+
+    def local_max(first, second, out):
+        cv2.compare(centre, first, cv2.CMP_GE, dst=out)
+        cv2.compare(centre, second, cv2.CMP_GE, dst=other)
+        return cv2.bitwise_and(out, other, dst=out)
+
+    along = scratch["k0"][:h]
+    local_max(padded[0:h, 1:w + 1], padded[2:h + 2, 1:w + 1], keep)  # 90°
+    cv2.copyTo(local_max(padded[0:h, 0:w], padded[2:h + 2, 2:w + 2], along), rising, keep)
+    cv2.copyTo(local_max(padded[0:h, 2:w + 2], padded[2:h + 2, 0:w], along), falling, keep)
+    cv2.copyTo(local_max(padded[1:h + 1, 0:w], padded[1:h + 1, 2:w + 2], along), horizontal,
+               keep)  # 0°
     if ties:
         _fix_ties(padded, grad_rows, grad_cols, ratio, keep)
 
@@ -175,10 +197,10 @@ def _fix_ties(padded, grad_rows, grad_cols, ratio, keep) -> None:
 
 def _suppress_scratch(rows: int, cols: int) -> dict:
     return {"ratio": np.empty((rows, cols), np.float32),
-            "neighbour": np.empty((rows, cols), np.float32),
+            "absolute": np.empty((rows, cols), np.float32),
             "other": np.empty((rows, cols), np.float32),
-            "m0": np.empty((rows, cols), np.uint8), "m1": np.empty((rows, cols), np.uint8),
-            "m3": np.empty((rows, cols), np.uint8), "tmp": np.empty((rows, cols), np.uint8)}
+            **{name: np.empty((rows, cols), np.uint8)
+               for name in ("m0", "m1", "m3", "tmp", "k0", "k1")}}
 
 
 def non_maximum_suppression(magnitude: np.ndarray, grad_rows: np.ndarray,
