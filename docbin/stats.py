@@ -39,11 +39,10 @@ KEEP_MAGNITUDE_PIXELS = 48 << 20
 # The 8-neighbourhood as (row, col) offsets.
 NEIGHBOURS_8 = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
 
-# tan 22.5° = √2 − 1 and tan 67.5° = √2 + 1 rounded to float32, and their float32
-# neighbours toward zero (the exclusive bounds of the direction bins).
+# tan 22.5° = √2 − 1 and tan 67.5° = √2 + 1 rounded to float32, and the float32 values just
+# inside the open interval between them (the inclusive bounds of the diagonal bins).
 _TAN_LOW = np.float32(math.sqrt(2.0) - 1.0)
 _TAN_HIGH = np.float32(math.sqrt(2.0) + 1.0)
-_BELOW_LOW = float(np.nextafter(_TAN_LOW, np.float32(0)))
 _ABOVE_LOW = float(np.nextafter(_TAN_LOW, np.float32(1)))
 _BELOW_HIGH = float(np.nextafter(_TAN_HIGH, np.float32(0)))
 _TAN_LOW_F, _TAN_HIGH_F = float(_TAN_LOW), float(_TAN_HIGH)
@@ -165,12 +164,12 @@ def _suppress(padded: np.ndarray, grad_rows: np.ndarray, grad_cols: np.ndarray,
     # kept: the centre >= both neighbours along its direction (8-bit masks per direction;
     # c >= max(a, b) iff c >= a and c >= b, magnitudes are never NaN)
     centre = padded[1:h + 1, 1:w + 1]
-    other = scratch["k1"][:h]
+    above_second = scratch["k1"][:h]
 
     def local_max(first, second, out):
         cv2.compare(centre, first, cv2.CMP_GE, dst=out)
-        cv2.compare(centre, second, cv2.CMP_GE, dst=other)
-        return cv2.bitwise_and(out, other, dst=out)
+        cv2.compare(centre, second, cv2.CMP_GE, dst=above_second)
+        return cv2.bitwise_and(out, above_second, dst=out)
 
     along = scratch["k0"][:h]
     local_max(padded[0:h, 1:w + 1], padded[2:h + 2, 1:w + 1], keep)  # 90°
