@@ -27,6 +27,25 @@ from .errors import (
 )
 from .options import Options
 
+def _flags_without_type() -> None:
+    """Show flags as flags: Typer's rich help prints ``<bool>`` after each flag (and after
+    ``--help``), as if it took a value. Flags display no type, as click prints them."""
+    from typer import core as typer_core
+
+    option = getattr(typer_core, "TyperOption", None)
+    display = getattr(option, "display_type_rich", None)
+    if display is None or getattr(display, "_docbin_flags", False):
+        return
+
+    def display_type_rich(self, ctx):
+        return None if getattr(self, "is_flag", False) else display(self, ctx)
+
+    display_type_rich._docbin_flags = True
+    option.display_type_rich = display_type_rich
+
+
+_flags_without_type()
+
 app = typer.Typer(
     name="docbin",
     help="Binarize degraded document images into clean black-and-white pages.",

@@ -33,7 +33,7 @@ CONSTANTS = ClassicalConstants()
 class Options:
     """Options shared by :func:`docbin.binarize` and the CLI, validated in one place."""
 
-    method: str = "hybrid"  # the shipped model; "classical" needs none
+    method: str = "classical"  # METHOD.md §1, no model; "hybrid": the shipped model (opt-in)
     balance: float = 0.5  # hybrid: 1 keeps faint strokes (NRM weight), 0 cleaner background
     scope: str = "auto"  # "page": one f per page; "region": f(row, col); "auto": AUTO_SCOPE
     model: str | None = None

@@ -145,11 +145,11 @@ def page_stats_from_samples(image: np.ndarray, edges: np.ndarray, edge_threshold
     if n_edges:
         contour = _stats.median_of_counts(np.bincount(samples.contour_values, minlength=256))
     else:
-        contour = _stats.median_of_counts(np.bincount(image.ravel(), minlength=256))
+        contour = _stats.quantile_of_counts(np.bincount(image.ravel(), minlength=256), 0.5)
     if samples.ink_values.size:
         ink = _stats.median_of_counts(np.bincount(samples.ink_values, minlength=256))
     else:
-        ink = float(np.quantile(image, 0.05))
+        ink = _stats.quantile_of_counts(np.bincount(image.ravel(), minlength=256), 0.05)
     return PageStats(
         ink_intensity=float(max(ink, 1.0)),
         contour_intensity=float(contour),
@@ -232,7 +232,7 @@ def tile_histograms(rows_idx: np.ndarray, cols_idx: np.ndarray, values: np.ndarr
 
 
 def histogram_medians(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Medians of many histograms at once (NumPy's median: mean of the two middle values).
+    """Lower medians of many histograms at once.
 
     ``counts`` has shape (..., 256). Returns ``(median, n)``: float64 medians (NaN for
     an empty histogram) and the sample counts, each of shape ``counts.shape[:-1]``.
@@ -242,8 +242,7 @@ def histogram_medians(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     n = cumulative[..., -1]
     # searchsorted(cumulative, k, "left") = number of levels whose cumulative count is < k
     lower = (cumulative < ((n - 1) // 2 + 1)[..., None]).sum(axis=-1)
-    upper = (cumulative < (n // 2 + 1)[..., None]).sum(axis=-1)
-    median = np.where(n > 0, (lower + upper) / 2.0, np.nan)
+    median = np.where(n > 0, lower.astype(np.float64), np.nan)
     return median, n
 
 
@@ -253,7 +252,7 @@ def shrink_to_page(tile_values: np.ndarray, n: np.ndarray, page_value: float,
     n = np.asarray(n, np.float64)
     w = n / (n + float(n0))
     tile_values = np.where(n > 0, tile_values, page_value)
-    return w * tile_values + (1.0 - w) * page_value
+    return page_value + w * (tile_values - page_value)  # exactly the page's value where equal
 
 
 # --- fields ---------------------------------------------------------------------------------

@@ -36,6 +36,11 @@ from .options import CONSTANTS
 #: (speed); larger pages compute it again (memory). The values are the same either way.
 KEEP_MAGNITUDE_PIXELS = 48 << 20
 
+#: Gradient magnitudes below this (gray levels; a one-level step gives about 1) are float32
+#: rounding ripples of the Gaussian on a flat page, not edges: a page whose largest kept
+#: magnitude is below it has no edge.
+NOISE_MAGNITUDE = 1e-2
+
 # The 8-neighbourhood as (row, col) offsets.
 NEIGHBOURS_8 = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
 
@@ -225,8 +230,9 @@ def non_maximum_suppression(magnitude: np.ndarray, grad_rows: np.ndarray,
 
 
 def _gaussian_radius(sigma: float) -> int:
-    # OpenCV's kernel size for float images: cvRound(8σ + 1) | 1
-    return (int(np.rint(8.0 * sigma + 1.0)) | 1) // 2
+    """Radius of the Gaussian kernel: truncated at 4σ, as SciPy's ``gaussian_filter``
+    (``int(4σ + 0.5)``) in the method's reference implementation."""
+    return int(4.0 * sigma + 0.5)
 
 
 # cv2.magnitude runs Intel IPP where OpenCV has it, and IPP computes the few elements before
@@ -309,7 +315,8 @@ def _edge_levels(image: np.ndarray, sigma: float = CONSTANTS.sigma, *,
         n = a1 - a0
         gray = s["gray"][:n]
         np.copyto(gray, image[a0:a1])
-        smooth = cv2.GaussianBlur(gray, (0, 0), sigma, dst=s["smooth"][:n],
+        size = 2 * _gaussian_radius(sigma) + 1
+        smooth = cv2.GaussianBlur(gray, (size, size), sigma, dst=s["smooth"][:n],
                                   borderType=cv2.BORDER_REPLICATE)
         flat = {name: _aligned(s[name], a0 * cols, n * cols)
                 for name in ("grad_cols", "grad_rows", "magnitude")}
@@ -337,18 +344,27 @@ def _edge_levels(image: np.ndarray, sigma: float = CONSTANTS.sigma, *,
         np.copyto(padded[m0 - r0 + 1:m1 - r0 + 1, 1:cols + 1], magnitude)
         keep = level[r0:r1]
         _suppress(padded, grad_rows, grad_cols, keep, s)
+        # the page's outer ring of pixels is never an edge (as in the method's reference)
+        keep[:, 0] = 0
+        keep[:, cols - 1] = 0
+        if r0 == 0:
+            keep[0] = 0
+        if r1 == rows:
+            keep[h - 1] = 0
         if kept is not None:
             np.copyto(kept[r0:r1], padded[1:h + 1, 1:cols + 1])
-        low, high, _, _ = cv2.minMaxLoc(padded[1:h + 1, 1:cols + 1])
+        band = padded[1:h + 1, 1:cols + 1]
+        low = cv2.minMaxLoc(band)[0]
+        high = cv2.minMaxLoc(band, keep)[1] if cv2.countNonZero(keep) else 0.0
         return low, high, cv2.countNonZero(keep) < keep.size
 
     results = _bands.map_bands(first_pass, plan, threads)
-    # nms = M where kept, else 0: its max is max M (the page maximum is always kept), its
-    # min is 0 when some pixel is suppressed, else min M
+    # nms = M where kept, else 0: its max is the largest kept M, its min is 0 when some
+    # pixel is suppressed (always, as the outer ring is), else min M
     hi = max(r[1] for r in results)
     lo = 0.0 if any(r[2] for r in results) else min(r[0] for r in results)
     histogram = np.zeros(256, np.int64)
-    if hi <= lo:
+    if hi <= lo or hi < NOISE_MAGNITUDE:
         level.fill(0)
         histogram[0] = level.size
         return _EdgeLevels(level, histogram, plan, threads)
@@ -457,14 +473,24 @@ def strong_edges(image: np.ndarray) -> tuple[np.ndarray, int | None]:
 
 
 def median_of_counts(counts: np.ndarray) -> float:
-    """Median (NumPy's definition: mean of the two middle values) from a histogram."""
+    """Lower median from a histogram: the smallest level v with ``2 · cum(v) >= n`` (the
+    element at index ``(n − 1) // 2`` of the sorted samples), as the method's reference
+    implementation takes it; B_I and T_I are therefore whole grey levels."""
     cumulative = np.cumsum(counts)
     n = int(cumulative[-1])
     if n == 0:
         raise ValueError("median of an empty set")
-    lower = int(np.searchsorted(cumulative, (n - 1) // 2 + 1))
-    upper = int(np.searchsorted(cumulative, n // 2 + 1))
-    return (lower + upper) / 2.0
+    return float(np.searchsorted(cumulative, (n - 1) // 2 + 1))
+
+
+def quantile_of_counts(counts: np.ndarray, p: float) -> float:
+    """The ``p``-quantile of a histogram as the reference implementation's fallbacks take
+    it: the smallest level v whose cumulative count exceeds ``floor(p · n)``."""
+    cumulative = np.cumsum(counts)
+    n = int(cumulative[-1])
+    if n == 0:
+        raise ValueError("quantile of an empty set")
+    return float(min(np.searchsorted(cumulative, int(p * n), side="right"), len(counts) - 1))
 
 
 def acceptance_table(gamma: float = CONSTANTS.gamma) -> np.ndarray:
@@ -573,24 +599,24 @@ def _radius_from_components(components: dict, shape: tuple[int, int],
         return min(fallback, cap)
     width = (components["right"][big] - components["left"][big] + 1).astype(np.float64)
     height = (components["bottom"][big] - components["top"][big] + 1).astype(np.float64)
-    area = components["area"][big]
-    values = np.floor(diagonal_factor * np.hypot(width - 1, height - 1)).astype(np.int64)
-    order = np.argsort(values, kind="stable")
-    cumulative = np.cumsum(area[order])
-    n = int(cumulative[-1])
-    k = int(values[order][np.searchsorted(cumulative, (n - 1) // 2 + 1)])
+    diagonals = np.floor(diagonal_factor * np.hypot(width - 1, height - 1)).astype(np.int64)
+    # One list of both numbers per component, as in the method's reference implementation.
+    values = np.sort(np.concatenate([diagonals, components["area"][big].astype(np.int64)]))
+    k = int(values[len(values) // 2])
     return int(min(max(k, 1), cap))
 
 
 def window_radius(edges: np.ndarray, diagonal_factor: float = CONSTANTS.diagonal_factor,
                   max_radius_fraction: float = CONSTANTS.max_radius_fraction,
                   min_pixels: int = CONSTANTS.min_component_pixels) -> int:
-    """K: pixel-weighted median of ``floor(C · hypot(w − 1, h − 1))`` over edge components.
+    """K: the middle of one list holding, for every edge component, both
+    ``floor(C · hypot(w − 1, h − 1))`` and its pixel count (METHOD.md §1 step 4).
 
-    Components are 8-connected, with at least ``min_pixels`` pixels; each component's
-    value counts once per pixel. The median is the lower median (K is an integer) and
-    is capped at ``floor(rho · min(rows, cols))``. Components are labelled band by band
-    and joined across the band borders (:func:`docbin.bands.merge_components`).
+    Components are 8-connected, with at least ``min_pixels`` pixels; each contributes
+    exactly two values (its scaled bounding-box diagonal and its area). K is the element at
+    index ``len // 2`` of the sorted list, at least 1, capped at
+    ``floor(rho · min(rows, cols))``. Components are labelled band by band and joined
+    across the band borders (:func:`docbin.bands.merge_components`).
     """
     mask = np.ascontiguousarray(edges, bool).view(np.uint8)
     rows, cols = mask.shape
@@ -716,12 +742,12 @@ def _measure(image: np.ndarray, *, band_pixels: int | None = None,
     if n_edges:
         contour = median_of_counts(contour_hist)
     else:
-        contour = median_of_counts(_page_histogram(image, plan))
+        contour = quantile_of_counts(_page_histogram(image, plan), 0.5)
         ink_hist = np.zeros(256, np.int64)
     if ink_hist.sum():
         ink = median_of_counts(ink_hist)
     else:
-        ink = float(np.quantile(image, 0.05))
+        ink = quantile_of_counts(_page_histogram(image, plan), 0.05)
     ink = max(ink, 1.0)
     if parts:
         radius = _radius_from_components(

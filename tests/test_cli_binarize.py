@@ -366,12 +366,13 @@ def test_same_output_name_twice(run, tmp_path, make_page):
 def test_jobs_give_the_same_outputs_and_report(run, scans, tmp_path, make_page, workers):
     bad_files(scans, make_page)
     reference = tmp_path / "serial"
-    single = run("binarize", scans / "a.png", tmp_path / "one.png")  # one file: threads
+    hybrid = ("--method", "hybrid")
+    single = run("binarize", scans / "a.png", tmp_path / "one.png", *hybrid)  # threads
     assert single.exit_code == 0
-    serial = run("binarize", scans, reference, "-r", "--explain", "--jobs", "1")
+    serial = run("binarize", scans, reference, "-r", "--explain", "--jobs", "1", *hybrid)
     assert (tmp_path / "one.png").read_bytes() == (reference / "a.png").read_bytes()
     out = tmp_path / f"jobs{workers}"
-    result = run("binarize", scans, out, "-r", "--explain", "--jobs", workers)
+    result = run("binarize", scans, out, "-r", "--explain", "--jobs", workers, *hybrid)
     assert result.exit_code == serial.exit_code == ExitCode.failed_pages
     assert result.stderr.replace(str(out), "OUT") == serial.stderr.replace(str(reference),
                                                                            "OUT")
@@ -542,3 +543,20 @@ def test_a_dead_worker_fails_its_page_and_the_batch_goes_on(tmp_path, make_page)
     assert "worker process died" in failed[0].error
     for outcome, job in zip(outcomes, jobs):
         assert job[2].exists() == (outcome.error is None)
+
+
+def test_the_default_method_is_the_classical_one(run, tmp_path, make_page):
+    source = write_png(tmp_path / "page.png", make_page())
+    default = run("binarize", source, tmp_path / "default.png", "--explain")
+    classical = run("binarize", source, tmp_path / "classical.png", "--method", "classical")
+    assert default.exit_code == classical.exit_code == 0
+    assert (tmp_path / "default.png").read_bytes() == (tmp_path / "classical.png").read_bytes()
+    assert json.loads((tmp_path / "default.json").read_text())["method"] == "classical"
+
+
+@pytest.mark.parametrize("command", [[], ["binarize"], ["surface"], ["evaluate"], ["benchmark"],
+                                     ["train"]])
+def test_help_shows_flags_without_a_value_type(run, command):
+    result = run(*command, "--help")
+    assert result.exit_code == 0 and "--help" in result.stdout
+    assert "<bool>" not in result.stdout

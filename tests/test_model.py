@@ -540,4 +540,4 @@ def test_options_carry_the_method(zero_model, page):
     result = binarize(page, options=options)
     assert result.info["method"] == "hybrid" and result.info["hybrid"]["beta"] == 0.8
     assert binarize(page, "classical", options=options).info["method"] == "classical"
-    assert binarize(page).info["method"] == Options().method == "hybrid"  # the default
+    assert binarize(page).info["method"] == Options().method == "classical"  # the default

@@ -90,7 +90,7 @@ def test_tile_medians_match_sorted_lists(tile_size, shape):
         values = np.sort(image[r0:r1, c0:c1][edges[r0:r1, c0:c1]])
         assert n[i, j] == values.size
         if values.size:
-            assert median[i, j] == np.median(values)
+            assert median[i, j] == values[(values.size - 1) // 2]  # the lower median
         else:
             empty += 1
             assert np.isnan(median[i, j])
@@ -120,7 +120,8 @@ def test_fields_are_blended_tile_medians(small_case):
 
     def blended(values, n0, page_value):
         n = len(values)
-        return page_value if n == 0 else (n * np.median(values) + n0 * page_value) / (n + n0)
+        lower = float(sorted(values)[(n - 1) // 2]) if n else None
+        return page_value if n == 0 else (n * lower + n0 * page_value) / (n + n0)
 
     for (i, j), (r0, r1, c0, c1) in tiles.items():
         b_values = image[r0:r1, c0:c1][edges[r0:r1, c0:c1]]
@@ -194,7 +195,8 @@ def test_single_tile_map_equals_page_factor():
     page_f = logistic_surface(fields.page.b, fields.page.t)
     fmap = regional.factor_map(fields)
     assert fmap.shape == image.shape
-    np.testing.assert_allclose(fmap, np.float32(page_f), rtol=0, atol=0)
+    # bilinear weights in float32: a constant map can be one ulp off the constant
+    np.testing.assert_allclose(fmap, np.float32(page_f), rtol=2e-7, atol=0)
     region = binarize(image, "classical", scope="region")
     np.testing.assert_array_equal(region.image, binarize(image, "classical").image)
 

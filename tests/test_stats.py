@@ -21,6 +21,7 @@ from docbin.stats import (
     measure_page,
     median_of_counts,
     non_maximum_suppression,
+    quantile_of_counts,
     page_stats,
     strong_edges,
     weighted_median_of_counts,
@@ -60,7 +61,8 @@ def fresh_page_array(shape):
 
 
 def gradients(image):
-    smooth = cv2.GaussianBlur(image.astype(np.float32), (0, 0), CONSTANTS.sigma,
+    size = 2 * int(4 * CONSTANTS.sigma + 0.5) + 1  # truncated at 4 sigma, as SciPy's
+    smooth = cv2.GaussianBlur(image.astype(np.float32), (size, size), CONSTANTS.sigma,
                               borderType=cv2.BORDER_REPLICATE)
     grad_cols = cv2.Sobel(smooth, cv2.CV_32F, 1, 0, ksize=3, borderType=cv2.BORDER_REPLICATE)
     grad_rows = cv2.Sobel(smooth, cv2.CV_32F, 0, 1, ksize=3, borderType=cv2.BORDER_REPLICATE)
@@ -68,9 +70,17 @@ def gradients(image):
     return magnitude, grad_rows, grad_cols
 
 
+def without_ring(nms):
+    nms = nms.copy()
+    nms[0] = nms[-1] = 0
+    nms[:, 0] = nms[:, -1] = 0
+    return nms
+
+
 def edge_image_reference(image):
-    """e = 255 − floor(255 · (nms − lo) / (hi − lo)), the scaling in float32 arithmetic."""
-    nms = nms_reference(*gradients(image))
+    """e = 255 − floor(255 · (nms − lo) / (hi − lo)), the scaling in float32 arithmetic; the
+    page's outer ring of pixels is never an edge."""
+    nms = without_ring(nms_reference(*gradients(image)))
     lo, hi = float(nms.min()), float(nms.max())
     if hi <= lo:
         return np.full(image.shape, 255, np.uint8)
@@ -107,8 +117,13 @@ def ink_samples_reference(image, edges, gamma=CONSTANTS.gamma):
     return samples
 
 
+def lower_median(values):
+    return float(sorted(np.ravel(values))[(np.size(values) - 1) // 2])
+
+
 def window_radius_reference(edges):
-    """K from scipy's 8-connected labelling: lower median of the pixel-pooled values."""
+    """K from scipy's 8-connected labelling: the middle element of one sorted list holding
+    each component's scaled diagonal and its pixel count (the reference implementation)."""
     rows, cols = edges.shape
     cap = max(1, math.floor(CONSTANTS.max_radius_fraction * min(rows, cols)))
     fallback = min(max(1, min(rows, cols) // 30), cap)
@@ -120,11 +135,11 @@ def window_radius_reference(edges):
             continue
         height, width = box[0].stop - box[0].start, box[1].stop - box[1].start
         value = math.floor(CONSTANTS.diagonal_factor * math.hypot(width - 1, height - 1))
-        pooled += [value] * pixels
+        pooled += [value, pixels]
     if not pooled:
         return fallback
     pooled.sort()
-    return min(max(pooled[(len(pooled) - 1) // 2], 1), cap)
+    return min(max(pooled[len(pooled) // 2], 1), cap)
 
 
 # --- edges --------------------------------------------------------------------------------------
@@ -217,9 +232,19 @@ def test_strong_edges_of_a_flat_page():
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_median_of_counts_matches_numpy(seed):
+def test_median_of_counts_is_the_lower_median(seed):
     values = np.random.default_rng(seed).integers(0, 256, 2 + seed)
-    assert median_of_counts(np.bincount(values, minlength=256)) == np.median(values)
+    expected = sorted(values)[(len(values) - 1) // 2]
+    assert median_of_counts(np.bincount(values, minlength=256)) == expected
+
+
+def test_median_and_quantile_of_counts_by_hand():
+    counts = np.zeros(256, np.int64)
+    counts[[10, 20, 30, 40]] = 1  # 10 20 30 40: lower median 20 (NumPy's would be 25)
+    assert median_of_counts(counts) == 20
+    # the reference's fallback quantile: first level whose cumulative count exceeds
+    # floor(p · n): p = 0.5 → floor(2) → 30; p = 0.05 → 0 → 10
+    assert quantile_of_counts(counts, 0.5) == 30 and quantile_of_counts(counts, 0.05) == 10
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -292,8 +317,8 @@ def test_page_stats_match_references(seed, make_page):
     assert isinstance(stats, PageStats)
     assert stats.edge_threshold == threshold
     assert stats.edge_pixels == edges.sum()
-    assert stats.contour_intensity == np.median(image[edges])
-    assert stats.ink_intensity == max(np.median(samples), 1.0)
+    assert stats.contour_intensity == lower_median(image[edges])
+    assert stats.ink_intensity == max(lower_median(samples), 1.0)
     assert stats.window_radius == window_radius_reference(edges)
     assert stats.t == stats.ink_intensity / 255 and stats.b == stats.contour_intensity / 255
 
@@ -365,7 +390,7 @@ def test_banded_edges_match_the_whole_page_reference(keep_magnitude, monkeypatch
     rng = np.random.default_rng(11)
     image = cv2.GaussianBlur(rng.integers(0, 256, (90, 130)).astype(np.uint8), (0, 0), 1.0)
     magnitude, grad_rows, grad_cols = gradients(image)
-    nms = non_maximum_suppression(magnitude, grad_rows, grad_cols)
+    nms = without_ring(non_maximum_suppression(magnitude, grad_rows, grad_cols))
     hi = float(nms.max())
     expected = 255 - np.clip(np.floor(nms * np.float32(255.0 / hi)), 0, 255).astype(np.uint8)
     threshold = edge_threshold(expected)
@@ -408,3 +433,12 @@ def test_union_find_joins_chains_and_cycles():
     root = union_find(8, [7, 6, 5, 1, 2], [6, 5, 4, 2, 1])
     np.testing.assert_array_equal(root, [0, 1, 1, 3, 4, 4, 4, 4])
     np.testing.assert_array_equal(union_find(3, [], []), [0, 1, 2])
+
+
+def test_window_radius_pools_diagonals_and_pixel_counts_in_one_list():
+    edges = np.zeros((80, 80), bool)
+    edges[np.arange(8), np.arange(8)] = True  # 8 px, diagonal value floor(2·hypot(7, 7)) = 19
+    edges[40, 10:40] = True  # 30 px, diagonal value 2·29 = 58
+    # One list [8, 19, 30, 58]: the element at index 4 // 2 is 30, a pixel count (a
+    # pixel-weighted median of the diagonal values would give 58).
+    assert window_radius(edges) == 30 == window_radius_reference(edges)
