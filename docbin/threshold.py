@@ -358,7 +358,7 @@ def _decision_band_rows(rows: int, cols: int, radius: int, rank: bool,
 
 def binary_page(image: np.ndarray, radius: int, factor, *, threads: int | None = None,
                 band_pixels: int | None = None,
-                median: np.ndarray | None = None) -> np.ndarray:
+                median: np.ndarray | None = None, refine=None) -> np.ndarray:
     """The binarized page (uint8, text 0, background 255) for a decision factor.
 
     Same result as ``to_binary_image(ink_mask(local_stats(image, radius), factor))``,
@@ -384,6 +384,10 @@ def binary_page(image: np.ndarray, radius: int, factor, *, threads: int | None =
         on it).
     median : ndarray, optional
         The page's ``local_median(image, radius)`` when already computed.
+    refine : callable, optional
+        ``refine(r0, r1, median_rows, mean_rows, ink_rows)`` may change the decision of
+        rows [r0, r1) in place (``ink_rows``: uint8, 255 = text) before they are written;
+        it is given their L_m (uint8) and L_a (float32). :class:`docbin.refine.RowRefiner`.
     """
     image = np.ascontiguousarray(image)
     radius = _check_radius(radius)
@@ -405,7 +409,10 @@ def binary_page(image: np.ndarray, radius: int, factor, *, threads: int | None =
             median = local_median(image, radius)
         local = LocalStats(image, median, local_mean(image, radius), radius)
         whole = factor if factor_rows is None else factor_rows(0, image.shape[0])
-        return to_binary_image(ink_mask(local, whole))
+        ink = ink_mask(local, whole).view(np.uint8) * np.uint8(255)
+        if refine is not None:
+            refine(0, image.shape[0], local.local_median, local.local_mean, ink)
+        return cv2.bitwise_not(ink)
     rows, cols = image.shape
     size = 2 * radius + 1
     threads = _bands.thread_count(threads)
@@ -455,6 +462,8 @@ def binary_page(image: np.ndarray, radius: int, factor, *, threads: int | None =
                                        dst=buffers["product"][:h], dtype=cv2.CV_32F)
                 below_median = cv2.compare(gray, product, cv2.CMP_LT, dst=buffers["table"][:h])
             ink = cv2.bitwise_and(below_mean, below_median, dst=below_mean)
+            if refine is not None:
+                refine(s0, s1, band_median[s0 - r0:s1 - r0], band_mean, ink)
             cv2.bitwise_not(ink, dst=out[s0:s1])
 
     _bands.map_bands(decide, plan, threads)

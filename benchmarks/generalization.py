@@ -1,0 +1,286 @@
+"""Does a learned decision beat the classical method on collections it has never seen?
+
+Trains and tests learned variants on the development pages in splits that imitate unseen
+collections, and prints, per split, the mean FM, p-FM, PSNR and DRD of the classical
+method and of each variant, with the number of test pages that gain or lose more than
+1 FM against the classical method:
+
+- ``era-out``: train on DIBCO 2009–2011 and the non-DIBCO collections (not msi2015), test
+  on DIBCO 2012–2014 (later contest years, as the unseen pages are);
+- ``family-out``: train without any DIBCO page, test on the 75 DIBCO pages; and train on
+  DIBCO only, test on the other collections (msi2015 included);
+- ``loco``: leave one collection out, every collection in turn (the mean over the six
+  DIBCO folds is reported beside the overall mean).
+
+msi2015 (multispectral pages rendered gray; the classical method scores about 23 FM there)
+is never a training collection. A page's result never depends on training on that page.
+
+Variants (``--variants``):
+
+- ``refine``: the shipped form of ``--method hybrid`` (docbin/refine.py): a small per-pixel
+  network re-decides the pixels within ``δ·(B_I − T_I)`` of the threshold f·L_m
+  (δ = 0.1), every collection weighted equally in the loss;
+- ``refine-wide``: the same with δ = 0.2;
+- ``refine-all``: the same network deciding every pixel with I < 1.3·f·L_m (no margin limit);
+- ``refine-pooled``: δ = 0.1, pixels weighted equally (big collections weigh more).
+
+    python benchmarks/generalization.py --data ../shared/data/dev --cache runs/gen \\
+        --report runs/gen/report.md
+
+Page features are cached in ``--cache`` (delete it after changing docbin/refine.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+DIBCO = ["dibco2009", "dibco2010", "dibco2011", "dibco2012", "dibco2013", "dibco2014"]
+OTHERS = ["bickley", "phibd", "nabuco", "mcs"]
+NEVER_TRAIN = ["msi2015"]
+METRICS = ("fm", "pfm", "psnr", "drd")
+#: band half-widths (relative to B_I − T_I) whose features are cached; "all" = I < 1.3 f L_m
+CACHED_MARGINS = {"0.1": 0.1, "0.2": 0.2, "all": None}
+
+
+def splits(collections: list[str]) -> list[tuple[str, list[str], list[str]]]:
+    """(name, train collections, test collections) of every split."""
+    train_pool = [c for c in collections if c not in NEVER_TRAIN]
+    present = set(collections)
+    out = [
+        ("era-out", [c for c in DIBCO[:3] + OTHERS if c in present],
+         [c for c in DIBCO[3:] if c in present]),
+        ("family-out: others → DIBCO", [c for c in OTHERS if c in present],
+         [c for c in DIBCO if c in present]),
+        ("family-out: DIBCO → others", [c for c in DIBCO if c in present],
+         [c for c in OTHERS + NEVER_TRAIN if c in present]),
+    ]
+    for c in collections:
+        out.append((f"loco: {c}", [t for t in train_pool if t != c], [c]))
+    return out
+
+
+# --- per-page cache -------------------------------------------------------------------------
+
+
+def _prepare(job) -> str:
+    """Classical decision, ground truth and band features of one page, cached as .npz."""
+    collection, image_path, gt_path, out = job
+    if Path(out).exists():
+        return out
+    from docbin import refine, stats, threshold
+    from docbin.io import read_image
+    from docbin.surface import logistic_surface
+
+    gray = read_image(image_path).image
+    gt = read_image(gt_path).image < 128
+    page = stats.page_stats(gray)
+    f = float(logistic_surface(page.b, page.t))
+    local = threshold.local_stats(gray, page.window_radius)
+    classical = threshold.ink_mask(local, f)
+    constants = refine.PageConstants(page.ink_intensity, page.contour_intensity,
+                                     page.window_radius, f)
+    arrays = {"gt": np.packbits(gt), "classical": np.packbits(classical),
+              "shape": np.array(gray.shape), "page": np.array(
+                  [page.ink_intensity, page.contour_intensity, page.window_radius, f])}
+    for key, margin in CACHED_MARGINS.items():
+        if margin is None:
+            where = gray.astype(np.float32) < np.float32(1.3 * f) * local.local_median
+        else:
+            where = refine.band_mask(gray, local.local_median, constants, margin)
+        arrays[f"index_{key}"] = np.flatnonzero(where).astype(np.int64)
+        arrays[f"x_{key}"] = refine.features(gray, local.local_median, local.local_mean,
+                                             constants, where).astype(np.float16)
+    tmp = out + ".tmp.npz"
+    np.savez(tmp, **arrays)
+    os.replace(tmp, out)
+    return out
+
+
+class Page:
+    def __init__(self, collection: str, name: str, path: str):
+        self.collection, self.name, self.path = collection, name, path
+        self._data = None
+
+    @property
+    def data(self):
+        if self._data is None:
+            with np.load(self.path) as z:
+                self._data = {k: z[k] for k in z.files}
+        return self._data
+
+    def mask(self, key: str) -> np.ndarray:
+        shape = tuple(self.data["shape"])
+        return np.unpackbits(self.data[key])[: shape[0] * shape[1]].reshape(shape).astype(bool)
+
+
+def build_cache(data: Path, cache: Path, jobs: int) -> list[Page]:
+    from docbin.training.data import find_pairs
+
+    cache.mkdir(parents=True, exist_ok=True)
+    todo, pages = [], []
+    for collection, image, gt in find_pairs([data]):
+        out = str(cache / f"{collection}__{image.stem}.npz")
+        todo.append((collection, str(image), str(gt), out))
+        pages.append(Page(collection, image.stem, out))
+    start = time.perf_counter()
+    with ProcessPoolExecutor(jobs) as pool:
+        for done, _ in enumerate(pool.map(_prepare, todo), 1):
+            if done % 20 == 0:
+                print(f"  cache: {done}/{len(todo)} pages, {time.perf_counter() - start:.0f} s",
+                      file=sys.stderr)
+    return pages
+
+
+# --- learning -------------------------------------------------------------------------------
+
+
+def train_variant(pages: list[Page], key: str, weighting: str, seed: int = 0,
+                  per_page: int = 10000, epochs: int = 4):
+    """Fit the refinement network on the band pixels of ``pages``; returns a predictor."""
+    from docbin.training.refine import fit_refiner
+
+    rng = np.random.default_rng(seed)
+    xs, ys, ws = [], [], []
+    by_collection = defaultdict(int)
+    for page in pages:
+        by_collection[page.collection] += 1
+    for page in pages:
+        x = page.data[f"x_{key}"]
+        index = page.data[f"index_{key}"]
+        if len(index) == 0:
+            continue
+        take = rng.choice(len(index), min(per_page, len(index)), replace=False)
+        gt = page.mask("gt").ravel()[index[take]]
+        xs.append(x[take].astype(np.float32))
+        ys.append(gt)
+        # equal collections: every collection's samples weigh the same in total
+        weight = 1.0 / (by_collection[page.collection] * len(take)) if weighting == "collection" \
+            else 1.0
+        ws.append(np.full(len(take), weight, np.float32))
+    x, y, w = np.concatenate(xs), np.concatenate(ys), np.concatenate(ws)
+    w = w * (len(w) / w.sum())
+    return fit_refiner(x, y, w, seed=seed, epochs=epochs)
+
+
+def refined_mask(page: Page, key: str, predict, confidence: float = 0.0) -> np.ndarray:
+    ink = page.mask("classical").ravel().copy()
+    index = page.data[f"index_{key}"]
+    if len(index):
+        p = predict(page.data[f"x_{key}"].astype(np.float32))
+        sure = np.abs(p - 0.5) > confidence
+        ink[index[sure]] = p[sure] > 0.5
+    return ink.reshape(tuple(page.data["shape"]))
+
+
+def score(prediction: np.ndarray, gt: np.ndarray) -> dict:
+    from docbin import metrics
+
+    result = metrics.evaluate(prediction, gt)
+    return {k: float(result[k]) for k in METRICS}
+
+
+#: variant -> (cached band, collection weighting, confidence): the network overrides the
+#: classical decision of a band pixel only where |p − 0.5| > confidence
+VARIANTS = {
+    "refine": ("0.1", "collection", 0.0),
+    "refine-confident": ("0.1", "collection", 0.25),
+    "refine-wide": ("0.2", "collection", 0.0),
+    "refine-wide-confident": ("0.2", "collection", 0.25),
+    "refine-all": ("all", "collection", 0.0),
+    "refine-pooled": ("0.1", "pixel", 0.0),
+}
+
+
+def main(argv=None) -> int:
+    here = Path(__file__).resolve().parent
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=Path(
+        os.environ.get("DOCBIN_DEV_DATA") or here.parents[1] / "shared/data/dev"))
+    parser.add_argument("--cache", type=Path, default=here.parent / "runs/gen")
+    parser.add_argument("--variants", default="refine,refine-wide,refine-all,refine-pooled")
+    parser.add_argument("--splits", default="all", help="all, or comma-separated split "
+                        "name prefixes (era-out, family-out, loco)")
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--report", type=Path)
+    args = parser.parse_args(argv)
+    if not args.data.is_dir():
+        raise SystemExit(f"no development data at {args.data}: pass --data")
+    variants = [v for v in args.variants.split(",") if v]
+    for v in variants:
+        if v not in VARIANTS:
+            raise SystemExit(f"unknown variant {v!r}; known: {', '.join(VARIANTS)}")
+    pages = build_cache(args.data, args.cache / "pages", args.jobs)
+    collections = sorted({p.collection for p in pages}, key=lambda c: (c not in DIBCO, c))
+    chosen = splits(collections)
+    if args.splits != "all":
+        prefixes = args.splits.split(",")
+        chosen = [s for s in chosen if any(s[0].startswith(p) for p in prefixes)]
+
+    classical_scores = {}
+    for page in pages:
+        classical_scores[page.path] = score(page.mask("classical"), page.mask("gt"))
+
+    lines = ["| split | test pages | method | FM | p-FM | PSNR | DRD | pages +1 FM | "
+             "pages −1 FM | train s |", "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+    loco_rows = defaultdict(list)  # variant -> per-page (collection, fm_delta, scores)
+    for name, train_c, test_c in chosen:
+        train = [p for p in pages if p.collection in train_c]
+        test = [p for p in pages if p.collection in test_c]
+        base = [classical_scores[p.path] for p in test]
+        mean = {k: np.mean([s[k] for s in base]) for k in METRICS}
+        lines.append(f"| {name} | {len(test)} | classical | {mean['fm']:.2f} | "
+                     f"{mean['pfm']:.2f} | {mean['psnr']:.2f} | {mean['drd']:.2f} | | | |")
+        if name.startswith("loco"):
+            for p, s in zip(test, base):
+                loco_rows["classical"].append((p.collection, 0.0, s))
+        trained = {}
+        for variant in variants:
+            key, weighting, confidence = VARIANTS[variant]
+            start = time.perf_counter()
+            if (key, weighting) not in trained:
+                trained[key, weighting] = train_variant(train, key, weighting)
+            predict = trained[key, weighting]
+            seconds = time.perf_counter() - start
+            got = [score(refined_mask(p, key, predict, confidence), p.mask("gt")) for p in test]
+            delta = [g["fm"] - b["fm"] for g, b in zip(got, base)]
+            mean = {k: np.mean([s[k] for s in got]) for k in METRICS}
+            wins = sum(d > 1 for d in delta)
+            losses = sum(d < -1 for d in delta)
+            lines.append(f"| {name} | {len(test)} | {variant} | {mean['fm']:.2f} | "
+                         f"{mean['pfm']:.2f} | {mean['psnr']:.2f} | {mean['drd']:.2f} | "
+                         f"{wins} | {losses} | {seconds:.0f} |")
+            if name.startswith("loco"):
+                for p, d, s in zip(test, delta, got):
+                    loco_rows[variant].append((p.collection, d, s))
+            print(lines[-1], file=sys.stderr, flush=True)
+    if loco_rows:
+        for label, keep in (("loco: all pages", lambda c: True),
+                            ("loco: DIBCO folds", lambda c: c in DIBCO)):
+            for variant, rows in loco_rows.items():
+                rows = [r for r in rows if keep(r[0])]
+                if not rows:
+                    continue
+                mean = {k: np.mean([r[2][k] for r in rows]) for k in METRICS}
+                wins = "" if variant == "classical" else sum(r[1] > 1 for r in rows)
+                losses = "" if variant == "classical" else sum(r[1] < -1 for r in rows)
+                lines.append(f"| {label} | {len(rows)} | {variant} | {mean['fm']:.2f} | "
+                             f"{mean['pfm']:.2f} | {mean['psnr']:.2f} | {mean['drd']:.2f} | "
+                             f"{wins} | {losses} | |")
+    text = "\n".join(lines)
+    print(text)
+    if args.report:
+        args.report.parent.mkdir(parents=True, exist_ok=True)
+        args.report.write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,251 @@
+"""Refinement near the threshold: the learned part of ``--method hybrid``.
+
+The classical rule (METHOD.md §1) decides every pixel. A pixel whose classical margin is
+small, ``|I − f·L_m| < δ · (B_I − T_I)``, is decided again by a small per-pixel network
+from local statistics of the page; every other pixel keeps the classical decision. The
+refined pixels are few (a few percent of a page) and sit on stroke borders, faint strokes
+and stains, where the single page-wide f is least reliable.
+
+Features of a pixel (all intensity differences divided by the page contrast
+``c = max(B_I − T_I, 8)``, so that they do not depend on the page's exposure):
+
+=====  ===========================================================================
+0      ``(I − f·L_m) / c`` — the classical margin
+1      ``(I − L_a) / c``
+2      ``(I − T_I) / c``
+3      ``(B_I − I) / c``
+4      ``(L_m − L_a) / c``
+5, 6   ``(I − μ_2) / c``, ``σ_2 / c``: mean and deviation of the 5 × 5 window
+7, 8   ``(I − μ_s) / c``, ``σ_s / c``: the same over a window of radius ``s = max(2, K/4)``
+9      ``(I − μ_h) / c``: the mean over a window of radius ``h = max(3, K/2)``
+10     ``(I − min_1) / c``: the 3 × 3 minimum
+11     ``(max_1 − I) / c``: the 3 × 3 maximum
+12     ``(I − min_3) / c``: the 7 × 7 minimum
+13–15  f, t = T_I/255, b = B_I/255 (page constants)
+=====  ===========================================================================
+
+Windows replicate the page's border, as the classical statistics do.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .errors import ModelError
+
+FEATURES = ("margin", "to_mean", "to_ink", "to_contour", "median_minus_mean",
+            "to_mean_2", "std_2", "to_mean_s", "std_s", "to_mean_h",
+            "above_min_1", "below_max_1", "above_min_3", "f", "t", "b")
+#: default relative half-width δ of the refined band around the threshold f·L_m
+MARGIN = 0.1
+MIN_CONTRAST = 8.0
+
+
+@dataclass(frozen=True)
+class PageConstants:
+    """What the features need of the page: T_I, B_I, K and f."""
+
+    ink_intensity: float
+    contour_intensity: float
+    window_radius: int
+    factor: float
+
+    @property
+    def contrast(self) -> float:
+        return max(self.contour_intensity - self.ink_intensity, MIN_CONTRAST)
+
+    @property
+    def radii(self) -> tuple[int, int]:
+        """(s, h): the radii of the two windows that scale with K."""
+        k = self.window_radius
+        return max(2, k // 4), max(3, k // 2)
+
+    @property
+    def halo(self) -> int:
+        """Rows of context a band of features needs above and below it."""
+        return max(self.radii[1], 3)
+
+
+def band_mask(image: np.ndarray, median: np.ndarray, page: PageConstants,
+              margin: float = MARGIN) -> np.ndarray:
+    """The pixels to refine: ``|I − f·L_m| < margin · c`` (bool, the rows given)."""
+    threshold = np.float32(page.factor) * median.astype(np.float32)
+    return np.abs(image.astype(np.float32) - threshold) < np.float32(margin * page.contrast)
+
+
+def _box(image: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray]:
+    size = (2 * radius + 1, 2 * radius + 1)
+    mean = cv2.boxFilter(image, cv2.CV_32F, size, borderType=cv2.BORDER_REPLICATE)
+    square = cv2.sqrBoxFilter(image, cv2.CV_32F, size, borderType=cv2.BORDER_REPLICATE)
+    std = np.sqrt(np.maximum(square - mean * mean, 0.0))
+    return mean, std
+
+
+def _extreme(image: np.ndarray, radius: int, op) -> np.ndarray:
+    kernel = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
+    return op(image, kernel, borderType=cv2.BORDER_REPLICATE)
+
+
+def features(image: np.ndarray, median: np.ndarray, mean: np.ndarray, page: PageConstants,
+             where: np.ndarray, first_row: int = 0) -> np.ndarray:
+    """Feature rows (float32, ``[n, len(FEATURES)]``) of the pixels ``where`` (bool).
+
+    ``image`` holds the rows the windows need: ``where``, ``median`` and ``mean`` cover its
+    rows ``[first_row, first_row + len(where))`` (a band and its halo; the whole page by
+    default).
+    """
+    image = np.ascontiguousarray(image)
+    rows, cols = np.nonzero(where)
+    at = (rows + first_row, cols)
+    out = np.empty((rows.size, len(FEATURES)), np.float32)
+    if rows.size == 0:
+        return out
+    c = np.float32(page.contrast)
+    value = image[at].astype(np.float32)
+    lm = median[rows, cols].astype(np.float32)
+    la = mean[rows, cols].astype(np.float32)
+    out[:, 0] = value - np.float32(page.factor) * lm
+    out[:, 1] = value - la
+    out[:, 2] = value - np.float32(page.ink_intensity)
+    out[:, 3] = np.float32(page.contour_intensity) - value
+    out[:, 4] = lm - la
+    s, h = page.radii
+    column = 5
+    for radius, with_std in ((2, True), (s, True), (h, False)):
+        box_mean, box_std = _box(image, radius)
+        out[:, column] = value - box_mean[at]
+        column += 1
+        if with_std:
+            out[:, column] = box_std[at]
+            column += 1
+    out[:, 10] = value - _extreme(image, 1, cv2.erode)[at]
+    out[:, 11] = _extreme(image, 1, cv2.dilate)[at] - value
+    out[:, 12] = value - _extreme(image, 3, cv2.erode)[at]
+    out[:, :13] /= c
+    out[:, 13] = page.factor
+    out[:, 14] = page.ink_intensity / 255.0
+    out[:, 15] = page.contour_intensity / 255.0
+    return out
+
+
+# --- the network at inference ---------------------------------------------------------------
+
+#: File name of the refinement network shipped inside the package (``docbin/models/``).
+PACKAGED_NAME = "refine.onnx"
+#: Metadata keys (``metadata_props``) every refinement model carries.
+META_FEATURES = "docbin.refine.features"
+META_MARGIN = "docbin.refine.margin"
+META_DESCRIPTION = "docbin.refine.training_data"
+
+
+class Refiner:
+    """A refinement network (ONNX): float32 features ``[n, F]`` → probability of ink ``[n]``.
+
+    The metadata must list exactly :data:`FEATURES` (the runtime builds nothing else) and
+    the band half-width δ the network was trained on. One onnxruntime session, one thread
+    per call (pages are refined band by band on several threads).
+    """
+
+    def __init__(self, source, name: str | None = None):
+        import onnxruntime
+
+        self.name = name or str(source)
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        data = source.read_bytes() if hasattr(source, "read_bytes") else source
+        try:
+            self.session = onnxruntime.InferenceSession(
+                data, sess_options=options, providers=["CPUExecutionProvider"])
+        except Exception as error:  # onnxruntime raises its own exception types
+            first = str(error).splitlines()[0] if str(error) else type(error).__name__
+            raise ModelError(f"{self.name}: cannot load the refinement network with "
+                             f"onnxruntime ({first}); is it an ONNX file?") from error
+        props = dict(self.session.get_modelmeta().custom_metadata_map)
+        try:
+            features = json.loads(props[META_FEATURES])
+            self.margin = float(props[META_MARGIN])
+        except (KeyError, ValueError) as error:
+            raise ModelError(f"{self.name}: not a docbin refinement network (metadata "
+                             f"{META_FEATURES} and {META_MARGIN} missing or unreadable)") \
+                from error
+        if list(features) != list(FEATURES):
+            raise ModelError(f"{self.name}: the network reads features {features}, this docbin "
+                             f"builds {list(FEATURES)}; use a matching docbin release")
+        if not 0.0 < self.margin <= 1.0:
+            raise ModelError(f"{self.name}: band half-width {self.margin} outside (0, 1]")
+        self.description = props.get(META_DESCRIPTION, "")
+        self._input = self.session.get_inputs()[0].name
+
+    def __call__(self, features_rows: np.ndarray) -> np.ndarray:
+        if len(features_rows) == 0:
+            return np.zeros(0, np.float32)
+        return self.session.run(None, {self._input: np.ascontiguousarray(
+            features_rows, np.float32)})[0].reshape(-1)
+
+
+_cache: dict = {}
+_cache_lock = threading.Lock()
+
+
+def load_refiner(path=None) -> Refiner:
+    """The refinement network at ``path``, or the one shipped in the package (cached)."""
+    from importlib.resources import files
+    from pathlib import Path
+
+    if path is not None and str(path) != "":
+        source = Path(path).expanduser()
+        if not source.is_file():
+            raise ModelError(f"model file not found: {path}")
+        key, name = str(source.resolve()), str(path)
+    else:
+        source = files("docbin").joinpath("models", PACKAGED_NAME)
+        if not source.is_file():
+            raise ModelError(f"no refinement network is installed (docbin/models/"
+                             f"{PACKAGED_NAME}): pass --model PATH; method 'classical' "
+                             f"needs none")
+        key, name = "packaged", PACKAGED_NAME
+    with _cache_lock:
+        if key not in _cache:
+            _cache[key] = Refiner(source, name)
+        return _cache[key]
+
+
+class RowRefiner:
+    """Refines the classical decision of rows ``[s0, s1)`` of a page in place.
+
+    Called by :func:`docbin.threshold.binary_page` per sub-band with the rows' L_m, L_a and
+    ink mask (255 = ink); reads the image rows it needs (halo) itself. Counts the refined
+    pixels and the ones it changed, for ``--explain``.
+    """
+
+    def __init__(self, network: Refiner, page: PageConstants, image: np.ndarray):
+        self.network, self.page, self.image = network, page, image
+        self.refined = 0
+        self.to_ink = 0
+        self.to_background = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, s0: int, s1: int, median: np.ndarray, mean: np.ndarray,
+                 ink: np.ndarray) -> None:
+        rows = self.image.shape[0]
+        where = band_mask(self.image[s0:s1], median, self.page, self.network.margin)
+        if not where.any():
+            return
+        a0, a1 = max(0, s0 - self.page.halo), min(rows, s1 + self.page.halo)
+        x = features(self.image[a0:a1], median, mean, self.page, where, first_row=s0 - a0)
+        decided = self.network(x) > 0.5
+        r, c = np.nonzero(where)
+        before = ink[r, c] > 0
+        ink[r, c] = np.where(decided, 255, 0)
+        with self._lock:
+            self.refined += int(r.size)
+            self.to_ink += int(np.count_nonzero(decided & ~before))
+            self.to_background += int(np.count_nonzero(~decided & before))
