@@ -31,10 +31,15 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from ocrmypdf import hookimpl
-from ocrmypdf.exceptions import BadArgsError
-
+from .errors import MissingDependencyError
 from .options import METHODS, Options
+
+try:
+    from ocrmypdf import hookimpl
+    from ocrmypdf.exceptions import BadArgsError
+except ImportError:
+    raise MissingDependencyError("docbin.ocrmypdf is a plugin of OCRmyPDF, which is not "
+                                 "installed: pip install 'docbin[ocrmypdf]'") from None
 
 log = logging.getLogger(__name__)
 
