@@ -121,8 +121,9 @@ def binarize_image(image, options):
         return image
     pixels = np.asarray(image if image.mode in ("L", "RGB", "RGBA") else image.convert("RGB"))
     chosen = settings(options)
-    result = Image.fromarray(binarize(pixels, chosen.method, options=chosen).image, mode="L")
-    result.info.update({key: image.info[key] for key in ("dpi",) if key in image.info})
+    result = Image.fromarray(binarize(pixels, chosen.method, options=chosen).image)
+    if "dpi" in image.info:  # OCRmyPDF places the text layer by it
+        result.info["dpi"] = image.info["dpi"]
     return result
 
 

@@ -104,6 +104,25 @@ def words(text: str) -> set[str]:
     return {word for word in re.findall(r"[a-z]+", text.lower()) if len(word) >= 4}
 
 
+def test_binarize_image_keeps_size_and_dpi():
+    from argparse import Namespace
+
+    from PIL import Image
+
+    from docbin import binarize
+    from docbin.ocrmypdf import binarize_image
+
+    page, _text = stained_page(rows=300, cols=240)
+    options = Namespace(docbin_method="classical")
+    colour = Image.fromarray(np.dstack([page] * 3))
+    colour.info["dpi"] = (150, 150)
+    result = binarize_image(colour, options)
+    assert result.mode == "L" and result.info["dpi"] == (150, 150)
+    np.testing.assert_array_equal(np.asarray(result), binarize(page, "classical").image)
+    bilevel = Image.fromarray(page).convert("1")
+    assert binarize_image(bilevel, options) is bilevel  # already black and white
+
+
 def test_help_lists_the_plugin_options():
     done = run_ocrmypdf(*PLUGIN, "--help")
     assert done.returncode == 0, done.stderr
