@@ -937,12 +937,20 @@ def benchmark(
     model: Annotated[Path | None, typer.Option(
         "--model", show_default=False,
         help="hybrid: an ONNX model file to use instead of the shipped one.")] = None,
+    ocr: Annotated[bool, typer.Option(
+        "--ocr", help="Also run Tesseract on each binarized page (and on the gray page, row "
+        "'gray') and report its character error rate against the page's transcription "
+        "<collection>/txt/<NAME>.txt; pages without one are skipped.")] = False,
+    ocr_language: Annotated[str, typer.Option(
+        "--ocr-language", help="--ocr: Tesseract language(s), e.g. eng or eng+deu.")
+    ] = "eng",
 ) -> None:
     """Benchmark docbin's methods and classical baselines on data with ground truth.
 
     Binarizes every page with each method, scores it with the DIBCO metrics, and prints a
     table per collection and one over all pages: FM, p-FM, PSNR, DRD (means over pages)
-    and the binarization time in seconds per megapixel.
+    and the binarization time in seconds per megapixel. With --ocr, also the character
+    error rate (CER, %) of Tesseract's text, plain and ignoring case and punctuation.
     """
     from .baselines import BASELINES
     from .errors import InputError
@@ -950,6 +958,7 @@ def benchmark(
         DOCBIN_METHODS,
         check_methods,
         find_collections,
+        keep_transcribed,
         render_markdown,
         run_benchmark,
         summarise,
@@ -967,6 +976,7 @@ def benchmark(
         _check_folder_of(report, "--report")
         found = find_collections(data, names)
         check_methods(methods, options)
+        ocr_settings = _ocr_settings(ocr_language) if ocr else None
     except (DocbinError, OSError, ValueError) as error:
         raise fail(error) from None
     for collection in found:
@@ -980,10 +990,20 @@ def benchmark(
     if total == 0:
         raise fail(InputError(f"{data}: no page in img/ has a ground truth in gt/ with the same "
                               "file name (suffix aside)"))
+    if ocr:
+        found, skipped = keep_transcribed(found)
+        total -= skipped
+        if total == 0:
+            raise fail(InputError(f"{data}: --ocr: no page has a transcription "
+                                  "<collection>/txt/<NAME>.txt"))
+        if skipped:
+            typer.echo(f"docbin: --ocr: {skipped} page(s) without a transcription skipped",
+                       err=True)
 
     outcomes = []
     with _progress("benchmarking", total) as progress:
-        for outcome in run_benchmark(found, methods, options=options, jobs=jobs):
+        for outcome in run_benchmark(found, methods, options=options, jobs=jobs,
+                                     ocr=ocr_settings):
             outcomes.append(outcome)
             _advance(progress)
     summary = summarise(outcomes, methods)
@@ -1001,6 +1021,18 @@ def benchmark(
             raise fail(error) from None
     if summary.failures:
         raise typer.Exit(int(ExitCode.failed_pages))
+
+
+def _ocr_settings(language: str):
+    """OCR settings for --ocr, after checking that Tesseract and its data are installed."""
+    from .ocr import OcrSettings, check_tesseract
+
+    try:
+        settings = OcrSettings(language=language)
+    except ValueError as error:
+        raise _usage_error(f"--ocr-language: {error}") from None
+    check_tesseract(settings.language)
+    return settings
 
 
 def main() -> None:

@@ -10,6 +10,10 @@ The library side of ``docbin evaluate`` and ``docbin benchmark``; nothing here p
 - :func:`run_benchmark` binarizes every page with docbin's methods and the baselines of
   :mod:`docbin.baselines`, times the binarization, and scores it; :func:`summarise`
   averages per collection and overall; :func:`render_markdown` writes the report.
+- With OCR settings (``docbin benchmark --ocr``), Tesseract also reads each binarized page
+  and the gray page itself (the row ``gray``: Tesseract's own thresholding), and the text
+  is scored against the page's transcription ``<collection>/txt/<NAME>.txt`` by character
+  error rate (:mod:`docbin.ocr`); :func:`keep_transcribed` keeps the pages that have one.
 
 Averages are means over pages (every page weighs the same, as in the DIBCO contests). A
 metric that is infinite on some page (PSNR of a perfect page; DRD when the ground truth
@@ -27,6 +31,7 @@ from pathlib import Path
 
 from .errors import InputError
 from .metrics import METRICS
+from .ocr import OCR_METRICS
 
 #: Metrics of ``docbin evaluate`` and its JSON/CSV, in display order.
 EVALUATE_METRICS = ("fm", "pfm", "psnr", "drd", "nrm", "mpm")
@@ -34,11 +39,15 @@ EVALUATE_METRICS = ("fm", "pfm", "psnr", "drd", "nrm", "mpm")
 BENCHMARK_METRICS = ("fm", "pfm", "psnr", "drd")
 #: docbin's own methods; every other method name is a baseline.
 DOCBIN_METHODS = ("classical", "hybrid")
+#: The OCR reference row: Tesseract on the gray page, with its own thresholding.
+GRAY = "gray"
 #: Column titles.
 TITLES = {"fm": "FM", "pfm": "p-FM", "psnr": "PSNR", "drd": "DRD", "nrm": "NRM",
-          "mpm": "MPM", "mcc": "MCC", "seconds_per_megapixel": "s/MP"}
+          "mpm": "MPM", "mcc": "MCC", "cer": "CER", "cer_folded": "CER fold",
+          "seconds_per_megapixel": "s/MP"}
 _FORMATS = {"fm": "{:.2f}", "pfm": "{:.2f}", "psnr": "{:.2f}", "drd": "{:.2f}",
-            "nrm": "{:.4f}", "mpm": "{:.5f}", "mcc": "{:.4f}", "seconds_per_megapixel": "{:.3f}"}
+            "nrm": "{:.4f}", "mpm": "{:.5f}", "mcc": "{:.4f}", "cer": "{:.2f}",
+            "cer_folded": "{:.2f}", "seconds_per_megapixel": "{:.3f}"}
 # A ground truth may carry a "_gt" / "-GT" suffix (as in several DIBCO releases).
 _GT_SUFFIX = re.compile(r"[_-]gt$", re.IGNORECASE)
 
@@ -310,6 +319,26 @@ def find_collections(data: Path, names: Sequence[str] | None = None) -> list[Col
             for folder in folders]
 
 
+def keep_transcribed(collections: Sequence[Collection]) -> tuple[list[Collection], int]:
+    """The collections with only their pages that have a transcription
+    (:func:`docbin.ocr.transcription_path`), and how many pages were left out.
+
+    A collection left with no page is dropped.
+    """
+    from dataclasses import replace
+
+    from .ocr import transcription_path
+
+    kept, skipped = [], 0
+    for collection in collections:
+        pairs = [pair for pair in collection.matching.pairs
+                 if transcription_path(pair.prediction).is_file()]
+        skipped += len(collection.matching.pairs) - len(pairs)
+        if pairs:
+            kept.append(replace(collection, matching=replace(collection.matching, pairs=pairs)))
+    return kept, skipped
+
+
 @dataclass
 class PageRun:
     """One page binarized by one method: scores, binarization time and page size."""
@@ -373,13 +402,17 @@ def check_methods(methods: Sequence[str], options=None) -> None:
 def benchmark_page(job: tuple) -> PageOutcome:
     """Binarize one page with every method, time it and score it (runs in workers too).
 
-    ``job`` is ``(collection name, Pair of image and ground truth, methods, options)``.
-    Only the binarization is timed; reading and scoring are not.
+    ``job`` is ``(collection name, Pair of image and ground truth, methods, options)``,
+    optionally followed by :class:`docbin.ocr.OcrSettings`: then Tesseract reads each
+    binarized page and the gray page (run :data:`GRAY`, DIBCO metrics NaN) and their
+    CER against the page's transcription joins the scores. Only the binarization is
+    timed; reading, OCR and scoring are not.
     """
     from . import metrics
     from .errors import DocbinError
 
-    collection, pair, methods, options = job
+    collection, pair, methods, options, *rest = job
+    ocr_settings = rest[0] if rest else None
     outcome = PageOutcome(collection, pair.name)
     try:
         from .io import read_image
@@ -391,17 +424,34 @@ def benchmark_page(job: tuple) -> PageOutcome:
                              f"its ground truth {pair.ground_truth} is "
                              f"{truth.shape[0]}x{truth.shape[1]}")
         megapixels = image.size / 1e6
+        read_text = None
+        if ocr_settings is not None:
+            read_text = _ocr_reader(pair, ocr_settings)
+            outcome.runs.append(PageRun(collection, GRAY, pair.name,
+                                        {**dict.fromkeys(metrics.METRICS, math.nan),
+                                         **read_text(image)}, math.nan, megapixels))
         for method in methods:
             function = method_function(method, options)
             start = time.perf_counter()
             binary = function(image)
             seconds = time.perf_counter() - start
-            outcome.runs.append(PageRun(collection, method, pair.name,
-                                        metrics.evaluate(binary, truth), seconds, megapixels))
+            scores = metrics.evaluate(binary, truth)
+            if read_text is not None:
+                scores.update(read_text(binary))
+            outcome.runs.append(PageRun(collection, method, pair.name, scores, seconds,
+                                        megapixels))
     except (DocbinError, ValueError, OSError) as error:
         outcome.runs = []
         outcome.error = f"{collection}/{pair.name}: {error}"
     return outcome
+
+
+def _ocr_reader(pair: Pair, settings) -> Callable:
+    """A function ``page → {"cer": …, "cer_folded": …}`` against ``pair``'s transcription."""
+    from .ocr import ocr_scores, read_transcription, tesseract_text, transcription_path
+
+    reference = read_transcription(transcription_path(pair.prediction))
+    return lambda page: ocr_scores(tesseract_text(page, settings), reference)
 
 
 def _init_worker() -> None:
@@ -411,13 +461,15 @@ def _init_worker() -> None:
 
 
 def run_benchmark(collections: Sequence[Collection], methods: Sequence[str], *, options=None,
-                  jobs: int = 1) -> Iterator[PageOutcome]:
+                  jobs: int = 1, ocr=None) -> Iterator[PageOutcome]:
     """Every page of ``collections`` through :func:`benchmark_page`, in order.
 
     With ``jobs`` > 1 pages run in that many worker processes (spawned); the per-page
     times then include the competition for CPU cores, so time with ``jobs = 1``.
+    ``ocr`` (:class:`docbin.ocr.OcrSettings`) adds the OCR scores; every page must then
+    have a transcription (see :func:`keep_transcribed`).
     """
-    job_list = [(collection.name, pair, tuple(methods), options)
+    job_list = [(collection.name, pair, tuple(methods), options, ocr)
                 for collection in collections for pair in collection.matching.pairs]
     if jobs <= 1 or len(job_list) <= 1:
         yield from map(benchmark_page, job_list)
@@ -459,8 +511,9 @@ def _summary_rows(runs: Sequence[PageRun], methods: Sequence[str]) -> list[Summa
             continue
         megapixels = math.fsum(run.megapixels for run in mine)
         seconds = math.fsum(run.seconds for run in mine)
-        rows.append(SummaryRow(method, len(mine),
-                               mean_scores([run.scores for run in mine], METRICS),
+        keys = [*METRICS, *(key for key in OCR_METRICS
+                            if all(key in run.scores for run in mine))]
+        rows.append(SummaryRow(method, len(mine), mean_scores([run.scores for run in mine], keys),
                                seconds / megapixels if megapixels else math.nan))
     return rows
 
@@ -468,7 +521,8 @@ def _summary_rows(runs: Sequence[PageRun], methods: Sequence[str]) -> list[Summa
 def summarise(outcomes: Iterable[PageOutcome], methods: Sequence[str]) -> Summary:
     """Means per collection and method, and over all pages per method.
 
-    Seconds per megapixel are the total binarization time over the total page area.
+    Seconds per megapixel are the total binarization time over the total page area. The
+    OCR reference :data:`GRAY`, when the outcomes have it, comes first.
     """
     runs: list[PageRun] = []
     failures: list[str] = []
@@ -479,14 +533,23 @@ def summarise(outcomes: Iterable[PageOutcome], methods: Sequence[str]) -> Summar
         if outcome.error is not None:
             failures.append(outcome.error)
         runs.extend(outcome.runs)
+    if GRAY not in methods and any(run.method == GRAY for run in runs):
+        methods = [GRAY, *methods]
     collections = {name: _summary_rows([r for r in runs if r.collection == name], methods)
                    for name in order}
     return Summary(list(methods), collections, _summary_rows(runs, methods), failures)
 
 
-def summary_table(rows: Sequence[SummaryRow],
-                  metrics: Sequence[str] = BENCHMARK_METRICS) -> tuple[list[str], list[list[str]]]:
-    """Header and formatted cells of a summary table (method, pages, metrics, s/MP)."""
+def summary_table(rows: Sequence[SummaryRow], metrics: Sequence[str] | None = None
+                  ) -> tuple[list[str], list[list[str]]]:
+    """Header and formatted cells of a summary table (method, pages, metrics, s/MP).
+
+    By default the metrics are :data:`BENCHMARK_METRICS`, then the :data:`OCR_METRICS`
+    that every row has.
+    """
+    if metrics is None:
+        metrics = [*BENCHMARK_METRICS, *(key for key in OCR_METRICS
+                                         if rows and all(key in row.means for row in rows))]
     header = ["Method", "Pages", *(TITLES[m] for m in metrics), TITLES["seconds_per_megapixel"]]
     cells = [[row.method, str(row.pages), *(format_value(m, row.means[m]) for m in metrics),
               format_value("seconds_per_megapixel", row.seconds_per_megapixel)]
@@ -524,6 +587,13 @@ def render_markdown(summary: Summary, *, data: str | None = None, jobs: int = 1)
                  else ", one page at a time."),
               ("- Baselines: Otsu; Niblack (15×15, k = −0.2); Sauvola (15×15, k = 0.5, "
               "R = 128); Wolf (40×40, k = 0.5).")]
+    if any(GRAY == row.method for row in summary.overall):
+        parts += [("- CER: character error rate of Tesseract's text against the page's "
+                   "transcription, in % (edit distance / transcription length, whitespace "
+                   "collapsed; lower is better); CER fold ignores case, punctuation and "
+                   "symbols. Only pages with a transcription (txt/) are benchmarked."),
+                  ("- gray: Tesseract on the page as it is, with its own thresholding "
+                   "(no binarization, so no DIBCO metrics).")]
     if summary.failures:
         parts += ["", "## Pages that failed", ""]
         parts += [f"- {message}" for message in summary.failures]

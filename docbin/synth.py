@@ -49,6 +49,7 @@ __all__ = [
     "noise",
     "paper_texture",
     "stains",
+    "transcribed_page",
     "uneven_light",
 ]
 
@@ -153,8 +154,10 @@ def _words(rng: np.random.Generator, count: int) -> list[str]:
     return words
 
 
-def _printed_line(layer, rng, x0, baseline, width, font, scale, thickness, fill, first):
-    """Draw one printed line of random words; ``fill`` is the fraction of the width used."""
+def _printed_line(layer, rng, x0, baseline, width, font, scale, thickness, fill, first) -> str:
+    """Draw one printed line of random words; ``fill`` is the fraction of the width used.
+
+    Returns the text drawn (empty when no word fits)."""
     words = _words(rng, 64)
     if first:
         words[0] = words[0].capitalize()
@@ -169,6 +172,7 @@ def _printed_line(layer, rng, x0, baseline, width, font, scale, thickness, fill,
     if text:
         cv2.putText(layer, " ".join(text), (int(x0), int(baseline)), font, scale, 255,
                     thickness, cv2.LINE_AA)
+    return " ".join(text)
 
 
 def _handwritten_line(layer, rng, x0, baseline, width, height, thickness, slant, fill):
@@ -212,8 +216,13 @@ def _handwritten_line(layer, rng, x0, baseline, width, height, thickness, slant,
 
 
 def _ink_layer(rows: int, cols: int, rng: np.random.Generator, text_height: float | None,
-               handwriting: float) -> np.ndarray:
-    """Ink coverage (uint8, 0 paper … 255 full ink) of a page of paragraphs."""
+               handwriting: float, transcript: list | None = None) -> np.ndarray:
+    """Ink coverage (uint8, 0 paper … 255 full ink) of a page of paragraphs.
+
+    When ``transcript`` is a list, the printed text is appended to it, one string per line
+    drawn, top to bottom, with ``""`` between paragraphs; handwritten lines (strokes, not
+    letters) add nothing. Recording draws nothing from ``rng``: the page is the same.
+    """
     layer = np.zeros((rows, cols), np.uint8)
     height = _default_text_height(rows, cols, rng) if text_height is None else float(text_height)
     top, bottom = rows * rng.uniform(0.04, 0.09), rows * (1 - rng.uniform(0.04, 0.09))
@@ -230,6 +239,8 @@ def _ink_layer(rows: int, cols: int, rng: np.random.Generator, text_height: floa
         if y + h < bottom and w < width:
             cv2.putText(layer, words, (int(left + (width - w) / 2), int(y + h)), font, scale,
                         255, thickness, cv2.LINE_AA)
+            if transcript is not None:
+                transcript += [words, ""]
         y += h * rng.uniform(2.0, 3.0)
     while True:
         h = height * rng.uniform(0.85, 1.15)
@@ -257,15 +268,20 @@ def _ink_layer(rows: int, cols: int, rng: np.random.Generator, text_height: floa
                 _handwritten_line(layer, rng, x0, baseline, right - x0, h, thickness, slant,
                                   fill)
             else:
-                _printed_line(layer, rng, x0, baseline, right - x0, font, scale, thickness,
-                              fill, i == 0)
+                text = _printed_line(layer, rng, x0, baseline, right - x0, font, scale,
+                                     thickness, fill, i == 0)
+                if transcript is not None and text:
+                    transcript.append(text)
             y += spacing
+        if transcript and transcript[-1]:
+            transcript.append("")
         y += spacing * rng.uniform(0.3, 1.0)
 
 
 def clean_page(rows: int, cols: int, rng=None, *, text_height: float | None = None,
                handwriting: float = 0.25, paper: float | None = None,
-               ink: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+               ink: float | None = None,
+               transcript: list | None = None) -> tuple[np.ndarray, np.ndarray]:
     """A clean page of text and its ground truth.
 
     Paragraphs within random margins, each printed in one Hershey font (size, stroke
@@ -287,6 +303,9 @@ def clean_page(rows: int, cols: int, rng=None, *, text_height: float | None = No
         Probability that a paragraph is handwritten, in [0, 1].
     paper, ink : float, optional
         Gray levels of paper and ink; defaults ``U(195, 240)`` and ``U(15, 70)``.
+    transcript : list, optional
+        When given, the printed text is appended to it: one string per line, ``""``
+        between paragraphs (handwritten strokes are not letters and add nothing).
 
     Returns
     -------
@@ -303,7 +322,7 @@ def clean_page(rows: int, cols: int, rng=None, *, text_height: float | None = No
     ink = rng.uniform(15, 70) if ink is None else float(ink)
     if not 0 <= ink < paper <= 255:
         raise ValueError(f"need 0 <= ink < paper <= 255, got ink={ink!r}, paper={paper!r}")
-    layer = _ink_layer(int(rows), int(cols), rng, text_height, handwriting)
+    layer = _ink_layer(int(rows), int(cols), rng, text_height, handwriting, transcript)
     gt = layer >= 128
     # paper − (paper − ink)·a, all in uint8: the subtrahend never exceeds the paper level
     darkening = cv2.convertScaleAbs(layer, alpha=(paper - ink) / 255.0)
@@ -602,7 +621,8 @@ KINDS = {
 
 def degraded_page(rows: int, cols: int, seed: int = 0, kinds=tuple(KINDS), *,
                   text_height: float | None = None,
-                  handwriting: float = 0.25) -> tuple[np.ndarray, np.ndarray]:
+                  handwriting: float = 0.25,
+                  transcript: list | None = None) -> tuple[np.ndarray, np.ndarray]:
     """A synthetic degraded page and its ground truth.
 
     A :func:`clean_page` is degraded by each of ``kinds`` in the canonical order of
@@ -619,7 +639,7 @@ def degraded_page(rows: int, cols: int, seed: int = 0, kinds=tuple(KINDS), *,
         Seed; the same seed gives the same page.
     kinds : iterable of str
         Names from :data:`KINDS`; by default all of them.
-    text_height, handwriting
+    text_height, handwriting, transcript
         Passed to :func:`clean_page`.
 
     Returns
@@ -635,11 +655,36 @@ def degraded_page(rows: int, cols: int, seed: int = 0, kinds=tuple(KINDS), *,
         raise ValueError(f"unknown degradation {unknown[0]!r}; choose from "
                          f"{', '.join(KINDS)}")
     page, gt = clean_page(rows, cols, np.random.default_rng([seed, 0]),
-                          text_height=text_height, handwriting=handwriting)
+                          text_height=text_height, handwriting=handwriting,
+                          transcript=transcript)
     for index, (name, degrade) in enumerate(KINDS.items(), start=1):
         if name in kinds:
             page = degrade(page, np.random.default_rng([seed, index]))
     return page, gt
+
+
+def transcribed_page(rows: int, cols: int, seed: int = 0, kinds=tuple(KINDS), *,
+                     text_height: float | None = None) -> tuple[np.ndarray, np.ndarray, str]:
+    """A printed synthetic degraded page, its ground truth and its exact text.
+
+    :func:`degraded_page` with ``handwriting=0`` (handwriting-like strokes are not
+    letters, so a page with them has no transcription). The text is every printed line
+    as drawn, one per line, paragraphs separated by a blank line; the verso shown by
+    ``bleed_through`` is not part of it.
+
+    Returns
+    -------
+    page, gt
+        As :func:`degraded_page`.
+    text : str
+        The transcription, ending with a newline.
+    """
+    transcript: list[str] = []
+    page, gt = degraded_page(rows, cols, seed, kinds, text_height=text_height,
+                             handwriting=0.0, transcript=transcript)
+    while transcript and not transcript[-1]:
+        transcript.pop()
+    return page, gt, "\n".join(transcript) + "\n"
 
 
 # The bundled examples: name -> (seed, kinds). examples/README.md documents them.

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
+import os
+import shutil
+
 import numpy as np
 import pytest
 
@@ -26,3 +30,28 @@ def synthetic_page(rows: int = 80, cols: int = 120, seed: int = 0) -> np.ndarray
 def make_page():
     """Factory ``make_page(rows=80, cols=120, seed=0)`` of :func:`synthetic_page`."""
     return synthetic_page
+
+
+def _in_ci() -> bool:
+    return bool(os.environ.get("CI"))
+
+
+def require_program(name: str, package: str) -> str:
+    """The path of program ``name``; skip the module where it is missing, except in CI
+    (``CI`` set), where .ci/run installs it and its absence is a failure."""
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name} is not installed (Debian package {package})"
+        if _in_ci():
+            pytest.fail(f"{message}; .ci/run should have installed it", pytrace=False)
+        pytest.skip(message, allow_module_level=True)
+    return path
+
+
+def require_module(name: str, extra: str):
+    """Module ``name``; skip the module where it is missing, except in CI, where the dev
+    extra installs it."""
+    if _in_ci():
+        return importlib.import_module(name)
+    return pytest.importorskip(name, reason=f"{name} is not installed (pip install "
+                                            f"'docbin[{extra}]')")
