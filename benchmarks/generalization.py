@@ -22,7 +22,15 @@ Variants (``--variants``):
   (δ = 0.1), every collection weighted equally in the loss;
 - ``refine-wide``: the same with δ = 0.2;
 - ``refine-all``: the same network deciding every pixel with I < 1.3·f·L_m (no margin limit);
-- ``refine-pooled``: δ = 0.1, pixels weighted equally (big collections weigh more).
+- ``refine-pooled``: δ = 0.1, pixels weighted equally (big collections weigh more);
+- ``*-local``: without the page constants f, t, b among the features (local evidence only);
+- ``refine-add`` / ``refine-remove``: the network may only turn background into text / only
+  text into background;
+- ``*-confident``: the network overrides the classical decision only where its probability
+  is outside [0.25, 0.75];
+- ``<variant>+synth``: the variant trained with ``--synth N`` generated pages
+  (docbin.synth: stains, bleed-through, faint ink, uneven light, blur, noise) as one more
+  collection of the training set.
 
     python benchmarks/generalization.py --data ../shared/data/dev --cache runs/gen \\
         --report runs/gen/report.md
@@ -121,12 +129,38 @@ class Page:
         return np.unpackbits(self.data[key])[: shape[0] * shape[1]].reshape(shape).astype(bool)
 
 
-def build_cache(data: Path, cache: Path, jobs: int) -> list[Page]:
-    from docbin.training.data import find_pairs
+def make_synthetic(folder: Path, count: int, seed: int = 1000) -> Path:
+    """``count`` generated degraded pages (docbin.synth, random degradations and sizes) as
+    the collection ``synth`` under ``folder`` (img/ and gt/, PNG); made once."""
+    from PIL import Image
+
+    from docbin import synth
+
+    root = folder / "synth"
+    (root / "img").mkdir(parents=True, exist_ok=True)
+    (root / "gt").mkdir(parents=True, exist_ok=True)
+    kinds = list(synth.KINDS)
+    for i in range(count):
+        name = f"S{i:03d}.png"
+        if (root / "gt" / name).exists():
+            continue
+        rng = np.random.default_rng([seed, i])
+        chosen = [k for k in kinds if rng.random() < 0.5] or ["stains"]
+        rows, cols = int(rng.integers(900, 1600)), int(rng.integers(700, 1300))
+        page, gt = synth.degraded_page(rows, cols, seed + i, chosen,
+                                       handwriting=float(rng.uniform(0.0, 0.8)))
+        Image.fromarray(page).save(root / "img" / name)
+        Image.fromarray(np.where(gt, 0, 255).astype(np.uint8)).save(root / "gt" / name)
+    return folder
+
+
+def build_cache(data, cache: Path, jobs: int) -> list[Page]:
+    from docbin.training.refine import find_pairs
 
     cache.mkdir(parents=True, exist_ok=True)
     todo, pages = [], []
-    for collection, image, gt in find_pairs([data]):
+    roots = data if isinstance(data, list) else [data]
+    for collection, image, gt in find_pairs(roots):
         out = str(cache / f"{collection}__{image.stem}.npz")
         todo.append((collection, str(image), str(gt), out))
         pages.append(Page(collection, image.stem, out))
@@ -142,8 +176,11 @@ def build_cache(data: Path, cache: Path, jobs: int) -> list[Page]:
 # --- learning -------------------------------------------------------------------------------
 
 
+PAGE_COLUMNS = slice(13, 16)  # f, t, b in docbin.refine.FEATURES
+
+
 def train_variant(pages: list[Page], key: str, weighting: str, seed: int = 0,
-                  per_page: int = 10000, epochs: int = 4):
+                  per_page: int = 10000, epochs: int = 4, local: bool = False):
     """Fit the refinement network on the band pixels of ``pages``; returns a predictor."""
     from docbin.training.refine import fit_refiner
 
@@ -159,7 +196,10 @@ def train_variant(pages: list[Page], key: str, weighting: str, seed: int = 0,
             continue
         take = rng.choice(len(index), min(per_page, len(index)), replace=False)
         gt = page.mask("gt").ravel()[index[take]]
-        xs.append(x[take].astype(np.float32))
+        x = x[take].astype(np.float32)
+        if local:
+            x[:, PAGE_COLUMNS] = 0.0
+        xs.append(x)
         ys.append(gt)
         # equal collections: every collection's samples weigh the same in total
         weight = 1.0 / (by_collection[page.collection] * len(take)) if weighting == "collection" \
@@ -170,13 +210,45 @@ def train_variant(pages: list[Page], key: str, weighting: str, seed: int = 0,
     return fit_refiner(x, y, w, seed=seed, epochs=epochs)
 
 
-def refined_mask(page: Page, key: str, predict, confidence: float = 0.0) -> np.ndarray:
+def cached_fit(path: Path, fit):
+    """A trained predictor, stored at ``path`` (torch module) so reruns reuse it."""
+    import torch
+
+    from docbin.training.refine import build_network
+
+    if path.exists():
+        state = torch.load(path)
+        net = build_network(state["mean"].shape[0], state["mean"].numpy(),
+                            1.0 / state["scale"].numpy())
+        net.load_state_dict(state)
+        net.eval()
+
+        def predict(features):
+            with torch.no_grad():
+                return net(torch.from_numpy(np.asarray(features, np.float32))).numpy()
+        return predict
+    predict = fit()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(predict.module.state_dict(), path)
+    return predict
+
+
+def refined_mask(page: Page, key: str, predict, confidence: float = 0.0,
+                 local: bool = False, direction: str = "both") -> np.ndarray:
     ink = page.mask("classical").ravel().copy()
     index = page.data[f"index_{key}"]
     if len(index):
-        p = predict(page.data[f"x_{key}"].astype(np.float32))
+        x = page.data[f"x_{key}"].astype(np.float32)
+        if local:
+            x[:, PAGE_COLUMNS] = 0.0
+        p = predict(x)
         sure = np.abs(p - 0.5) > confidence
-        ink[index[sure]] = p[sure] > 0.5
+        decided = p > 0.5
+        if direction == "add":
+            sure &= decided
+        elif direction == "remove":
+            sure &= ~decided
+        ink[index[sure]] = decided[sure]
     return ink.reshape(tuple(page.data["shape"]))
 
 
@@ -191,11 +263,15 @@ def score(prediction: np.ndarray, gt: np.ndarray) -> dict:
 #: classical decision of a band pixel only where |p − 0.5| > confidence
 VARIANTS = {
     "refine": ("0.1", "collection", 0.0),
+    "refine-local": ("0.1", "collection", 0.0),
+    "refine-wide-local": ("0.2", "collection", 0.0),
     "refine-confident": ("0.1", "collection", 0.25),
     "refine-wide": ("0.2", "collection", 0.0),
     "refine-wide-confident": ("0.2", "collection", 0.25),
     "refine-all": ("all", "collection", 0.0),
     "refine-pooled": ("0.1", "pixel", 0.0),
+    "refine-add": ("0.1", "collection", 0.0),
+    "refine-remove": ("0.1", "collection", 0.0),
 }
 
 
@@ -209,24 +285,37 @@ def main(argv=None) -> int:
     parser.add_argument("--splits", default="all", help="all, or comma-separated split "
                         "name prefixes (era-out, family-out, loco)")
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--synth", type=int, default=0, help="generated pages (docbin.synth) "
+                        "added to the training pages of the variants named <variant>+synth, "
+                        "as one more collection; never tested on")
     parser.add_argument("--report", type=Path)
     args = parser.parse_args(argv)
     if not args.data.is_dir():
         raise SystemExit(f"no development data at {args.data}: pass --data")
     variants = [v for v in args.variants.split(",") if v]
     for v in variants:
-        if v not in VARIANTS:
+        if v.removesuffix("+synth") not in VARIANTS:
             raise SystemExit(f"unknown variant {v!r}; known: {', '.join(VARIANTS)}")
-    pages = build_cache(args.data, args.cache / "pages", args.jobs)
+    roots = [args.data]
+    if args.synth:
+        roots.append(make_synthetic(args.cache / "synth-data", args.synth))
+    pages = build_cache(roots, args.cache / "pages", args.jobs)
+    synthetic = [p for p in pages if p.collection == "synth"]
+    pages = [p for p in pages if p.collection != "synth"]
     collections = sorted({p.collection for p in pages}, key=lambda c: (c not in DIBCO, c))
     chosen = splits(collections)
     if args.splits != "all":
         prefixes = args.splits.split(",")
         chosen = [s for s in chosen if any(s[0].startswith(p) for p in prefixes)]
 
-    classical_scores = {}
+    import json
+
+    stored = args.cache / "classical_scores.json"
+    classical_scores = json.loads(stored.read_text()) if stored.exists() else {}
     for page in pages:
-        classical_scores[page.path] = score(page.mask("classical"), page.mask("gt"))
+        if page.path not in classical_scores:
+            classical_scores[page.path] = score(page.mask("classical"), page.mask("gt"))
+    stored.write_text(json.dumps(classical_scores))
 
     lines = ["| split | test pages | method | FM | p-FM | PSNR | DRD | pages +1 FM | "
              "pages −1 FM | train s |", "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
@@ -243,13 +332,23 @@ def main(argv=None) -> int:
                 loco_rows["classical"].append((p.collection, 0.0, s))
         trained = {}
         for variant in variants:
-            key, weighting, confidence = VARIANTS[variant]
+            key, weighting, confidence = VARIANTS[variant.removesuffix("+synth")]
             start = time.perf_counter()
-            if (key, weighting) not in trained:
-                trained[key, weighting] = train_variant(train, key, weighting)
-            predict = trained[key, weighting]
+            with_synth = variant.endswith("+synth")
+            local = "-local" in variant
+            if (key, weighting, with_synth, local) not in trained:
+                extra = synthetic if with_synth else []
+                stored = args.cache / "models" / (
+                    f"{name.replace(' ', '').replace(':', '_').replace('→', '-')}"
+                    f"_{key}_{weighting}_{int(with_synth)}_{int(local)}.pt")
+                trained[key, weighting, with_synth, local] = cached_fit(
+                    stored, lambda: train_variant(train + extra, key, weighting, local=local))
+            predict = trained[key, weighting, with_synth, local]
             seconds = time.perf_counter() - start
-            got = [score(refined_mask(p, key, predict, confidence), p.mask("gt")) for p in test]
+            direction = "add" if variant.endswith("-add") else \
+                "remove" if variant.endswith("-remove") else "both"
+            got = [score(refined_mask(p, key, predict, confidence, local, direction),
+                         p.mask("gt")) for p in test]
             delta = [g["fm"] - b["fm"] for g, b in zip(got, base)]
             mean = {k: np.mean([s[k] for s in got]) for k in METRICS}
             wins = sum(d > 1 for d in delta)

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def main(argv=None) -> int:
-    from speed import build_methods, find_model, make_page
+    from speed import build_methods, make_page
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=float, default=24.0, help="page size in MP")
@@ -37,8 +37,7 @@ def main(argv=None) -> int:
     path, _ = make_page(args.size, Path(args.cache), args.seed)
     page = np.load(path)
     sauvola = build_methods(None)["doxapy Sauvola"]
-    model = find_model(None)
-    methods = ["classical"] + (["hybrid"] if model else [])
+    methods = ["classical"]  # the region scope is a form of the classical method
     for method in methods:
         for scope in ("page", "region"):
             binarize(page, method, scope=scope)  # warm-up

@@ -12,8 +12,9 @@ peak-RSS counter (``/proc/self/clear_refs``), runs the method once and reports
 OpenCV's and onnxruntime's buffers included, and the output page.
 
 Methods: ``docbin classical`` and ``docbin classical region`` (``--scope region``);
-``docbin hybrid`` and ``docbin hybrid region`` (with ``--model PATH``, ``$DOCBIN_MODEL`` or
-the packaged model; skipped with a note when there is none); ``doxapy Sauvola`` (window 75,
+``docbin hybrid`` (the classical decision refined near its threshold by the network given
+with ``--model PATH``, or the packaged one; skipped with a note when there is none);
+``doxapy Sauvola`` (window 75,
 k 0.2); ``OpenCV adaptive mean`` (``cv2.adaptiveThreshold``, ADAPTIVE_THRESH_MEAN_C, block
 75, C 10).
 
@@ -43,8 +44,8 @@ from pathlib import Path
 import numpy as np
 
 DOXAPY = "doxapy Sauvola"
-METHODS = ("docbin classical", "docbin classical region", "docbin hybrid", "docbin hybrid region",
-           DOXAPY, "OpenCV adaptive mean")
+METHODS = ("docbin classical", "docbin classical region", "docbin hybrid", DOXAPY,
+           "OpenCV adaptive mean")
 LARGE_MP = 100.0
 
 
@@ -99,16 +100,15 @@ def make_page(megapixels: float, cache: Path, seed: int = 2024) -> tuple[Path, s
 
 
 def find_model(model: str | None) -> str | None:
+    """The network to time: ``model``, or "" for the packaged one; None when none loads."""
+    from docbin.refine import load_refiner
+
     try:
-        from docbin.model import locate_model
-    except ImportError:
-        return None
-    try:
-        found = locate_model(model, required=False)
+        load_refiner(model)
     except Exception as error:  # noqa: BLE001 - reported as a note, the run goes on
-        print(f"note: no hybrid model ({error})", file=sys.stderr)
+        print(f"note: no hybrid network ({error})", file=sys.stderr)
         return None
-    return None if found is None else str(found)
+    return model or ""
 
 
 def build_methods(model: str | None) -> dict:
@@ -121,10 +121,8 @@ def build_methods(model: str | None) -> dict:
                "docbin classical region": lambda page: binarize(page, "classical",
                                                                 scope="region").image}
     if model is not None:
-        methods["docbin hybrid"] = lambda page: binarize(page, "hybrid", model=model,
-                                                         scope="page").image
-        methods["docbin hybrid region"] = lambda page: binarize(page, "hybrid", model=model,
-                                                                scope="region").image
+        methods["docbin hybrid"] = lambda page: binarize(page, "hybrid",
+                                                         model=model or None).image
     try:
         import doxapy
     except ImportError:
@@ -178,8 +176,8 @@ def memory_probe(method: str, page_path: str, model: str | None) -> dict:
 
     methods = build_methods(model)
     page = np.load(page_path)
-    # warm-up on a crop large enough for a model's full batch of patches: imports, the
-    # onnxruntime session and its arena are per process, not per page
+    # warm-up on a crop: imports, the onnxruntime session and its arena are per process,
+    # not per page
     methods[method](np.ascontiguousarray(page[:2048, :2048]))
     gc.collect()
     try:
@@ -251,7 +249,7 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per method (>= 5)")
     parser.add_argument("--large-repeats", type=int, default=3,
                         help=f"timed runs per method on pages of {LARGE_MP:g} MP and more")
-    parser.add_argument("--model", help="hybrid model (default: $DOCBIN_MODEL or the packaged one)")
+    parser.add_argument("--model", help="hybrid network (default: the packaged one)")
     parser.add_argument("--cache", default=str(Path.home() / ".cache" / "docbin-bench"),
                         help="folder for the generated pages")
     parser.add_argument("--seed", type=int, default=2024, help="page generator seed")

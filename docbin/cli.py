@@ -27,6 +27,7 @@ from .errors import (
 )
 from .options import Options
 
+
 def _flags_without_type() -> None:
     """Show flags as flags: Typer's rich help prints ``<bool>`` after each flag (and after
     ``--help``), as if it took a value. Flags display no type, as click prints them."""
@@ -122,14 +123,6 @@ class PictureScope(str, enum.Enum):
     region = "region"
 
 
-class LossScope(str, enum.Enum):
-    """Where the training loss reads f (``TrainConfig.scope``)."""
-
-    page = "page"
-    region = "region"
-    both = "both"
-
-
 class OutputFormat(str, enum.Enum):
     png = "png"
     tiff = "tiff"
@@ -157,22 +150,25 @@ def binarize(
         help="The output file (or an existing folder to put it in), an output folder when "
              "INPUT is a folder, or - for stdout.")],
     method: Annotated[Method, typer.Option(
-        "--method", help="classical (training-free) or hybrid (decision surface adjusted "
-        "per page by the shipped model).")] = _DEFAULT_METHOD,
+        "--method", help="classical: the parameter-free method (the default). hybrid "
+        "(experimental): the classical decision with the pixels near its threshold "
+        "re-decided by the shipped network; see models/README.md for how it "
+        "compares.")] = _DEFAULT_METHOD,
     balance: Annotated[float, typer.Option(
-        "--balance", min=0.0, max=1.0, help="hybrid: toward 1 keeps faint strokes, toward 0 "
-        "gives a cleaner background.")] = _DEFAULTS.balance,
+        "--balance", min=0.0, max=1.0, help="hybrid: toward 1 more of the re-decided pixels "
+        "become text (keeps faint strokes), toward 0 fewer (cleaner background).")
+    ] = _DEFAULTS.balance,
     model: Annotated[Path | None, typer.Option(
         "--model", show_default=False,
-        help="hybrid: an ONNX model file to use instead of the shipped one.")] = None,
+        help="hybrid: an ONNX network (docbin train) to use instead of the shipped one.")
+    ] = None,
     scope: Annotated[Scope, typer.Option(
-        "--scope", help="page: one decision factor f per page (the paper's form). region: f "
-        "varies across the page (classical: T_I/B_I per 256 px tile; hybrid: the model's "
-        "per-patch adjustments blended across the page). auto: region for the hybrid, page "
-        "for the classical method (the leave-one-collection-out winners).")] = _DEFAULT_SCOPE,
+        "--scope", help="page: one decision factor f per page (the paper's form). region "
+        "(classical only): f varies across the page, from T_I and B_I per 256 px tile. "
+        "auto: page.")] = _DEFAULT_SCOPE,
     threads: Annotated[int, typer.Option(
-        "--threads", min=0, help="hybrid: onnxruntime threads per process (0: its "
-        "choice).")] = _DEFAULTS.threads,
+        "--threads", min=0, help="Threads for one page (0: one per core; folders run a "
+        "page per core instead, see --jobs).")] = _DEFAULTS.threads,
     format: Annotated[OutputFormat | None, typer.Option(
         "--format", show_default=False,
         help="png (1-bit) or tiff (CCITT Group 4). Default: from OUTPUT's suffix; png for "
@@ -190,7 +186,8 @@ def binarize(
     explain: Annotated[bool, typer.Option(
         "--explain", help="Also write <output stem>.json with what was decided on the page "
         "(T_I, B_I, K, f, timings); in the region scope also <output stem>.f.png, the "
-        "factor f(row, col) drawn over the page.")] = False,
+        "factor f(row, col) drawn over the page; with the hybrid <output stem>.refined.png, "
+        "the pixels its network re-decided.")] = False,
     quiet: Annotated[bool, typer.Option(
         "--quiet", "-q", help="Print only errors.")] = False,
     dpi: Annotated[float | None, typer.Option(
@@ -319,8 +316,8 @@ def _binarize_source(source, label: str, target: Path | None, settings: _Setting
                  for page in pages]
     for page, name in zip(pages, names):
         sidecar = name.with_suffix(".json") if settings.explain else None
-        picture = _factor_picture_name(name) if sidecar is not None and \
-            settings.options.resolved_scope == "region" else None
+        picture = _explain_picture_name(name, settings.options) if sidecar is not None \
+            else None
         if isinstance(source, Path):
             _check_not_input(source, name)
         if not settings.overwrite:
@@ -337,9 +334,15 @@ def _binarize_source(source, label: str, target: Path | None, settings: _Setting
     return outcome
 
 
-def _factor_picture_name(name: Path) -> Path:
-    """``page.png`` → ``page.f.png``: the --explain picture of the regional f map."""
-    return name.with_name(f"{name.stem}.f.png")
+def _explain_picture_name(name: Path, options: Options) -> Path | None:
+    """The --explain picture beside ``page.png``: ``page.f.png`` (the regional f map) or
+    ``page.refined.png`` (the pixels the hybrid re-decided); None for the classical
+    method per page."""
+    if options.method == "hybrid":
+        return name.with_name(f"{name.stem}.refined.png")
+    if options.resolved_scope == "region":
+        return name.with_name(f"{name.stem}.f.png")
+    return None
 
 
 def _write_page(page, name: Path, sidecar: Path | None, format: str,
@@ -349,10 +352,21 @@ def _write_page(page, name: Path, sidecar: Path | None, format: str,
     from .io import json_safe, write_binary, write_bytes
     from .pipeline import binarize as binarize_page
 
-    result = binarize_page(page.image, settings.options.method, options=settings.options)
+    result = binarize_page(page.image, settings.options.method, options=settings.options,
+                           record_refined=picture is not None)
     dpi = settings.dpi if settings.dpi is not None else page.dpi
     write_binary(name, result.image, format, dpi, overwrite=settings.overwrite)
     extra = {}
+    if picture is not None and result.refined is not None:
+        from .plotting import refined_overlay
+
+        hybrid = result.info["hybrid"]
+        png = refined_overlay(page.image, result.refined, title=(
+            f"{Path(page.source).name}: {hybrid['refined_pixels']} px re-decided, "
+            f"{hybrid['to_text']} to text (blue), {hybrid['to_background']} to background "
+            f"(red), the rest confirmed (yellow)"))
+        write_bytes(picture, png, overwrite=settings.overwrite)
+        extra["refined_picture"] = str(picture)
     if picture is not None and "regional" in result.info:
         import numpy as np
 
@@ -666,19 +680,11 @@ def _binarize_folder(folder: Path, output: str, settings: _Settings, *, recursiv
 
 @app.command()
 def surface(
-    model: Annotated[Path | None, typer.Option(
-        "--model", show_default=False,
-        help="An ONNX model file. Default: $DOCBIN_MODEL or the shipped model; without "
-             "either, the classical (logistic) surface.")] = None,
     page: Annotated[Path | None, typer.Option(
         "--page", show_default=False,
-        help="An image: mark its (b, t) and, with a model, also draw its adjusted surface "
-             "and the difference from the base.")] = None,
+        help="An image: mark its (b, t) and f on the surface.")] = None,
     out: Annotated[Path, typer.Option(
         "--out", "-o", help="The PNG to write.")] = Path("surface.png"),
-    balance: Annotated[float, typer.Option(
-        "--balance", min=0.0, max=1.0, help="hybrid: toward 1 keeps faint strokes, toward 0 "
-        "gives a cleaner background.")] = _DEFAULTS.balance,
     overwrite: Annotated[bool, typer.Option(
         "--overwrite", help="Replace OUT if it exists.")] = False,
     scope: Annotated[PictureScope, typer.Option(
@@ -688,8 +694,6 @@ def surface(
     """Draw the decision surface f(b, t) as a depth field (PNG).
 
     b (contour intensity) across, t (ink intensity) up, f in colour with contours.
-
-    With --page and a model: the base, the page's adjusted surface, their difference.
     """
     try:
         from .io import read_image, write_bytes
@@ -703,18 +707,16 @@ def surface(
                 raise _usage_error("--scope region draws a page's factor map: give --page")
             from .plotting import factor_map_picture
 
-            png, summary = factor_map_picture(gray, model=model, page_name=page.name,
-                                              balance=balance)
+            png, summary = factor_map_picture(gray, page_name=page.name)
         else:
-            png, summary = surface_picture(model, gray, balance=balance,
+            png, summary = surface_picture(gray,
                                            page_name=page.name if page is not None else "page")
         write_bytes(out, png, overwrite=overwrite)
     except (DocbinError, OSError, ValueError) as error:
         raise fail(error) from None
-    details = "" if summary["model"] is None else f" (model {summary['model']})"
+    details = ""
     if "f" in summary:
-        details += (f": b = {summary['b']:.3f}, t = {summary['t']:.3f}, "
-                    f"f = {summary['f_base']:.3f} -> {summary['f']:.3f}")
+        details += f": b = {summary['b']:.3f}, t = {summary['t']:.3f}, f = {summary['f']:.3f}"
     if "f_min" in summary:
         details += f": f from {summary['f_min']:.3f} to {summary['f_max']:.3f}"
     typer.echo(f"docbin: wrote {out}{details}", err=True)
@@ -728,45 +730,47 @@ def train(
         "--data", show_default=False,
         help="A folder of collections laid out as <collection>/img and <collection>/gt "
              "(ground truth: text 0, background 255). Repeat for several folders.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="The ONNX model to write.")],
-    epochs: Annotated[int, typer.Option("--epochs", min=1, help="Network epochs.")] = 20,
-    seed: Annotated[int, typer.Option("--seed", help="Seed: same seed, same model.")] = 0,
-    variants: Annotated[int, typer.Option(
-        "--variants", min=1, help="Copies of each page: the page plus augmented ones.")] = 2,
+    out: Annotated[Path, typer.Option("--out", "-o", help="The ONNX network to write.")],
     exclude: Annotated[list[str] | None, typer.Option(
         "--exclude", show_default=False, help="A collection to leave out (repeatable).")] = None,
-    global_surface: Annotated[bool, typer.Option(
-        "--global-surface/--no-global-surface",
-        help="Stage 1: optimise one global offset of the surface before the network.")] = True,
-    cache: Annotated[Path | None, typer.Option(
-        "--cache", show_default=False,
-        help="Folder for the per-page training cache (default: none).")] = None,
-    loss_scope: Annotated[LossScope, typer.Option(
-        "--loss-scope", help="The f the loss reads: page (one per page, as shipped), region "
-        "(the regional map of --scope region) or both (their mean).")] = LossScope.page,
+    margin: Annotated[float, typer.Option(
+        "--margin", min=0.01, max=1.0, help="δ: the network re-decides the pixels with "
+        "|I − f·L_m| < δ·(B_I − T_I).")] = 0.1,
+    synthetic: Annotated[int, typer.Option(
+        "--synthetic", min=0, help="Generated degraded pages (docbin.synth) added as one "
+        "more collection.")] = 0,
+    per_page: Annotated[int, typer.Option(
+        "--per-page", min=100, help="Band pixels drawn from each page.")] = 10000,
+    epochs: Annotated[int, typer.Option("--epochs", min=1, help="Network epochs.")] = 4,
+    seed: Annotated[int, typer.Option("--seed", help="Seed: same seed, same network.")] = 0,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace OUT.")] = False,
 ) -> None:
-    """Train the hybrid model (both stages) and export it to ONNX.
+    """Train the refinement network of --method hybrid and export it to ONNX.
 
-    Needs the training extra: pip install "docbin\\[train]". The export is checked
-    against the torch model before it is written.
+    Every collection weighs the same in the loss. Needs the training extra:
+    pip install "docbin\\[train]". The export is checked against torch before it is
+    written.
     """
     try:
         if not overwrite and out.exists():
             raise OutputError(f"{out} exists; pass --overwrite to replace it")
-        from .training.train import TrainConfig, train_model  # needs torch
+        from .training.refine import TrainConfig
+        from .training.refine import train as train_refiner  # needs torch
 
-        quiet = not _stderr_is_terminal()
-        summary = train_model(
-            data, out, epochs=epochs, seed=seed, variants=variants, exclude=exclude or (),
-            cache_dir=cache, global_surface=global_surface,
-            config=TrainConfig(scope=loss_scope.value),
-            log=None if quiet else (lambda message: typer.echo(message, err=True)))
+        config = TrainConfig(margin=margin, per_page=per_page, epochs=epochs, seed=seed,
+                             synthetic_pages=synthetic)
+        with _progress("pages", 0) as progress:
+            def step(done: int, total: int) -> None:
+                if progress is not None:
+                    progress.update(progress.task_ids[0], completed=done, total=total)
+
+            summary = train_refiner(data, out, exclude=exclude or (), config=config,
+                                    progress=step)
     except (DocbinError, OSError, ValueError) as error:
         raise fail(error) from None
-    typer.echo(f"docbin: wrote {out}: {summary['pages']} pages, "
+    typer.echo(f"docbin: wrote {out}: {summary['description']}; "
                f"{summary['parameters']} parameters, {summary['seconds']:.0f} s, "
-               f"ONNX vs torch max difference {summary['onnx_max_difference']:.1e}", err=True)
+               f"ONNX vs torch max difference {summary['export_error']:.1e}", err=True)
 
 
 # --- evaluate and benchmark -------------------------------------------------------------

@@ -394,9 +394,9 @@ def check_methods(methods: Sequence[str], options=None) -> None:
             raise ValueError(f"unknown method {method!r}; choose from "
                              f"{', '.join(DOCBIN_METHODS + BASELINES)}")
     if "hybrid" in methods:
-        from .model import load_model
+        from .refine import load_refiner
 
-        load_model(getattr(options, "model", None), threads=getattr(options, "threads", 0))
+        load_refiner(getattr(options, "model", None))
 
 
 def benchmark_page(job: tuple) -> PageOutcome:

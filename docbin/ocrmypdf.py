@@ -93,10 +93,10 @@ def check_options(options) -> None:
     except ValueError as error:
         raise BadArgsError(f"docbin: {error}") from None
     if chosen.method == "hybrid":
-        from .model import load_model
+        from .refine import load_refiner
 
         try:
-            load_model(chosen.model, threads=chosen.threads)
+            load_refiner(chosen.model)
         except ModelError as error:
             raise BadArgsError(f"docbin: {error}") from None
     if getattr(options, "docbin_final", False) and \

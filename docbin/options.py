@@ -9,10 +9,10 @@ from dataclasses import dataclass
 
 METHODS = ("classical", "hybrid")
 SCOPES = ("auto", "page", "region")
-#: What ``scope="auto"`` means for each method: the scope that won the leave-one-collection-
-#: out comparison (models/README.md). Classical: the page's statistics (regional statistics
-#: lose 0.2 FM overall); hybrid: the patches' adjustments blended across the page.
-AUTO_SCOPE = {"classical": "page", "hybrid": "region"}
+#: What ``scope="auto"`` means for each method. Classical: the page's statistics (regional
+#: statistics lose 0.2 FM over the development pages); hybrid: its network refines the
+#: decision of the page's f (the only scope it has).
+AUTO_SCOPE = {"classical": "page", "hybrid": "page"}
 
 
 @dataclass(frozen=True)
@@ -34,10 +34,10 @@ class Options:
     """Options shared by :func:`docbin.binarize` and the CLI, validated in one place."""
 
     method: str = "classical"  # METHOD.md §1, no model; "hybrid": the shipped model (opt-in)
-    balance: float = 0.5  # hybrid: 1 keeps faint strokes (NRM weight), 0 cleaner background
+    balance: float = 0.5  # hybrid: toward 1 more refined pixels become text, toward 0 fewer
     scope: str = "auto"  # "page": one f per page; "region": f(row, col); "auto": AUTO_SCOPE
     model: str | None = None
-    threads: int = 0  # onnxruntime intra-op threads; 0 = onnxruntime's choice
+    threads: int = 0  # threads for the decision bands; 0 = one per core
     max_megapixels: float = 300.0
 
     @property
@@ -52,6 +52,9 @@ class Options:
             raise ValueError(f"balance must lie in [0, 1], got {self.balance!r}")
         if self.scope not in SCOPES:
             raise ValueError(f"scope must be one of {', '.join(SCOPES)}, got {self.scope!r}")
+        if self.method == "hybrid" and self.scope == "region":
+            raise ValueError("scope 'region' is a form of the classical method; the hybrid "
+                             "refines the page's decision (scope page)")
         if self.threads < 0:
             raise ValueError(f"threads must be >= 0, got {self.threads!r}")
         if self.max_megapixels <= 0:

@@ -24,12 +24,18 @@ class BinarizationResult:
     info : dict
         What was decided: ``method``, ``ink_intensity`` (T_I), ``contour_intensity``
         (B_I), ``window_radius`` (K), ``f`` and ``timings`` (seconds per step); the
-        hybrid adds its adjustment; scope ``region`` adds ``regional`` (the tile fields
-        b, t, f of :func:`docbin.regional.explain`; ``f`` stays the page's factor).
+        hybrid adds ``hybrid`` (its network, band and how many pixels it re-decided);
+        scope ``region`` adds ``regional`` (the tile fields b, t, f of
+        :func:`docbin.regional.explain`; ``f`` stays the page's factor).
+    refined : ndarray or None
+        With ``record_refined`` and the hybrid: uint8 page, 0 where the classical
+        decision stands, 1 where the network confirmed it, 2 where it turned the pixel
+        to text, 3 where it turned it to background.
     """
 
     image: np.ndarray
     info: dict = field(default_factory=dict)
+    refined: np.ndarray | None = None
 
     @property
     def ink(self) -> np.ndarray:
@@ -67,7 +73,7 @@ def as_gray(image: np.ndarray) -> np.ndarray:
 
 
 def binarize(image: np.ndarray, method: str | None = None, *, options: Options | None = None,
-             **kwargs) -> BinarizationResult:
+             record_refined: bool = False, **kwargs) -> BinarizationResult:
     """Binarize a document page.
 
     Parameters
@@ -76,11 +82,15 @@ def binarize(image: np.ndarray, method: str | None = None, *, options: Options |
         2-D uint8 gray page, or an RGB/RGBA uint8 array (converted to gray).
     method : {"classical", "hybrid"}, optional
         ``classical``: the parameter-free method of METHOD.md §1 with the logistic
-        decision surface. ``hybrid``: the same rule with the surface adjusted per page
-        by the shipped CNN (METHOD.md §3). Default: ``options.method``, or the default
-        of :class:`~docbin.options.Options` without ``options``.
+        decision surface. ``hybrid``: the same decision, with the pixels near its
+        threshold re-decided by the shipped refinement network (METHOD.md §3,
+        :mod:`docbin.refine`). Default: ``options.method``, or the default of
+        :class:`~docbin.options.Options` without ``options``.
     options : Options, optional
         Every other setting; keyword arguments override its fields.
+    record_refined : bool
+        Hybrid: also return the map of re-decided pixels (``result.refined``, one byte
+        per pixel), for ``--explain``.
 
     Returns
     -------
@@ -95,54 +105,31 @@ def binarize(image: np.ndarray, method: str | None = None, *, options: Options |
         from dataclasses import replace
         options = replace(options, **kwargs)
     gray = as_gray(image)
+    network = None
+    if options.method == "hybrid":  # load (and check) before the costly statistics
+        from . import refine as _refine  # onnxruntime is imported only here
+
+        network = _refine.load_refiner(options.model)
     timings: dict[str, float] = {}
     start = time.perf_counter()
-    regional = edges = None
+    regional = None
     scope = options.resolved_scope
-    if scope == "region" and options.method == "classical":
+    if scope == "region":
         from . import regional as _regional
         regional = _regional.regional_stats(gray)  # the page's statistics and the tiles'
         page = regional.page
     else:
-        page, edges = _stats.measure_page(gray)
+        page = _stats.measure_page(gray, threads=options.threads or None)[0]
     timings["statistics"] = time.perf_counter() - start
 
-    model = None
-    if options.method == "hybrid":  # load (and check) before the costly local statistics
-        from . import model as _model  # onnxruntime is imported only here
-        model = _model.load_model(options.model, threads=options.threads)
-
-    start = time.perf_counter()
-    if model is not None:  # the model reads L_m, L_a on its patches; the rule reuses L_m
-        local = _threshold.windowed_local_stats(gray, page.window_radius)
-        timings["local_stats"] = time.perf_counter() - start
-    else:  # L_m, L_a and the rule band by band in binary_page
-        local = None
-    hybrid = None
-    if model is None:
-        factor = float(logistic_surface(page.b, page.t))
-    else:
-        start = time.perf_counter()
-        factor, hybrid = _hybrid_factor(model, gray, page, local, options.balance, edges)
-        timings["model"] = time.perf_counter() - start
-    edges = None  # 1 byte per pixel that the decision does not need
+    factor = float(logistic_surface(page.b, page.t))
+    refiner = None
+    if network is not None:
+        refiner = _refine.RowRefiner(
+            network, _refine.PageConstants(page.ink_intensity, page.contour_intensity,
+                                           page.window_radius, factor),
+            gray, balance=options.balance, record=record_refined)
     decision_factor, regional_info = factor, None
-    if scope == "region" and hybrid is not None:
-        # the hybrid per region: the patches' Δz blended across the page (regional.py)
-        from . import regional as _regional
-        from .surface import BSplineSurface
-
-        start = time.perf_counter()
-        meta = model.metadata
-        f_tiles = _regional.hybrid_factor_field(
-            meta.base_surface(),
-            lambda dz: BSplineSurface(dz, meta.knots, meta.degree, base="none"),
-            np.asarray(hybrid["patch_delta_z"]), np.asarray(hybrid["patches"]),
-            page.b, page.t, gray.shape)
-        decision_factor = _regional.TileFieldRows(f_tiles, gray.shape)
-        regional_info = {"tile_size": _regional.TILE_SIZE,
-                         "f": np.round(f_tiles, 4).tolist()}
-        timings["regional"] = time.perf_counter() - start
     if regional is not None:  # f(row, col) = S(b(row, col), t(row, col)), regional.py
         start = time.perf_counter()
         f_tiles = _regional.factor_field(regional, logistic_surface)
@@ -151,44 +138,19 @@ def binarize(image: np.ndarray, method: str | None = None, *, options: Options |
         timings["regional"] = time.perf_counter() - start
     start = time.perf_counter()
     # L_m, L_a and the rule band by band (bounded memory); f is one value or, per region,
-    # the rows of its map computed where they are read
-    median = None if local is None else local.local_median
-    out = _threshold.binary_page(gray, page.window_radius, decision_factor,
-                                 median=median if isinstance(median, np.ndarray) else None)
+    # the rows of its map computed where they are read; the hybrid re-decides the pixels
+    # near the threshold in the same pass
+    out = _threshold.binary_page(gray, page.window_radius, decision_factor, refine=refiner,
+                                 threads=options.threads or None)
     timings["decision"] = time.perf_counter() - start
     info = {"method": options.method, "scope": scope, **page.as_dict(), "f": factor,
             "timings": timings}
-    if hybrid is not None:
-        info["hybrid"] = hybrid
+    if refiner is not None:
+        info["hybrid"] = refiner.explain()
     if regional_info is not None:
         info["regional"] = regional_info
-    return BinarizationResult(out, info)
+    result = BinarizationResult(out, info)
+    if record_refined and refiner is not None:
+        result.refined = refiner.recorded
+    return result
 
-
-def _hybrid_factor(model, gray: np.ndarray, page, local, balance: float,
-                   edges: np.ndarray | None = None) -> tuple[float, dict]:
-    """The hybrid's f for a page, and what ``--explain`` shows about it.
-
-    Strong edges (``edges``, computed when not given) → patches → the model's Δz (mean
-    over patches) → ``f = S'(b, t)`` with S' the model's base surface plus Δz, clipped
-    to [0.05, 1] (METHOD.md §2–3).
-    """
-    if edges is None:
-        edges, _ = _stats.strong_edges(gray)
-    prediction = model.predict(gray, page.b, page.t, balance=balance, edges=edges,
-                               local_median=local.local_median, local_mean=local.local_mean)
-    factor = model.factor(page.b, page.t, prediction.delta_z)
-    meta = model.metadata
-    explain = {
-        "model": model.name,
-        "base": meta.base,
-        "balance": balance,
-        "alpha": prediction.alpha,
-        "beta": prediction.beta,
-        "f_base": model.base_factor(page.b, page.t),
-        "f": factor,
-        "delta_z": prediction.delta_z.tolist(),
-        "patches": prediction.boxes.tolist(),  # (row0, col0, rows, cols)
-        "patch_delta_z": prediction.per_patch.tolist(),
-    }
-    return factor, explain

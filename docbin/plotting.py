@@ -76,22 +76,10 @@ def _mark(ax, point: PagePoint, text: str) -> None:
                 arrowprops={"arrowstyle": "-", "color": "0.3"})
 
 
-def render_surfaces(base, *, base_title: str, adjusted=None, adjusted_title: str = "",
-                    point: PagePoint | None = None, control_points=None,
+def render_surfaces(base, *, base_title: str, point: PagePoint | None = None,
                     resolution: int = RESOLUTION) -> bytes:
-    """A PNG of a decision surface, and optionally of an adjusted one and their difference.
-
-    Parameters
-    ----------
-    base, adjusted : callable
-        ``f(b, t)`` on broadcast arrays (e.g. a :class:`~docbin.surface.BSplineSurface`
-        or :func:`~docbin.surface.logistic_surface`). With ``adjusted`` the picture has
-        three panels: base, adjusted, and ``adjusted − base`` (as the paper's Fig. 3).
-    point : PagePoint, optional
-        Marked on every panel.
-    control_points : ndarray, optional
-        Coordinates (Greville abscissae) of the control net along each axis, shown as dots
-        on the difference panel.
+    """A PNG of a decision surface ``base(b, t)`` (a callable on broadcast arrays, e.g.
+    :func:`~docbin.surface.logistic_surface`) as a depth field, with ``point`` marked.
 
     Returns
     -------
@@ -102,46 +90,15 @@ def render_surfaces(base, *, base_title: str, adjusted=None, adjusted_title: str
     grid = np.linspace(0.0, 1.0, resolution)
     b, t = grid[:, None], grid[None, :]
     base_values = np.broadcast_to(base(b, t), (resolution, resolution))
-    panels = 1 if adjusted is None else 3
-    fig = Figure(figsize=(PANEL_INCHES[0] * panels, PANEL_INCHES[1]), dpi=DPI,
-                 layout="constrained")
+    fig = Figure(figsize=PANEL_INCHES, dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
-    axes = fig.subplots(1, panels, squeeze=False)[0]
-    _depth_field(axes[0], base_values, base_title, "viridis", 0.0, 1.0, "f(b, t)", fig,
-                 _LEVELS)
+    axis = fig.subplots(1, 1)
+    _depth_field(axis, base_values, base_title, "viridis", 0.0, 1.0, "f(b, t)", fig, _LEVELS)
     if point is not None:
-        _mark(axes[0], point, f"{point.label}\nf = {point.f_base:.3f}")
-    if adjusted is not None:
-        adjusted_values = np.broadcast_to(adjusted(b, t), (resolution, resolution))
-        _depth_field(axes[1], adjusted_values, adjusted_title, "viridis", 0.0, 1.0,
-                     "f'(b, t)", fig, _LEVELS)
-        difference = adjusted_values - base_values
-        limit = max(float(np.abs(difference).max()), 1e-3)
-        from matplotlib.ticker import MaxNLocator
-
-        levels = MaxNLocator(8, symmetric=True).tick_values(-limit, limit)
-        levels = levels[(np.abs(levels) > 1e-12) & (np.abs(levels) < limit)]
-        _depth_field(axes[2], difference, "difference: adjusted − base", "RdBu_r", -limit,
-                     limit, "Δf", fig, levels if np.ptp(difference) > 0 else None,
-                     fmt="{:+.3g}")
-        if control_points is not None:
-            cb, ct = np.meshgrid(control_points, control_points, indexing="ij")
-            axes[2].plot(cb.ravel(), ct.ravel(), "k.", markersize=2, alpha=0.5)
-        if point is not None:
-            after = point.f if point.f is not None else point.f_base
-            _mark(axes[1], point, f"{point.label}\nf = {after:.3f}")
-            _mark(axes[2], point, f"Δf = {after - point.f_base:+.3f}")
+        _mark(axis, point, f"{point.label}\nf = {point.f_base:.3f}")
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=DPI)
     return buffer.getvalue()
-
-
-def greville(knots: np.ndarray, degree: int) -> np.ndarray:
-    """Greville abscissae ``ξ_i = mean(knots[i+1 : i+degree+1])``: where control point i
-    sits along its axis."""
-    knots = np.asarray(knots, np.float64)
-    n = knots.size - degree - 1
-    return np.array([knots[i + 1:i + degree + 1].mean() for i in range(n)])
 
 
 def render_factor_map(page: np.ndarray, f_map: np.ndarray, title: str) -> bytes:
@@ -172,91 +129,83 @@ def render_factor_map(page: np.ndarray, f_map: np.ndarray, title: str) -> bytes:
     return buffer.getvalue()
 
 
-def factor_map_picture(page: np.ndarray, *, model=None, page_name: str = "page",
-                       balance: float = 0.5, threads: int = 0) -> tuple[bytes, dict]:
-    """The regional decision factor of a page (``--scope region``) as a picture.
-
-    With a model: the hybrid per region (the patches' adjustments blended across the
-    page); without: the classical regional statistics.
-    """
-    from .model import locate_model
+def factor_map_picture(page: np.ndarray, *, page_name: str = "page") -> tuple[bytes, dict]:
+    """The regional decision factor of a page (``--scope region``: T_I and B_I per tile
+    on the logistic surface) as a picture."""
     from .pipeline import binarize
     from .regional import upsample_tiles
 
     _matplotlib()
-    source = locate_model(model, required=False)
-    method = "classical" if source is None else "hybrid"
-    result = binarize(page, method=method, scope="region", balance=balance, threads=threads,
-                      model=None if source is None else str(source))
+    result = binarize(page, method="classical", scope="region")
     f_tiles = np.asarray(result.info["regional"]["f"], np.float32)
     f_map = upsample_tiles(f_tiles, page.shape, result.info["regional"]["tile_size"])
-    title = (f"{page_name}: f(row, col), {method} per region "
+    title = (f"{page_name}: f(row, col), classical per region "
              f"(f from {f_map.min():.3f} to {f_map.max():.3f})")
-    summary = {"model": None if source is None else str(source), "method": method,
-               "f_min": float(f_map.min()), "f_max": float(f_map.max())}
+    summary = {"method": "classical", "f_min": float(f_map.min()),
+               "f_max": float(f_map.max())}
     return render_factor_map(page, f_map, title), summary
 
 
-def surface_picture(model=None, page: np.ndarray | None = None, *, page_name: str = "page",
-                    balance: float = 0.5, threads: int = 0) -> tuple[bytes, dict]:
-    """The picture of ``docbin surface``, and a summary of what it shows.
-
-    - No model installed (and none named): the classical logistic surface (Fig. 1).
-    - A model (``model``, ``$DOCBIN_MODEL`` or the packaged one): the model's base surface.
-    - With ``page`` (a gray uint8 array) and a model: three panels, the base surface,
-      the page's adjusted surface S' and the difference S' − base (Fig. 3), the page's
-      (b, t) marked on each. With a page and no model: the logistic with the page marked.
+def surface_picture(page: np.ndarray | None = None, *,
+                    page_name: str = "page") -> tuple[bytes, dict]:
+    """The picture of ``docbin surface``: the decision surface f(b, t) of the classical
+    method (the paper's Fig. 1), with a page's (b, t) and f marked when ``page`` is given.
 
     Returns
     -------
     png : bytes
     summary : dict
-        ``model`` (path or None), and with a page ``b``, ``t``, ``f_base`` and ``f``.
+        With a page: ``b``, ``t`` and ``f``.
     """
-    from .model import load_model, locate_model
     from .surface import logistic_surface
 
     _matplotlib()  # fail early, before the page is processed
-    source = locate_model(model, required=False)
-    summary: dict = {"model": None if source is None else str(source)}
-    if source is None:
-        point = None
-        if page is not None:
-            from .stats import page_stats
+    summary: dict = {}
+    point = None
+    if page is not None:
+        from .stats import page_stats
 
-            stats = page_stats(page)
-            f = float(logistic_surface(stats.b, stats.t))
-            point = PagePoint(stats.b, stats.t, f, f, page_name)
-            summary.update(b=stats.b, t=stats.t, f_base=f, f=f)
-        title = "classical decision surface f(b, t) (logistic)"
-        if page is not None:
-            title += "\nno hybrid model installed: the page is not adjusted"
-        return render_surfaces(logistic_surface, base_title=title, point=point), summary
+        stats = page_stats(page)
+        f = float(logistic_surface(stats.b, stats.t))
+        point = PagePoint(stats.b, stats.t, f, f, page_name)
+        summary.update(b=stats.b, t=stats.t, f=f)
+    title = "decision surface f(b, t) (logistic)"
+    return render_surfaces(logistic_surface, base_title=title, point=point), summary
 
-    hybrid = load_model(source, threads=threads)
-    meta = hybrid.metadata
-    base = meta.base_surface()
-    kind = ("logistic" if not np.any(meta.offset) else "logistic + B-spline offset") \
-        if meta.base == "logistic" else f"B-spline, n = {meta.n}"
-    base_title = f"model base surface ({kind})"
-    if page is None:
-        return render_surfaces(base, base_title=base_title), summary
 
-    from .pipeline import binarize
+#: BGR colours of the refined-pixel picture: confirmed, turned to text, turned to background
+REFINED_COLOURS = {1: (0, 200, 255), 2: (255, 90, 0), 3: (0, 0, 230)}
 
-    result = binarize(page, method="hybrid", model=str(source), balance=balance,
-                      threads=threads)
-    info = result.info["hybrid"]
-    b, t = result.info["contour_intensity"] / 255.0, result.info["ink_intensity"] / 255.0
-    adjusted = meta.page_surface(np.asarray(info["delta_z"]))
-    point = PagePoint(b, t, info["f_base"], info["f"], page_name)
-    summary.update(b=b, t=t, f_base=info["f_base"], f=info["f"],
-                   patches=len(info["patches"]))
-    png = render_surfaces(
-        base, base_title=base_title, adjusted=adjusted,
-        adjusted_title=f"{page_name}: adjusted surface S' (balance {balance:g})",
-        point=point, control_points=greville(meta.knots, meta.degree))
-    return png, summary
+
+def refined_overlay(page: np.ndarray, refined: np.ndarray, *, longest: int = 1600,
+                    title: str = "") -> bytes:
+    """A PNG of the page in gray with the pixels the hybrid re-decided in colour: yellow
+    where the network kept the classical decision, blue where it made text, red where it
+    made background (``--explain`` with ``--method hybrid``; OpenCV only)."""
+    import cv2
+
+    page = np.asarray(page, np.uint8)
+    if page.shape != refined.shape:
+        raise ValueError(f"page {page.shape} and map {refined.shape} differ in shape")
+    picture = cv2.cvtColor(page, cv2.COLOR_GRAY2BGR)
+    picture = cv2.addWeighted(picture, 0.5, np.full_like(picture, 255), 0.5, 0.0)
+    for code, colour in REFINED_COLOURS.items():
+        picture[refined == code] = colour
+    rows, cols = page.shape
+    scale = min(1.0, longest / max(rows, cols))
+    if scale < 1.0:  # nearest: a re-decided pixel stays visible, not blended away
+        picture = cv2.resize(picture, (max(1, round(cols * scale)), max(1, round(rows * scale))),
+                             interpolation=cv2.INTER_NEAREST)
+    header = 28 if title else 0
+    canvas = np.full((picture.shape[0] + header, picture.shape[1], 3), 255, np.uint8)
+    canvas[header:] = picture
+    if title:
+        cv2.putText(canvas, title[:120], (6, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1,
+                    cv2.LINE_AA)
+    ok, data = cv2.imencode(".png", canvas)
+    if not ok:  # pragma: no cover - OpenCV encodes any 8-bit BGR image
+        raise RuntimeError("could not encode the picture")
+    return data.tobytes()
 
 
 def factor_map_overlay(page: np.ndarray, f_map: np.ndarray, *, longest: int = 1600,

@@ -222,15 +222,20 @@ class RowRefiner:
     """Refines the classical decision of rows ``[s0, s1)`` of a page in place.
 
     Called by :func:`docbin.threshold.binary_page` per sub-band with the rows' L_m, L_a and
-    ink mask (255 = ink); reads the image rows it needs (halo) itself. Counts the refined
-    pixels and the ones it changed, for ``--explain``.
+    ink mask (255 = ink); reads the image rows it needs (halo) itself. A band pixel becomes
+    text iff the network's probability exceeds ``1 − balance`` (0.5 by default; toward 1
+    more of the uncertain pixels become text). Counts what it did, for ``--explain``, and
+    with ``record`` keeps a page map of it (:attr:`recorded`).
     """
 
-    def __init__(self, network: Refiner, page: PageConstants, image: np.ndarray):
+    def __init__(self, network: Refiner, page: PageConstants, image: np.ndarray, *,
+                 balance: float = 0.5, record: bool = False):
+        if not 0.0 <= balance <= 1.0:
+            raise ValueError(f"balance must lie in [0, 1], got {balance!r}")
         self.network, self.page, self.image = network, page, image
-        self.refined = 0
-        self.to_ink = 0
-        self.to_background = 0
+        self.balance = float(balance)
+        self.refined = self.to_ink = self.to_background = 0
+        self.recorded = np.zeros(image.shape, np.uint8) if record else None
         self._lock = threading.Lock()
 
     def __call__(self, s0: int, s1: int, median: np.ndarray, mean: np.ndarray,
@@ -241,11 +246,23 @@ class RowRefiner:
             return
         a0, a1 = max(0, s0 - self.page.halo), min(rows, s1 + self.page.halo)
         x = features(self.image[a0:a1], median, mean, self.page, where, first_row=s0 - a0)
-        decided = self.network(x) > 0.5
+        decided = self.network(x) > np.float32(1.0 - self.balance)
         r, c = np.nonzero(where)
         before = ink[r, c] > 0
         ink[r, c] = np.where(decided, 255, 0)
+        became_ink = decided & ~before
+        became_background = ~decided & before
+        if self.recorded is not None:
+            self.recorded[r + s0, c] = np.where(became_ink, 2, np.where(became_background, 3, 1))
         with self._lock:
             self.refined += int(r.size)
-            self.to_ink += int(np.count_nonzero(decided & ~before))
-            self.to_background += int(np.count_nonzero(~decided & before))
+            self.to_ink += int(np.count_nonzero(became_ink))
+            self.to_background += int(np.count_nonzero(became_background))
+
+    def explain(self) -> dict:
+        """What ``--explain`` shows of the refinement."""
+        return {"model": self.network.name, "margin": self.network.margin,
+                "balance": self.balance, "contrast": self.page.contrast,
+                "refined_pixels": self.refined, "to_text": self.to_ink,
+                "to_background": self.to_background,
+                "refined_fraction": self.refined / max(self.image.size, 1)}

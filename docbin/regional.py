@@ -51,7 +51,7 @@ few stray edges keeps the page's. ``T >= 1`` as for the page.
 The f map
 ---------
 ``f_tile(i, j) = surface(b(i, j), t(i, j))`` with ``b = B / 255``, ``t = T / 255`` and any
-callable surface (the logistic of METHOD.md §1.5, or the hybrid's adjusted B-spline).
+callable surface (the logistic of METHOD.md §1.5).
 The tile grid is enlarged by ``cv2.resize`` (``INTER_LINEAR``, float32) by exactly the
 factor s to ``(s·rows_tiles, s·cols_tiles)`` and cropped to the page. ``cv2.resize``
 maps output pixel x to input coordinate ``(x + 0.5) / s − 0.5``, which equals j exactly
@@ -437,60 +437,3 @@ def explain(fields: RegionalFields, f_tiles: np.ndarray | None = None,
         "ink_samples": fields.ink_samples.tolist(),
         "contour_samples": fields.contour_samples.tolist(),
     }
-
-
-# --- the hybrid per region ----------------------------------------------------------------
-
-
-def tile_centres(shape: tuple[int, int], tile_size: int = TILE_SIZE) -> tuple[np.ndarray, np.ndarray]:
-    """Row and column coordinates of the tile centres, ``s·j + (s − 1) / 2``."""
-    stride = _check_tile_size(tile_size) // 2
-    n_rows, n_cols = tile_grid_shape(shape, tile_size)
-    return (stride * np.arange(n_rows) + (stride - 1) / 2.0,
-            stride * np.arange(n_cols) + (stride - 1) / 2.0)
-
-
-#: Width (px) of the Gaussian that blends the patches' adjustments across the page: one
-#: patch side.
-BLEND_SPREAD = 512.0
-
-
-def patch_blend_weights(boxes: np.ndarray, shape: tuple[int, int], tile_size: int = TILE_SIZE,
-                        spread: float = BLEND_SPREAD) -> np.ndarray:
-    """Normalised weights [P, tile_rows, tile_cols] of the patches at every tile.
-
-    ``w_p ∝ exp(−d_p² / (2·spread²))`` with d_p the distance from the tile's centre to the
-    centre of patch p; ``spread`` is one patch side (512 px), so a region follows the
-    patches around it and the weights change smoothly across the page. With one patch
-    the weight is 1 everywhere.
-    """
-    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
-    rows_c, cols_c = tile_centres(shape, tile_size)
-    centre_r = boxes[:, 0] + (boxes[:, 2] - 1) / 2.0
-    centre_c = boxes[:, 1] + (boxes[:, 3] - 1) / 2.0
-    d2 = ((rows_c[None, :, None] - centre_r[:, None, None]) ** 2
-          + (cols_c[None, None, :] - centre_c[:, None, None]) ** 2)
-    # subtract the smallest distance per tile so far tiles do not underflow to 0/0
-    logw = -(d2 - d2.min(axis=0, keepdims=True)) / (2.0 * spread * spread)
-    weights = np.exp(logw)
-    return weights / weights.sum(axis=0, keepdims=True)
-
-
-def hybrid_factor_field(base_surface, delta_surface, per_patch: np.ndarray, boxes: np.ndarray,
-                        b: np.ndarray, t: np.ndarray, shape: tuple[int, int],
-                        tile_size: int = TILE_SIZE, clip=(0.05, 1.0)) -> np.ndarray:
-    """f per tile with the patches' Δz blended across the page.
-
-    ``f(i, j) = clip(B(b_ij, t_ij) + Σ_p w_p(i, j) · ΔS_p(b_ij, t_ij))`` where B is the
-    model's base surface, ΔS_p the B-spline of patch p's Δz (``delta_surface(Δz)`` returns
-    a callable) and w_p the blend weights of :func:`patch_blend_weights`. Because S' is
-    linear in Δz, this equals reading at each tile the surface adjusted by the blended Δz.
-    ``b``, ``t``: the tiles' statistics, or the page's broadcast to the tile grid.
-    """
-    weights = patch_blend_weights(boxes, shape, tile_size)
-    b = np.broadcast_to(np.asarray(b, np.float64), weights.shape[1:])
-    t = np.broadcast_to(np.asarray(t, np.float64), weights.shape[1:])
-    f = np.asarray(base_surface(b, t), np.float64).copy()
-    for w, dz in zip(weights, np.asarray(per_patch)):
-        f += w * np.asarray(delta_surface(dz)(b, t), np.float64)
-    return np.clip(f, *clip)

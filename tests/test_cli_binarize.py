@@ -162,7 +162,7 @@ def test_explain_sidecar_is_not_overwritten(run, tmp_path, make_page):
     assert not (tmp_path / "out.png").exists()
 
 
-@pytest.mark.parametrize("method", ["classical", "hybrid"])
+@pytest.mark.parametrize("method", ["classical"])
 def test_explain_draws_the_regional_factor_map(run, tmp_path, make_page, method):
     source = write_png(tmp_path / "page.png", make_page())
     result = run("binarize", source, tmp_path / "out.png", "--explain", "--scope", "region",
@@ -189,16 +189,33 @@ def test_explain_draws_the_regional_factor_map(run, tmp_path, make_page, method)
     assert not (tmp_path / "out.png").exists()
 
 
-@pytest.mark.parametrize("method,scope", [("classical", "page"), ("hybrid", "region")])
-def test_auto_scope_is_the_winner_for_the_method(run, tmp_path, make_page, method, scope):
+@pytest.mark.parametrize("method", ["classical", "hybrid"])
+def test_auto_scope_is_the_page(run, tmp_path, make_page, method):
     source = write_png(tmp_path / "page.png", make_page())
     assert run("binarize", source, tmp_path / "out.png", "--explain", "--method",
                method).exit_code == 0
     record = json.loads((tmp_path / "out.json").read_text())
-    assert record["scope"] == scope and ("regional" in record) == (scope == "region")
-    assert (tmp_path / "out.f.png").exists() == (scope == "region")
-    explicit = docbin.binarize(dio.read_image(source).image, method, scope=scope)
+    assert record["scope"] == "page" and "regional" not in record
+    assert not (tmp_path / "out.f.png").exists()
+    explicit = docbin.binarize(dio.read_image(source).image, method, scope="page")
     assert (dio.read_image(tmp_path / "out.png").image == explicit.image).all()
+
+
+def test_hybrid_explain_draws_the_refined_pixels(run, tmp_path, make_page):
+    source = write_png(tmp_path / "page.png", make_page(200, 260))
+    result = run("binarize", source, tmp_path / "out.png", "--explain", "--method", "hybrid")
+    assert result.exit_code == 0, result.stderr
+    record = json.loads((tmp_path / "out.json").read_text())
+    hybrid = record["hybrid"]
+    assert hybrid["refined_pixels"] > 0 and record["refined_picture"] == str(
+        tmp_path / "out.refined.png")
+    assert hybrid["to_text"] + hybrid["to_background"] <= hybrid["refined_pixels"]
+    with Image.open(tmp_path / "out.refined.png") as shown:
+        colours = np.asarray(shown.convert("RGB")).reshape(-1, 3)
+    assert (colours == [255, 200, 0]).all(axis=1).any()  # confirmed pixels in yellow
+    result = run("binarize", source, tmp_path / "x.png", "--method", "hybrid", "--scope",
+                 "region")
+    assert result.exit_code == ExitCode.usage and "region" in result.stderr
 
 
 def test_explain_needs_a_file_output(run, tmp_path, make_page):
@@ -378,7 +395,7 @@ def test_jobs_give_the_same_outputs_and_report(run, scans, tmp_path, make_page, 
                                                                            "OUT")
     files = sorted(p.relative_to(out) for p in out.rglob("*.png"))
     assert files == sorted(p.relative_to(reference) for p in reference.rglob("*.png"))
-    assert len(files) == 12  # 6 pages and their --explain f maps (the hybrid's auto scope)
+    assert len(files) == 12  # 6 pages and their --explain pictures of the refined pixels
     for name in files:
         assert (out / name).read_bytes() == (reference / name).read_bytes()
 

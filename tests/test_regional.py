@@ -9,7 +9,7 @@ from conftest import synthetic_page
 
 from docbin import regional, stats, threshold
 from docbin.pipeline import binarize
-from docbin.surface import fit_logistic, logistic_surface
+from docbin.surface import logistic_surface
 
 
 def two_sided_page(rows: int = 256, cols: int = 1024) -> np.ndarray:
@@ -251,8 +251,8 @@ def test_any_surface_callable():
     fields = regional.regional_stats(image)
     constant = regional.factor_map(fields, lambda b, t: np.full(np.shape(b), 0.7))
     assert np.all(constant == np.float32(0.7))
-    spline = regional.factor_field(fields, fit_logistic())
-    np.testing.assert_allclose(spline, regional.factor_field(fields), atol=0.05)
+    halved = regional.factor_field(fields, lambda b, t: logistic_surface(b, t) / 2)
+    np.testing.assert_allclose(halved, regional.factor_field(fields) / 2, rtol=1e-12)
 
 
 def test_region_scope_decision_uses_the_map():
@@ -269,53 +269,6 @@ def test_region_scope_decision_uses_the_map():
 
 
 # --- the hybrid per region ---------------------------------------------------------------
-
-def _surfaces():
-    from docbin.surface import BSplineSurface, clamped_uniform_knots
-
-    knots = clamped_uniform_knots(8, 3)
-    base = BSplineSurface(np.zeros((8, 8)), knots, 3, base="logistic")
-    return base, (lambda dz: BSplineSurface(dz, knots, 3, base="none"))
-
-
-def test_blend_weights_are_normalised_and_follow_the_nearest_patch():
-    from docbin.regional import patch_blend_weights
-
-    boxes = np.array([[0, 0, 512, 512], [0, 2000, 512, 512]])
-    w = patch_blend_weights(boxes, (512, 2512))
-    np.testing.assert_allclose(w.sum(axis=0), 1.0)
-    assert w[0, :, 0].min() > 0.9 and w[1, :, -1].min() > 0.9
-    assert np.all(np.diff(w[0, 0]) <= 1e-12)  # monotone from left to right
-
-
-def test_equal_patch_adjustments_give_the_page_factor_everywhere():
-    from docbin.regional import hybrid_factor_field
-
-    base, delta = _surfaces()
-    dz = np.full((8, 8), 0.05)
-    boxes = np.array([[0, 0, 512, 512], [600, 700, 512, 512], [0, 700, 512, 512]])
-    f = hybrid_factor_field(base, delta, np.stack([dz] * 3), boxes, 0.6, 0.3, (1200, 1300))
-    page_f = float(np.clip(base.adjusted(dz, clip=None)(0.6, 0.3), 0.05, 1.0))
-    np.testing.assert_allclose(f, page_f, atol=1e-9)
-
-
-def test_different_patch_adjustments_bend_the_factor_across_the_page():
-    from docbin.regional import hybrid_factor_field, tile_centres
-
-    base, delta = _surfaces()
-    boxes = np.array([[0, 0, 512, 512], [0, 3000, 512, 512]])
-    per_patch = np.stack([np.full((8, 8), -0.1), np.full((8, 8), 0.1)])
-    f = hybrid_factor_field(base, delta, per_patch, boxes, 0.6, 0.3, (512, 3512))
-    assert f[0, 0] < f[0, f.shape[1] // 2] < f[0, -1]
-    # the weighted blend equals reading the surface adjusted by the blended Δz
-    from docbin.regional import patch_blend_weights
-
-    w = patch_blend_weights(boxes, (512, 3512))[:, 0, 5]
-    blended = w[0] * per_patch[0] + w[1] * per_patch[1]
-    expected = float(np.clip(base.adjusted(blended, clip=None)(0.6, 0.3), 0.05, 1))
-    assert f[0, 5] == pytest.approx(expected, abs=1e-9)
-    assert len(tile_centres((512, 3512))[1]) == f.shape[1]
-
 
 def test_tile_rows_equal_the_upsampled_map():
     # against one bilinear resize of the whole tile grid by the stride, cropped to the page

@@ -1,0 +1,164 @@
+"""The hybrid's refinement near the threshold: features, band, runtime checks, banding."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from docbin import refine, stats, threshold
+from docbin.errors import ModelError
+from docbin.pipeline import binarize
+from docbin.surface import logistic_surface
+
+onnx = pytest.importorskip("onnx")
+
+
+def linear_network(path, weights, bias, *, margin=0.2, features=refine.FEATURES, meta=True):
+    """An ONNX network p = sigmoid(x · weights + bias) with the refinement metadata."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = numpy_helper.from_array(np.asarray(weights, np.float32).reshape(-1, 1), "w")
+    b = numpy_helper.from_array(np.asarray([bias], np.float32), "b")
+    nodes = [helper.make_node("MatMul", ["features", "w"], ["z0"]),
+             helper.make_node("Add", ["z0", "b"], ["z"]),
+             helper.make_node("Sigmoid", ["z"], ["text"])]
+    graph = helper.make_graph(
+        nodes, "refine", [helper.make_tensor_value_info("features", TensorProto.FLOAT,
+                                                        ["n", len(refine.FEATURES)])],
+        [helper.make_tensor_value_info("text", TensorProto.FLOAT, ["n", 1])], [w, b])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    if meta:
+        for key, value in ((refine.META_FEATURES, json.dumps(list(features))),
+                           (refine.META_MARGIN, repr(margin))):
+            entry = model.metadata_props.add()
+            entry.key, entry.value = key, value
+    onnx.save(model, str(path))
+    return path
+
+
+def page_parts(image):
+    page = stats.page_stats(image)
+    f = float(logistic_surface(page.b, page.t))
+    local = threshold.local_stats(image, page.window_radius)
+    constants = refine.PageConstants(page.ink_intensity, page.contour_intensity,
+                                     page.window_radius, f)
+    return page, f, local, constants
+
+
+def features_reference(image, median, mean, page, r, c):
+    """One pixel's features with plain window arithmetic (edge replication by clipping)."""
+    rows, cols = image.shape
+
+    def window(radius):
+        rr = np.clip(np.arange(r - radius, r + radius + 1), 0, rows - 1)
+        cc = np.clip(np.arange(c - radius, c + radius + 1), 0, cols - 1)
+        return image[np.ix_(rr, cc)].astype(np.float64)
+
+    v, con = float(image[r, c]), page.contrast
+    s, h = page.radii
+    w2, ws, wh = window(2), window(s), window(h)
+    values = [v - page.factor * float(median[r, c]), v - float(mean[r, c]),
+              v - page.ink_intensity, page.contour_intensity - v,
+              float(median[r, c]) - float(mean[r, c]),
+              v - w2.mean(), w2.std(), v - ws.mean(), ws.std(), v - wh.mean(),
+              v - window(1).min(), window(1).max() - v, v - window(3).min()]
+    return [x / con for x in values] + [page.factor, page.ink_intensity / 255,
+                                        page.contour_intensity / 255]
+
+
+def test_features_match_the_window_reference(make_page):
+    image = make_page(70, 90, 2)
+    page, f, local, constants = page_parts(image)
+    where = refine.band_mask(image, local.local_median, constants, 0.3)
+    rows, cols = np.nonzero(where)
+    got = refine.features(image, local.local_median, local.local_mean, constants, where)
+    pick = np.linspace(0, len(rows) - 1, 25).astype(int)
+    for i in pick:
+        expected = features_reference(image, local.local_median, local.local_mean, constants,
+                                      rows[i], cols[i])
+        np.testing.assert_allclose(got[i], expected, rtol=1e-4, atol=2e-4)
+
+
+def test_band_is_the_pixels_near_the_threshold(make_page):
+    image = make_page(60, 80, 0)
+    page, f, local, constants = page_parts(image)
+    band = refine.band_mask(image, local.local_median, constants, 0.1)
+    distance = np.abs(image - f * local.local_median.astype(np.float64))
+    assert band.any() and not band.all()
+    assert (distance[band] < 0.1 * constants.contrast + 1e-3).all()
+    assert (distance[~band] >= 0.1 * constants.contrast - 1e-3).all()
+
+
+@pytest.mark.parametrize("bias, turns", [(30.0, "text"), (-30.0, "background")])
+def test_the_network_decides_the_band_and_nothing_else(tmp_path, make_page, bias, turns):
+    image = make_page(120, 160, 1)
+    net = linear_network(tmp_path / "n.onnx", np.zeros(len(refine.FEATURES)), bias)
+    page, f, local, constants = page_parts(image)
+    band = refine.band_mask(image, local.local_median, constants, 0.2)
+    classical = binarize(image, "classical").image == 0
+    result = binarize(image, "hybrid", model=str(net), record_refined=True)
+    hybrid = result.image == 0
+    np.testing.assert_array_equal(hybrid[~band], classical[~band])
+    assert hybrid[band].all() if turns == "text" else not hybrid[band].any()
+    info = result.info["hybrid"]
+    assert info["refined_pixels"] == band.sum() and info["margin"] == 0.2
+    changed = {"text": np.count_nonzero(band & ~classical),
+               "background": np.count_nonzero(band & classical)}
+    assert info[f"to_{turns}"] == changed[turns] > 0
+    assert (result.refined > 0).sum() == band.sum()
+
+
+def test_balance_moves_the_probability_threshold(tmp_path, make_page):
+    image = make_page(80, 120, 3)
+    net = linear_network(tmp_path / "n.onnx", np.zeros(len(refine.FEATURES)),
+                         float(np.log(0.3 / 0.7)))  # p = 0.3 everywhere
+    page, f, local, constants = page_parts(image)
+    band = refine.band_mask(image, local.local_median, constants, 0.2)
+    assert not (binarize(image, "hybrid", model=str(net)).image == 0)[band].any()
+    assert (binarize(image, "hybrid", model=str(net), balance=0.8).image == 0)[band].all()
+
+
+def test_banded_refinement_equals_the_whole_page(tmp_path, make_page):
+    image = np.tile(make_page(150, 200, 4), (3, 2))  # 450 x 400: many bands below
+    weights = np.random.default_rng(0).normal(size=len(refine.FEATURES))
+    net = refine.Refiner(linear_network(tmp_path / "n.onnx", weights, 0.1))
+    page, f, local, constants = page_parts(image)
+    whole = threshold.ink_mask(local, f).view(np.uint8) * np.uint8(255)
+    refiner = refine.RowRefiner(net, constants, image)
+    refiner(0, image.shape[0], local.local_median, local.local_mean, whole)
+    banded = threshold.binary_page(image, page.window_radius, f, threads=2, band_pixels=4000,
+                                   refine=refine.RowRefiner(net, constants, image))
+    assert refiner.refined > 0
+    np.testing.assert_array_equal(banded == 0, whole > 0)
+
+
+def test_refiner_checks_its_metadata(tmp_path):
+    with pytest.raises(ModelError, match="metadata"):
+        refine.Refiner(linear_network(tmp_path / "a.onnx", np.zeros(16), 0.0, meta=False))
+    other = list(refine.FEATURES[::-1])
+    with pytest.raises(ModelError, match="features"):
+        refine.Refiner(linear_network(tmp_path / "b.onnx", np.zeros(16), 0.0, features=other))
+    with pytest.raises(ModelError, match="outside"):
+        refine.Refiner(linear_network(tmp_path / "c.onnx", np.zeros(16), 0.0, margin=3.0))
+    (tmp_path / "d.onnx").write_bytes(b"not a network")
+    with pytest.raises(ModelError, match="ONNX"):
+        refine.Refiner(tmp_path / "d.onnx")
+    with pytest.raises(ModelError, match="not found"):
+        refine.load_refiner(tmp_path / "missing.onnx")
+
+
+def test_the_shipped_network_loads_and_refines(make_page):
+    network = refine.load_refiner()
+    assert 0 < network.margin <= 1 and network.description
+    result = binarize(make_page(100, 140, 5), "hybrid")
+    assert result.info["hybrid"]["model"] == refine.PACKAGED_NAME
+
+
+def test_hybrid_has_no_region_scope():
+    from docbin.options import Options
+
+    with pytest.raises(ValueError, match="region"):
+        Options(method="hybrid", scope="region")
