@@ -312,9 +312,14 @@ def plan_folder(folder: Location, output: Location, *, recursive: bool,
 
 def _init_worker() -> None:
     # Parallelism is across files: one OpenCV thread per worker avoids oversubscription.
+    import signal
+
     import cv2
 
     cv2.setNumThreads(1)
+    # Ctrl-C reaches the whole process group: this process stops taking pages, and the
+    # worker finishes (and writes whole) the page it has while the pool shuts down.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 @contextlib.contextmanager
