@@ -82,7 +82,10 @@ class DaskExecutor:
             workers = int(match.group(1)) if match.group(1) else None
             if workers == 0:
                 raise SetupError("--cluster local:N needs at least one worker")
-            with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
+            # worker-saturation 1.0: a worker is sent a page only when its thread is free,
+            # so it holds one page at a time, and a worker's death touches only that page
+            with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
+                                  "distributed.scheduler.worker-saturation": 1.0}):
                 cluster = distributed.LocalCluster(
                     n_workers=workers, threads_per_worker=1, processes=True,
                     silence_logs=logging.ERROR)
@@ -144,7 +147,7 @@ class DaskExecutor:
         from distributed import as_completed
         from distributed.scheduler import KilledWorker
 
-        for future in as_completed(futures):
+        for future in as_completed(futures, loop=self.client.loop):
             task = by_key[future.key]
             try:
                 outcome = future.result()

@@ -26,7 +26,7 @@ from docbin.options import Options
 
 fsspec = pytest.importorskip("fsspec")
 
-import faulty_storage  # noqa: E402 - after the skip
+import faulty_storage
 
 CLASSICAL = ("--method", "classical")
 
@@ -155,7 +155,7 @@ def test_memory_single_files_and_stdout(run, memory, make_page, tmp_path):
     result = run("binarize", "memory://in/page.png", "memory://out/page.tif", *CLASSICAL)
     assert result.exit_code == ExitCode.output_error
     assert error_lines(result) == ["docbin: error: memory://out/page.tif exists; pass "
-                                   "--overwrite to replace it"]
+                                   + "--overwrite to replace it"]
     result = run("binarize", "memory://in/page.png", "-", *CLASSICAL)
     np.testing.assert_array_equal(dio.read_image(result.stdout_bytes).image, expected(data))
     assert run("binarize", "memory://in/page.png", tmp_path, *CLASSICAL).exit_code == 0
@@ -309,7 +309,7 @@ def test_manifest_command(run, tmp_path, make_page):
     assert lines[1].startswith("throughput: ") and "pages/s" in lines[1]
     assert lines[2] == "slowest:" and len([line for line in lines if " s  " in line]) == 2
     assert lines[-2:] == ["failed:", f"  {scans / 'bad.png'}: not an image, or a format "
-                          "docbin cannot read"]
+                          + "docbin cannot read"]
     # the next run ends the cut line and appends whole lines
     (scans / "bad.png").unlink()
     result = run("binarize", scans, tmp_path / "out", "--manifest", manifest, *CLASSICAL)
@@ -339,9 +339,9 @@ def test_binarize_urls(tmp_path, memory, make_page):
                                   "memory://out", options=Options(method="classical"))
     assert [(item["status"], item["output"]) for item in records] == [
         ("ok", "memory://out/a.png"), ("ok", "memory://out/b.png")]
-    for name in data:
+    for name, encoded in data.items():
         np.testing.assert_array_equal(
-            dio.read_image(memory.cat_file(f"/out/{name}")).image, expected(data[name]))
+            dio.read_image(memory.cat_file(f"/out/{name}")).image, expected(encoded))
     # a tree mirrored under root, a manifest, and the same call again resumes
     manifest = tmp_path / "run.jsonl"
     kwargs = {"root": "memory://in", "options": Options(method="classical"),
