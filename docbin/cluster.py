@@ -43,6 +43,26 @@ def _import_distributed():
     return distributed
 
 
+@contextlib.contextmanager
+def _sigint_ignored_by_children():
+    """Processes started in the block ignore SIGINT (Python keeps an inherited SIG_IGN).
+
+    Ctrl-C reaches the whole process group: this process stops the batch and closes the
+    cluster, instead of every worker printing its own KeyboardInterrupt traceback.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _worker_setup() -> None:
     # Each worker thread binarizes its own page: one OpenCV thread each.
     import cv2
@@ -85,7 +105,8 @@ class DaskExecutor:
             # worker-saturation 1.0: a worker is sent a page only when its thread is free,
             # so it holds one page at a time, and a worker's death touches only that page
             with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
-                                  "distributed.scheduler.worker-saturation": 1.0}):
+                                  "distributed.scheduler.worker-saturation": 1.0}), \
+                    _sigint_ignored_by_children():
                 cluster = distributed.LocalCluster(
                     n_workers=workers, threads_per_worker=1, processes=True,
                     silence_logs=logging.ERROR)

@@ -359,10 +359,15 @@ def test_binarize_urls(tmp_path, memory, make_page):
 
 # --- Ctrl-C ------------------------------------------------------------------------------
 
-def test_interrupted_run_leaves_no_partial_output_and_resumes(tmp_path):
+@pytest.mark.parametrize("executor", [("--jobs", "2"), ("--cluster", "local:2")])
+def test_interrupted_run_leaves_no_partial_output_and_resumes(tmp_path, executor):
     """Ctrl-C (SIGINT to the process group, as a terminal sends it) in the middle of a
-    --jobs 2 batch: no half-written file anywhere; the second run writes only the rest."""
+    batch on two processes: no half-written file anywhere, no traceback; the second run
+    writes only the rest."""
     from docbin import synth
+
+    if executor[0] == "--cluster":
+        pytest.importorskip("distributed")
 
     scans = tmp_path / "scans"
     scans.mkdir()
@@ -370,8 +375,8 @@ def test_interrupted_run_leaves_no_partial_output_and_resumes(tmp_path):
         page, _ = synth.degraded_page(600, 450, seed)
         Image.fromarray(page).save(scans / f"page{seed:02d}.png")
     out, manifest = tmp_path / "out", tmp_path / "run.jsonl"
-    command = [sys.executable, "-m", "docbin", "binarize", str(scans), str(out), "--jobs",
-               "2", "--manifest", str(manifest), "--quiet", *CLASSICAL]
+    command = [sys.executable, "-m", "docbin", "binarize", str(scans), str(out), *executor,
+               "--manifest", str(manifest), "--quiet", *CLASSICAL]
     process = subprocess.Popen(command, start_new_session=True, stderr=subprocess.PIPE,
                                text=True)
     deadline = time.monotonic() + 60
@@ -387,6 +392,7 @@ def test_interrupted_run_leaves_no_partial_output_and_resumes(tmp_path):
     first = {item["input"] for item in read_records(manifest)}
     written = sorted(p.name for p in out.iterdir())
     assert all(name.endswith(".png") and not name.startswith(".") for name in written)
+    assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
     for name in written:  # every output present is complete
         assert dio.read_image(out / name).image.shape == (600, 450)
     assert 3 <= len(first) < 24
