@@ -170,6 +170,18 @@ def test_local_cluster_from_the_command_line(run, tmp_path, make_page):
     assert outputs(tmp_path / "out") == outputs(tmp_path / "ref")
 
 
+def test_progress_bar_across_the_cluster(run, workers, tmp_path, make_page, monkeypatch):
+    monkeypatch.setattr(cli, "_stderr_is_terminal", lambda: True)
+    (tmp_path / "scans").mkdir()
+    for k in range(3):
+        (tmp_path / "scans" / f"p{k}.png").write_bytes(png_bytes(make_page(seed=k)))
+    result = run("binarize", tmp_path / "scans", tmp_path / "out", "--cluster", workers,
+                 *CLASSICAL)
+    assert result.exit_code == 0
+    assert "binarizing" in result.stderr and "3/3" in result.stderr
+    assert "3 page(s) written" in result.stderr
+
+
 def test_unreachable_scheduler_is_a_usage_error(run, tmp_path, make_page, monkeypatch):
     import socket
 
