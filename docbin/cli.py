@@ -7,10 +7,8 @@ Heavy modules (NumPy, OpenCV, onnxruntime) are imported inside the commands so t
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import enum
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
 
@@ -21,8 +19,6 @@ from .errors import (
     DocbinError,
     ExitCode,
     InputError,
-    MissingDependencyError,
-    ModelError,
     OutputError,
 )
 from .options import Options
@@ -196,13 +192,28 @@ def binarize(
     max_megapixels: Annotated[float, typer.Option(
         "--max-megapixels", help="Refuse pages with more pixels than this (millions).")
     ] = _DEFAULTS.max_megapixels,
+    cluster: Annotated[str | None, typer.Option(
+        "--cluster", show_default=False,
+        help="Folders: run the pages on a Dask cluster, one task per page: a scheduler "
+             "address (tcp://HOST:8786), or local:N for N local worker processes. Needs "
+             "pip install \"docbin\\[cluster]\".")] = None,
+    manifest: Annotated[Path | None, typer.Option(
+        "--manifest", show_default=False,
+        help="Folders: append a JSON line per page as it finishes (input, output, status, "
+             "error, rows, cols, T_I, B_I, K, f, seconds, worker). The same command with the "
+             "same file resumes: done pages are skipped, failed ones tried again.")] = None,
 ) -> None:
     """Binarize a page, a multi-page TIFF, a folder of pages, or stdin.
 
     Text comes out black and the background white, as a 1-bit PNG or a Group 4 TIFF.
 
     The input's DPI is kept. A multi-page TIFF gives <stem>-p1.png, <stem>-p2.png, ...
+
+    INPUT and OUTPUT may be URLs (s3://bucket/scans/, memory://...) read and written through
+    fsspec: pip install "docbin\\[cluster]" and the scheme's backend (s3fs, gcsfs, adlfs).
     """
+    from .batch import Settings
+
     try:
         options = Options(method=method.value, balance=balance,
                           model=str(model) if model is not None else None,
@@ -210,64 +221,60 @@ def binarize(
                           max_megapixels=max_megapixels)
     except ValueError as error:
         raise _usage_error(str(error)) from None
-    settings = _Settings(options=options, format=format.value if format else None,
-                         overwrite=overwrite, explain=explain, dpi=dpi)
+    settings = Settings(options=options, format=format.value if format else None,
+                        overwrite=overwrite, explain=explain, dpi=dpi)
     try:
         if input == "-":
+            _batch_only(cluster, manifest)
             _binarize_stdin(output, settings)
-        elif Path(input).is_dir():
-            code = _binarize_folder(Path(input), output, settings, recursive=recursive,
-                                    jobs=jobs, quiet=quiet)
+            return
+        from .storage import location
+
+        source = location(input)
+        if source.is_dir():
+            code = _binarize_folder(source, output, settings, recursive=recursive,
+                                    jobs=jobs, quiet=quiet, cluster=cluster,
+                                    manifest=manifest)
             if code != ExitCode.ok:
                 raise typer.Exit(int(code))
         else:
-            _binarize_one(Path(input), output, settings)
+            _batch_only(cluster, manifest)
+            _binarize_one(source, output, settings)
     except (DocbinError, OSError, ValueError) as error:
         raise fail(error) from None
 
 
-@dataclass(frozen=True)
-class _Settings:
-    """Everything a worker needs to binarize a file (picklable)."""
-
-    options: Options
-    format: str | None
-    overwrite: bool
-    explain: bool
-    dpi: float | None
+def _batch_only(cluster: str | None, manifest: Path | None) -> None:
+    if cluster is not None or manifest is not None:
+        flag = "--cluster" if cluster is not None else "--manifest"
+        raise _usage_error(f"{flag} is for a folder INPUT")
 
 
-@dataclass
-class _Outcome:
-    """What happened to one input file of a batch."""
+def _binarize_one(source, output: str, settings) -> None:
+    """A single file (a path or URL) to a file, into an existing folder, or to stdout."""
+    from .batch import binarize_source
+    from .storage import location
 
-    label: str
-    written: list = field(default_factory=list)
-    skipped: list = field(default_factory=list)
-    error: str | None = None
-    fatal: BaseException | None = None  # stops the batch (model or dependency missing)
-    traceback: str | None = None
-
-
-def _binarize_one(source: Path, output: str, settings: _Settings) -> None:
-    """A single file to a file, into an existing folder, or to stdout."""
     if settings.explain and output == "-":
         raise _usage_error("--explain writes a sidecar next to the output; give an output "
                            "file instead of -")
     if not source.exists():  # say so before any complaint about the output
         raise InputError(f"{source}: no such file")
-    target = None
-    if output != "-":
-        target = Path(output)
-        if target.is_dir():
-            target = target / (source.stem + _suffix(settings.format or "png"))
-    _binarize_source(source, str(source), target, settings, skip_existing=False)
+    if output == "-":
+        _binarize_to_stdout(source, str(source), settings)
+        return
+    target = location(output)
+    if target.is_dir():
+        target = target.child(source.stem + _suffix(settings.format or "png"))
+    binarize_source(source, str(source), target, settings, skip_existing=False)
 
 
-def _binarize_stdin(output: str, settings: _Settings) -> None:
-    from .errors import InputError
+def _binarize_stdin(output: str, settings) -> None:
+    from .batch import binarize_source
+    from .storage import location
 
-    if output != "-" and Path(output).is_dir():
+    target = None if output == "-" else location(output)
+    if target is not None and target.is_dir():
         raise _usage_error("with - as INPUT, OUTPUT must be a file name or -")
     if settings.explain and output == "-":
         raise _usage_error("--explain writes a sidecar next to the output; give an output "
@@ -276,8 +283,10 @@ def _binarize_stdin(output: str, settings: _Settings) -> None:
         raise InputError("<stdin> is a terminal; pipe an image in (docbin binarize - out.png "
                          "< scan.tif) or give a file")
     data = sys.stdin.buffer.read()
-    target = None if output == "-" else Path(output)
-    _binarize_source(data, "<stdin>", target, settings, skip_existing=False)
+    if target is None:
+        _binarize_to_stdout(data, "<stdin>", settings)
+    else:
+        binarize_source(data, "<stdin>", target, settings, skip_existing=False)
 
 
 def _suffix(format: str) -> str:
@@ -286,109 +295,7 @@ def _suffix(format: str) -> str:
     return OUTPUT_SUFFIXES[format]
 
 
-def _binarize_source(source, label: str, target: Path | None, settings: _Settings,
-                     skip_existing: bool) -> _Outcome:
-    """Read every page of ``source``, binarize it and write it next to ``target``.
-
-    ``target`` None means stdout. One page goes to ``target``; page N of a multi-page
-    file goes to ``<stem>-pN<suffix>``. Existing outputs are skipped when
-    ``skip_existing``, an error otherwise (unless ``settings.overwrite``).
-    """
-    from .io import output_format, read_pages
-
-    outcome = _Outcome(label)
-    if target is None:
-        _binarize_to_stdout(source, label, settings)
-        return outcome
-    format = output_format(target, settings.format)
-    if isinstance(source, Path):
-        _check_not_input(source, target)
-    if not settings.overwrite and target.exists():
-        if skip_existing:
-            outcome.skipped.append(str(target))
-            return outcome
-        raise OutputError(f"{target} exists; pass --overwrite to replace it")
-    pages = read_pages(source, settings.options.max_megapixels, name=label)
-    if len(pages) == 1:
-        names = [target]
-    else:
-        names = [target.with_name(f"{target.stem}-p{page.index + 1}{target.suffix}")
-                 for page in pages]
-    for page, name in zip(pages, names):
-        sidecar = name.with_suffix(".json") if settings.explain else None
-        picture = _explain_picture_name(name, settings.options) if sidecar is not None \
-            else None
-        if isinstance(source, Path):
-            _check_not_input(source, name)
-        if not settings.overwrite:
-            if name.exists():
-                if skip_existing:
-                    outcome.skipped.append(str(name))
-                    continue
-                raise OutputError(f"{name} exists; pass --overwrite to replace it")
-            for extra in (sidecar, picture):
-                if extra is not None and extra.exists():
-                    raise OutputError(f"{extra} exists; pass --overwrite to replace it")
-        _write_page(page, name, sidecar, format, settings, picture)
-        outcome.written.append(str(name))
-    return outcome
-
-
-def _explain_picture_name(name: Path, options: Options) -> Path | None:
-    """The --explain picture beside ``page.png``: ``page.f.png`` (the regional f map) or
-    ``page.refined.png`` (the pixels the hybrid re-decided); None for the classical
-    method per page."""
-    if options.method == "hybrid":
-        return name.with_name(f"{name.stem}.refined.png")
-    if options.resolved_scope == "region":
-        return name.with_name(f"{name.stem}.f.png")
-    return None
-
-
-def _write_page(page, name: Path, sidecar: Path | None, format: str,
-                settings: _Settings, picture: Path | None = None) -> None:
-    import json
-
-    from .io import json_safe, write_binary, write_bytes
-    from .pipeline import binarize as binarize_page
-
-    result = binarize_page(page.image, settings.options.method, options=settings.options,
-                           record_refined=picture is not None)
-    dpi = settings.dpi if settings.dpi is not None else page.dpi
-    write_binary(name, result.image, format, dpi, overwrite=settings.overwrite)
-    extra = {}
-    if picture is not None and result.refined is not None:
-        from .plotting import refined_overlay
-
-        hybrid = result.info["hybrid"]
-        png = refined_overlay(page.image, result.refined, title=(
-            f"{Path(page.source).name}: {hybrid['refined_pixels']} px re-decided, "
-            f"{hybrid['to_text']} to text (blue), {hybrid['to_background']} to background "
-            f"(red), the rest confirmed (yellow)"))
-        write_bytes(picture, png, overwrite=settings.overwrite)
-        extra["refined_picture"] = str(picture)
-    if picture is not None and "regional" in result.info:
-        import numpy as np
-
-        from .plotting import factor_map_overlay
-        from .regional import upsample_tiles
-
-        regional = result.info["regional"]
-        f_map = upsample_tiles(np.asarray(regional["f"], np.float32), page.image.shape,
-                               regional["tile_size"])
-        png = factor_map_overlay(page.image, f_map, title=(
-            f"{Path(page.source).name}: f(row, col), {result.info['method']} per region"))
-        write_bytes(picture, png, overwrite=settings.overwrite)
-        extra["factor_map_picture"] = str(picture)
-    if sidecar is not None:
-        record = {"input": page.source, "page": page.index + 1, "pages": page.count,
-                  "output": str(name), "rows": page.image.shape[0],
-                  "cols": page.image.shape[1], "dpi": dpi, **extra, **result.info}
-        text = json.dumps(json_safe(record), indent=2) + "\n"
-        write_bytes(sidecar, text.encode("utf-8"), overwrite=settings.overwrite)
-
-
-def _binarize_to_stdout(source, label: str, settings: _Settings) -> None:
+def _binarize_to_stdout(source, label: str, settings) -> None:
     from .io import encode_binary_pages, read_pages
     from .pipeline import binarize as binarize_page
 
@@ -396,7 +303,10 @@ def _binarize_to_stdout(source, label: str, settings: _Settings) -> None:
         raise OutputError("refusing to write image data to a terminal; redirect stdout "
                           "(> page.png) or give an output file")
     format = settings.format or "png"
-    pages = read_pages(source, settings.options.max_megapixels, name=label)
+    if isinstance(source, bytes):
+        pages = read_pages(source, settings.options.max_megapixels, name=label)
+    else:
+        pages = source.read_pages(settings.options.max_megapixels, label)
     if len(pages) > 1 and format != "tiff":
         raise OutputError(f"{label} has {len(pages)} pages and a PNG holds one; pass "
                           "--format tiff for a multi-page TIFF, or give an output folder")
@@ -411,57 +321,6 @@ def _binarize_to_stdout(source, label: str, settings: _Settings) -> None:
         sys.stdout.buffer.flush()
     except BrokenPipeError:
         raise OutputError("stdout was closed before the image was written") from None
-
-
-def _check_not_input(source: Path, output: Path) -> None:
-    """Refuse to write an output over its own input."""
-    import os
-
-    if output.exists() and source.exists() and os.path.samefile(source, output):
-        raise OutputError(f"{output} is the input itself; choose another output")
-
-
-def _collect_images(folder: Path, recursive: bool, exclude: Path) -> list:
-    """Image files of ``folder`` (sorted; hidden files and folders, and the output folder
-    when it lies inside ``folder``, left out)."""
-    from .io import IMAGE_SUFFIXES
-
-    excluded = exclude.resolve()
-    found = []
-    for path in (folder.rglob("*") if recursive else folder.iterdir()):
-        relative = path.relative_to(folder)
-        if path.suffix.lower() not in IMAGE_SUFFIXES or not path.is_file():
-            continue
-        if any(part.startswith(".") for part in relative.parts):
-            continue
-        if excluded in path.resolve().parents:
-            continue
-        found.append(path)
-    return sorted(found, key=lambda path: path.relative_to(folder).as_posix())
-
-
-def _run_job(job: tuple) -> _Outcome:
-    """Binarize one file of a batch; errors become the outcome (runs in workers too)."""
-    source, label, target, settings = job
-    try:
-        return _binarize_source(source, label, target, settings, skip_existing=True)
-    except (ModelError, MissingDependencyError) as error:
-        return _Outcome(label, fatal=error)
-    except DocbinError as error:
-        return _Outcome(label, error=str(error))
-    except Exception as error:  # noqa: BLE001 - a bug: report it, keep the batch going
-        import traceback
-
-        return _Outcome(label, error=f"{label}: internal error ({type(error).__name__}: "
-                        f"{error}); run docbin -v for the traceback",
-                        traceback="".join(traceback.format_exception(error)))
-
-
-def _init_worker() -> None:
-    # Parallelism is across files: one OpenCV thread per worker avoids oversubscription.
-    import cv2
-
-    cv2.setNumThreads(1)
 
 
 class _Reporter:
@@ -494,6 +353,10 @@ class _Reporter:
         if self.progress is not None:
             self.progress.stop()
 
+    def total(self, total: int) -> None:
+        if self.progress is not None:
+            self.progress.update(self.task, total=total)
+
     def advance(self) -> None:
         if self.progress is not None:
             self.progress.advance(self.task)
@@ -507,173 +370,92 @@ class _Reporter:
             typer.echo(message, err=True)
 
 
-@contextlib.contextmanager
-def _single_core():
-    """OpenCV on one thread in this process while the block runs."""
-    import cv2
-
-    previous = cv2.getNumThreads()
-    cv2.setNumThreads(1)
-    try:
-        yield
-    finally:
-        cv2.setNumThreads(previous)
-
-
-@contextlib.contextmanager
-def _mapped(job_list: list, workers: int):
-    """``_run_job`` over ``job_list``, results in input order, every page on one core.
-
-    With ``workers`` > 1 this process binarizes pages itself (its modules and model are
-    already loaded) beside ``workers − 1`` worker processes (spawned: the same behaviour on
-    every platform, no forked OpenCV state), which get the next pages while they are busy.
-    """
-    workers = min(workers, len(job_list))
-    if workers <= 1:
-        with _single_core():
-            yield map(_run_job, job_list)
-        return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    executor = ProcessPoolExecutor(max_workers=workers - 1,
-                                   mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_init_worker)
-    try:
-        with _single_core():
-            yield _shared_map(executor, job_list, workers - 1)
-    finally:
-        executor.shutdown(wait=True, cancel_futures=True)
-
-
-def _shared_map(executor, job_list: list, helpers: int):
-    """Outcomes of ``job_list`` in order. Pages are handed out one at a time, in order, to
-    ``helpers`` threads that each run their page in ``executor`` (a worker process) and to
-    this process whenever the next outcome is not ready, so nobody idles while pages are
-    left and none waits in a queue at the end."""
-    import threading
-    from concurrent.futures.process import BrokenProcessPool
-
-    pending = list(enumerate(job_list))[::-1]  # next page last
-    done: dict = {}
-    ready = threading.Condition()
-
-    def helper() -> None:
-        while True:
-            with ready:
-                if not pending:
-                    return
-                index, job = pending.pop()
-            broken = False
-            try:
-                outcome = executor.submit(_run_job, job).result()
-            except BrokenProcessPool:  # the other pages carry on in this process
-                broken = True
-                outcome = _Outcome(job[1], error=f"{job[1]}: the worker process died while "
-                                   "binarizing it (out of memory?)")
-            with ready:
-                done[index] = outcome
-                ready.notify_all()
-            if broken or outcome.fatal is not None:
-                return
-
-    threads = [threading.Thread(target=helper, daemon=True) for _ in range(helpers)]
-    for thread in threads:
-        thread.start()
-    try:
-        for index in range(len(job_list)):
-            while True:
-                with ready:
-                    if index in done:
-                        outcome = done.pop(index)
-                        break
-                    job = pending.pop() if pending else None
-                    if job is None:
-                        ready.wait()
-                        continue
-                done_here = _run_job(job[1])
-                with ready:
-                    done[job[0]] = done_here
-            yield outcome
-    finally:
-        with ready:
-            pending.clear()  # an early stop (a fatal error): no more pages
-        for thread in threads:
-            thread.join()
-
-
-def _make_folder(folder: Path) -> None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise OutputError(f"cannot create the folder {folder}: {error.strerror or error}") \
-            from error
-
-
-def _binarize_folder(folder: Path, output: str, settings: _Settings, *, recursive: bool,
-                     jobs: int, quiet: bool) -> ExitCode:
-    """Every image of ``folder`` into the folder ``output``; failures reported at the end."""
-    from .errors import InputError
-    from .io import IMAGE_SUFFIXES
+def _binarize_folder(folder, output: str, settings, *, recursive: bool, jobs: int,
+                     quiet: bool, cluster: str | None = None,
+                     manifest: Path | None = None) -> ExitCode:
+    """Every image of ``folder`` into the folder ``output`` (paths or URLs), on this
+    machine or a Dask cluster; failures reported at the end."""
+    from .batch import LocalExecutor, plan_folder, run_batch
+    from .storage import location
 
     if output == "-":
         raise _usage_error("a folder INPUT needs an output folder, not -")
-    out_dir = Path(output)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise OutputError(f"{out_dir} is a file; with a folder INPUT, OUTPUT must be a folder")
-    if out_dir.exists() and out_dir.resolve() == folder.resolve():
-        raise OutputError(f"{out_dir} is the input folder; choose another output folder so "
-                          "the inputs stay untouched")
-    sources = _collect_images(folder, recursive, out_dir)
-    if not sources:
-        hint = "" if recursive else "; pass --recursive to look in sub-folders"
-        raise InputError(f"{folder}: no images found (looked for "
-                         f"{', '.join(IMAGE_SUFFIXES)}){hint}")
-    _make_folder(out_dir)
-    if jobs == 0:
-        from .bands import cpu_count
+    entries = plan_folder(folder, location(output), recursive=recursive,
+                          format=settings.format)
+    if cluster is None:
+        executor = LocalExecutor(jobs)
+    else:
+        from .cluster import DaskExecutor
 
-        jobs = cpu_count()
-    if settings.options.threads == 0:
-        # One onnxruntime thread per page: parallelism is across pages.
-        settings = dataclasses.replace(
-            settings, options=dataclasses.replace(settings.options, threads=1))
-    suffix = _suffix(settings.format or "png")
-    entries, job_list, claimed = [], [], {}
-    for path in sources:
-        relative = path.relative_to(folder)
-        target = out_dir / relative.parent / (relative.stem + suffix)
-        if target in claimed:  # e.g. page.png and page.jpg
-            entries.append(_Outcome(str(path), error=f"{path}: its output {target} is also "
-                                    f"the output of {claimed[target]}; rename one of them"))
-            continue
-        claimed[target] = path
-        _make_folder(target.parent)
-        job = (path, str(path), target, settings)
-        entries.append(job)
-        job_list.append(job)
+        executor = DaskExecutor.connect(cluster)
+    try:
+        if executor.dashboard_link and not quiet:
+            typer.echo(f"docbin: Dask dashboard at {executor.dashboard_link}", err=True)
+        with _Reporter(len(entries), quiet) as reporter:
+            def report(outcome) -> None:
+                for name in outcome.skipped:
+                    reporter.note(f"docbin: skipped {name}: it exists (--overwrite replaces it)")
+                reporter.advance()
 
-    failures, written, skipped = [], 0, 0
-    with _Reporter(len(entries), quiet) as reporter, _mapped(job_list, jobs) as results:
-        for entry in entries:
-            outcome = entry if isinstance(entry, _Outcome) else next(results)
-            if outcome.fatal is not None:
-                raise outcome.fatal
-            for name in outcome.skipped:
-                reporter.note(f"docbin: skipped {name}: it exists (--overwrite replaces it)")
-            if outcome.error is not None:
-                failures.append(outcome)
-            written += len(outcome.written)
-            skipped += len(outcome.skipped)
-            reporter.advance()
+            result = run_batch(entries, settings, executor, manifest=manifest,
+                               on_outcome=report, on_start=reporter.total)
+    finally:
+        executor.close()
+    failures = result.failures
     for outcome in failures:
         if _state["verbose"] and outcome.traceback:
             typer.echo(outcome.traceback.rstrip(), err=True)
         typer.echo(f"docbin: failed: {outcome.error}", err=True)
     if not quiet:
-        typer.echo(f"docbin: {written} page(s) written, {skipped} skipped, "
-                   f"{len(failures)} file(s) failed", err=True)
+        done = ""
+        if result.done_before:
+            files = len({item["input"] for item in result.done_before})
+            done = f", {files} file(s) done before ({manifest})"
+        typer.echo(f"docbin: {result.written} page(s) written, {result.skipped} skipped, "
+                   f"{len(failures)} file(s) failed{done}", err=True)
     return ExitCode.failed_pages if failures else ExitCode.ok
+
+
+@app.command("manifest")
+def manifest_command(
+    file: Annotated[Path, typer.Argument(
+        metavar="MANIFEST", show_default=False,
+        help="A manifest written by docbin binarize --manifest.")],
+    slowest: Annotated[int, typer.Option(
+        "--slowest", min=0, help="How many of the slowest pages to list.")] = 5,
+) -> None:
+    """Summarise a batch's manifest: pages per status, throughput, slowest pages, failures.
+
+    Each page counts once, with its latest record. The exit code is 1 while pages remain
+    failed (run the batch again to retry them).
+    """
+    from .manifest import read_records, summarise
+
+    try:
+        records = read_records(file)
+        if not records:
+            raise InputError(f"{file}: no manifest records in it")
+    except (DocbinError, OSError) as error:
+        raise fail(error) from None
+    summary = summarise(records, slowest)
+    counts = ", ".join(f"{summary.status[name]} {name}" for name in ("ok", "skipped", "failed"))
+    typer.echo(f"pages: {summary.pages} ({counts}) in {summary.runs} run(s) on "
+               f"{summary.workers} worker(s)")
+    if summary.pages_per_second is not None:
+        typer.echo(f"throughput: {summary.pages_per_second:.2f} pages/s; median "
+                   f"{summary.seconds_per_page:.2f} s per page")
+    if summary.slowest:
+        typer.echo("slowest:")
+        for item in summary.slowest:
+            page = f" (page {item['page']} of {item['pages']})" if (item["pages"] or 1) > 1 \
+                else ""
+            typer.echo(f"  {item['seconds']:8.2f} s  {item['input']}{page}  "
+                       f"[{item['worker']}]")
+    if summary.failures:
+        typer.echo("failed:")
+        for item in summary.failures:
+            typer.echo(f"  {item['error']}")
+        raise typer.Exit(int(ExitCode.failed_pages))
 
 
 # --- surface ----------------------------------------------------------------------------

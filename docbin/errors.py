@@ -48,3 +48,13 @@ class MissingDependencyError(DocbinError, ImportError):
     """An optional dependency (an extra) is needed for this feature."""
 
     exit_code = ExitCode.dependency_error
+
+
+class SetupError(DocbinError):
+    """A cluster or storage URL on the command line cannot be used: unknown URL scheme,
+    unreachable scheduler, or the ``cluster`` extra (or a storage backend) missing.
+
+    A usage error: the command names something that does not work here.
+    """
+
+    exit_code = ExitCode.usage

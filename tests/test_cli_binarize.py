@@ -527,41 +527,6 @@ def test_a_missing_input_is_reported_before_an_existing_output(tmp_path):
     assert existing.read_bytes() == b"keep"
 
 
-class _DeadPool:
-    """An executor whose worker process has died: every submit fails like a broken pool."""
-
-    def __init__(self):
-        self.submitted = 0
-
-    def submit(self, function, *args):
-        from concurrent.futures import Future
-        from concurrent.futures.process import BrokenProcessPool
-
-        self.submitted += 1
-        future = Future()
-        future.set_exception(BrokenProcessPool("a worker died"))
-        return future
-
-
-def test_a_dead_worker_fails_its_page_and_the_batch_goes_on(tmp_path, make_page):
-    from docbin.options import Options
-
-    settings = cli._Settings(options=Options(method="classical"), format=None,
-                             overwrite=False, explain=False, dpi=None)
-    jobs = []
-    for k in range(5):
-        source = write_png(tmp_path / f"p{k}.png", make_page(seed=k))
-        jobs.append((source, str(source), tmp_path / f"out{k}.png", settings))
-    pool = _DeadPool()
-    outcomes = list(cli._shared_map(pool, jobs, 1))
-    assert [o.label for o in outcomes] == [job[1] for job in jobs]  # in order, none lost
-    failed = [o for o in outcomes if o.error is not None]
-    assert pool.submitted == 1 and len(failed) == 1  # the helper stops after the death
-    assert "worker process died" in failed[0].error
-    for outcome, job in zip(outcomes, jobs):
-        assert job[2].exists() == (outcome.error is None)
-
-
 def test_the_default_method_is_the_classical_one(run, tmp_path, make_page):
     source = write_png(tmp_path / "page.png", make_page())
     default = run("binarize", source, tmp_path / "default.png", "--explain")
@@ -572,7 +537,7 @@ def test_the_default_method_is_the_classical_one(run, tmp_path, make_page):
 
 
 @pytest.mark.parametrize("command", [[], ["binarize"], ["surface"], ["evaluate"], ["benchmark"],
-                                     ["train"]])
+                                     ["train"], ["manifest"]])
 def test_help_shows_flags_without_a_value_type(run, command):
     result = run(*command, "--help")
     assert result.exit_code == 0 and "--help" in result.stdout
