@@ -15,22 +15,24 @@ method and of each variant, with the number of test pages that gain or lose more
 msi2015 (multispectral pages rendered gray; the classical method scores about 23 FM there)
 is never a training collection. A page's result never depends on training on that page.
 
-Variants (``--variants``):
+Variants (``--variants``), all but ``-page`` with the features of docbin/refine.py:
 
-- ``refine``: the shipped form of ``--method hybrid`` (docbin/refine.py): a small per-pixel
-  network re-decides the pixels within ``δ·(B_I − T_I)`` of the threshold f·L_m
-  (δ = 0.1), every collection weighted equally in the loss;
-- ``refine-wide``: the same with δ = 0.2;
-- ``refine-all``: the same network deciding every pixel with I < 1.3·f·L_m (no margin limit);
-- ``refine-pooled``: δ = 0.1, pixels weighted equally (big collections weigh more);
-- ``*-local``: without the page constants f, t, b among the features (local evidence only);
+- ``refine``: the form of ``--method hybrid`` (docbin/refine.py): a small per-pixel network
+  re-decides the pixels within ``δ·(B_I − T_I)`` of the threshold f·L_m (δ = 0.1), every
+  collection weighted equally in the loss;
+- ``refine-page``: the same with the page constants f, T_I/255, B_I/255 as three more
+  features;
+- ``refine-wide``: δ = 0.2;
+- ``refine-all``: the network decides every pixel with I < 1.3·f·L_m (no margin limit);
+- ``refine-pooled``: pixels weighted equally (big collections weigh more);
 - ``refine-add`` / ``refine-remove``: the network may only turn background into text / only
   text into background;
 - ``*-confident``: the network overrides the classical decision only where its probability
   is outside [0.25, 0.75];
-- ``<variant>+synth``: the variant trained with ``--synth N`` generated pages
-  (docbin.synth: stains, bleed-through, faint ink, uneven light, blur, noise) as one more
-  collection of the training set.
+- ``<variant>+synth``: trained with ``--synth N`` generated pages (docbin.synth, as
+  ``docbin train --synthetic N`` makes them) as one more collection.
+
+The shipped network is ``refine+synth`` with ``--synth 40`` (models/README.md).
 
     python benchmarks/generalization.py --data ../shared/data/dev --cache runs/gen \\
         --report runs/gen/report.md
@@ -104,8 +106,11 @@ def _prepare(job) -> str:
         else:
             where = refine.band_mask(gray, local.local_median, constants, margin)
         arrays[f"index_{key}"] = np.flatnonzero(where).astype(np.int64)
-        arrays[f"x_{key}"] = refine.features(gray, local.local_median, local.local_mean,
-                                             constants, where).astype(np.float16)
+        x = refine.features(gray, local.local_median, local.local_mean, constants, where)
+        constant = np.array([f, page.ink_intensity / 255, page.contour_intensity / 255],
+                            np.float32)
+        arrays[f"x_{key}"] = np.hstack([x, np.broadcast_to(constant, (len(x), 3))]).astype(
+            np.float16)
     tmp = out + ".tmp.npz"
     np.savez(tmp, **arrays)
     os.replace(tmp, out)
@@ -129,28 +134,21 @@ class Page:
         return np.unpackbits(self.data[key])[: shape[0] * shape[1]].reshape(shape).astype(bool)
 
 
-def make_synthetic(folder: Path, count: int, seed: int = 1000) -> Path:
-    """``count`` generated degraded pages (docbin.synth, random degradations and sizes) as
-    the collection ``synth`` under ``folder`` (img/ and gt/, PNG); made once."""
+def make_synthetic(folder: Path, count: int) -> Path:
+    """``count`` generated pages (:func:`docbin.training.refine.synthetic_pairs`, the pages of
+    ``docbin train --synthetic``) as the collection ``synth`` under ``folder``."""
     from PIL import Image
 
-    from docbin import synth
+    from docbin.training.refine import synthetic_pairs
 
     root = folder / "synth"
     (root / "img").mkdir(parents=True, exist_ok=True)
     (root / "gt").mkdir(parents=True, exist_ok=True)
-    kinds = list(synth.KINDS)
-    for i in range(count):
-        name = f"S{i:03d}.png"
-        if (root / "gt" / name).exists():
-            continue
-        rng = np.random.default_rng([seed, i])
-        chosen = [k for k in kinds if rng.random() < 0.5] or ["stains"]
-        rows, cols = int(rng.integers(900, 1600)), int(rng.integers(700, 1300))
-        page, gt = synth.degraded_page(rows, cols, seed + i, chosen,
-                                       handwriting=float(rng.uniform(0.0, 0.8)))
-        Image.fromarray(page).save(root / "img" / name)
-        Image.fromarray(np.where(gt, 0, 255).astype(np.uint8)).save(root / "gt" / name)
+    if len(list((root / "gt").glob("*.png"))) >= count:
+        return folder
+    for i, (page, gt) in enumerate(synthetic_pairs(count)):
+        Image.fromarray(page).save(root / "img" / f"S{i:03d}.png")
+        Image.fromarray(np.where(gt, 0, 255).astype(np.uint8)).save(root / "gt" / f"S{i:03d}.png")
     return folder
 
 
@@ -176,11 +174,12 @@ def build_cache(data, cache: Path, jobs: int) -> list[Page]:
 # --- learning -------------------------------------------------------------------------------
 
 
-PAGE_COLUMNS = slice(13, 16)  # f, t, b in docbin.refine.FEATURES
+#: the cached features: docbin.refine.FEATURES, then the page constants f, t, b
+LOCAL_COLUMNS = 13
 
 
 def train_variant(pages: list[Page], key: str, weighting: str, seed: int = 0,
-                  per_page: int = 10000, epochs: int = 4, local: bool = False):
+                  per_page: int = 10000, epochs: int = 4, local: bool = True):
     """Fit the refinement network on the band pixels of ``pages``; returns a predictor."""
     from docbin.training.refine import fit_refiner
 
@@ -197,9 +196,7 @@ def train_variant(pages: list[Page], key: str, weighting: str, seed: int = 0,
         take = rng.choice(len(index), min(per_page, len(index)), replace=False)
         gt = page.mask("gt").ravel()[index[take]]
         x = x[take].astype(np.float32)
-        if local:
-            x[:, PAGE_COLUMNS] = 0.0
-        xs.append(x)
+        xs.append(x[:, :LOCAL_COLUMNS] if local else x)
         ys.append(gt)
         # equal collections: every collection's samples weigh the same in total
         weight = 1.0 / (by_collection[page.collection] * len(take)) if weighting == "collection" \
@@ -234,14 +231,12 @@ def cached_fit(path: Path, fit):
 
 
 def refined_mask(page: Page, key: str, predict, confidence: float = 0.0,
-                 local: bool = False, direction: str = "both") -> np.ndarray:
+                 local: bool = True, direction: str = "both") -> np.ndarray:
     ink = page.mask("classical").ravel().copy()
     index = page.data[f"index_{key}"]
     if len(index):
         x = page.data[f"x_{key}"].astype(np.float32)
-        if local:
-            x[:, PAGE_COLUMNS] = 0.0
-        p = predict(x)
+        p = predict(x[:, :LOCAL_COLUMNS] if local else x)
         sure = np.abs(p - 0.5) > confidence
         decided = p > 0.5
         if direction == "add":
@@ -263,15 +258,13 @@ def score(prediction: np.ndarray, gt: np.ndarray) -> dict:
 #: classical decision of a band pixel only where |p − 0.5| > confidence
 VARIANTS = {
     "refine": ("0.1", "collection", 0.0),
-    "refine-local": ("0.1", "collection", 0.0),
-    "refine-wide-local": ("0.2", "collection", 0.0),
-    "refine-confident": ("0.1", "collection", 0.25),
+    "refine-page": ("0.1", "collection", 0.0),
     "refine-wide": ("0.2", "collection", 0.0),
-    "refine-wide-confident": ("0.2", "collection", 0.25),
     "refine-all": ("all", "collection", 0.0),
     "refine-pooled": ("0.1", "pixel", 0.0),
     "refine-add": ("0.1", "collection", 0.0),
     "refine-remove": ("0.1", "collection", 0.0),
+    "refine-confident": ("0.1", "collection", 0.25),
 }
 
 
@@ -281,7 +274,7 @@ def main(argv=None) -> int:
     parser.add_argument("--data", type=Path, default=Path(
         os.environ.get("DOCBIN_DEV_DATA") or here.parents[1] / "shared/data/dev"))
     parser.add_argument("--cache", type=Path, default=here.parent / "runs/gen")
-    parser.add_argument("--variants", default="refine,refine-wide,refine-all,refine-pooled")
+    parser.add_argument("--variants", default="refine+synth,refine,refine-page")
     parser.add_argument("--splits", default="all", help="all, or comma-separated split "
                         "name prefixes (era-out, family-out, loco)")
     parser.add_argument("--jobs", type=int, default=2)
@@ -332,10 +325,11 @@ def main(argv=None) -> int:
                 loco_rows["classical"].append((p.collection, 0.0, s))
         trained = {}
         for variant in variants:
-            key, weighting, confidence = VARIANTS[variant.removesuffix("+synth")]
+            base = variant.removesuffix("+synth")
+            key, weighting, confidence = VARIANTS[base]
             start = time.perf_counter()
             with_synth = variant.endswith("+synth")
-            local = "-local" in variant
+            local = not base.endswith("-page")
             if (key, weighting, with_synth, local) not in trained:
                 extra = synthetic if with_synth else []
                 stored = args.cache / "models" / (
@@ -345,8 +339,8 @@ def main(argv=None) -> int:
                     stored, lambda: train_variant(train + extra, key, weighting, local=local))
             predict = trained[key, weighting, with_synth, local]
             seconds = time.perf_counter() - start
-            direction = "add" if variant.endswith("-add") else \
-                "remove" if variant.endswith("-remove") else "both"
+            direction = "add" if base.endswith("-add") else \
+                "remove" if base.endswith("-remove") else "both"
             got = [score(refined_mask(p, key, predict, confidence, local, direction),
                          p.mask("gt")) for p in test]
             delta = [g["fm"] - b["fm"] for g, b in zip(got, base)]

@@ -21,8 +21,11 @@ Features of a pixel (all intensity differences divided by the page contrast
 10     ``(I − min_1) / c``: the 3 × 3 minimum
 11     ``(max_1 − I) / c``: the 3 × 3 maximum
 12     ``(I − min_3) / c``: the 7 × 7 minimum
-13–15  f, t = T_I/255, b = B_I/255 (page constants)
 =====  ===========================================================================
+
+The page's f, T_I and B_I enter only through these differences: the network sees local
+evidence, not which page (or collection) it is on, which keeps it from learning a
+collection's preferences (benchmarks/generalization.py measured both).
 
 Windows replicate the page's border, as the classical statistics do.
 """
@@ -40,7 +43,7 @@ from .errors import ModelError
 
 FEATURES = ("margin", "to_mean", "to_ink", "to_contour", "median_minus_mean",
             "to_mean_2", "std_2", "to_mean_s", "std_s", "to_mean_h",
-            "above_min_1", "below_max_1", "above_min_3", "f", "t", "b")
+            "above_min_1", "below_max_1", "above_min_3")
 #: default relative half-width δ of the refined band around the threshold f·L_m
 MARGIN = 0.1
 MIN_CONTRAST = 8.0
@@ -126,10 +129,7 @@ def features(image: np.ndarray, median: np.ndarray, mean: np.ndarray, page: Page
     out[:, 10] = value - _extreme(image, 1, cv2.erode)[at]
     out[:, 11] = _extreme(image, 1, cv2.dilate)[at] - value
     out[:, 12] = value - _extreme(image, 3, cv2.erode)[at]
-    out[:, :13] /= c
-    out[:, 13] = page.factor
-    out[:, 14] = page.ink_intensity / 255.0
-    out[:, 15] = page.contour_intensity / 255.0
+    out /= c
     return out
 
 

@@ -90,7 +90,7 @@ def test_cluster_gives_the_outputs_of_jobs_and_records_bad_pages(run, workers, c
     (scans / "zero.png").write_bytes(b"")
     (scans / "large.png").write_bytes(png_bytes(make_page(400, 400)))
     (scans / "unreadable.png").write_bytes(png_bytes(make_page(seed=9)))
-    common = ("-r", "--explain", "--max-megapixels", "0.1")  # hybrid: the ONNX model
+    common = ("-r", "--explain", "--max-megapixels", "0.1", "--method", "hybrid")
     reference = run("binarize", f"faulty://{scans}", tmp_path / "jobs", "--jobs", "1", *common)
     manifest = tmp_path / "run.jsonl"
     result = run("binarize", f"faulty://{scans}", tmp_path / "cluster", "--cluster", workers,
@@ -115,10 +115,10 @@ def test_cluster_gives_the_outputs_of_jobs_and_records_bad_pages(run, workers, c
                if item["status"] == "failed"}
     assert "Permission denied" in reasons["unreadable.png"]
     assert "empty" in reasons["zero.png"] and "--max-megapixels" in reasons["large.png"]
-    # each worker that binarized a page loaded the model's session once, and kept it
-    from docbin import model
+    # each worker that binarized a page loaded the network's session once, and kept it
+    from docbin import refine
 
-    sessions = client.run(lambda: len(model._CACHE))
+    sessions = client.run(lambda: len(refine._cache))
     assert set(sessions.values()) <= {0, 1} and 1 in sessions.values()
 
 

@@ -65,8 +65,7 @@ def features_reference(image, median, mean, page, r, c):
               float(median[r, c]) - float(mean[r, c]),
               v - w2.mean(), w2.std(), v - ws.mean(), ws.std(), v - wh.mean(),
               v - window(1).min(), window(1).max() - v, v - window(3).min()]
-    return [x / con for x in values] + [page.factor, page.ink_intensity / 255,
-                                        page.contour_intensity / 255]
+    return [x / con for x in values]
 
 
 def test_features_match_the_window_reference(make_page):
@@ -137,12 +136,12 @@ def test_banded_refinement_equals_the_whole_page(tmp_path, make_page):
 
 def test_refiner_checks_its_metadata(tmp_path):
     with pytest.raises(ModelError, match="metadata"):
-        refine.Refiner(linear_network(tmp_path / "a.onnx", np.zeros(16), 0.0, meta=False))
+        refine.Refiner(linear_network(tmp_path / "a.onnx", np.zeros(len(refine.FEATURES)), 0.0, meta=False))
     other = list(refine.FEATURES[::-1])
     with pytest.raises(ModelError, match="features"):
-        refine.Refiner(linear_network(tmp_path / "b.onnx", np.zeros(16), 0.0, features=other))
+        refine.Refiner(linear_network(tmp_path / "b.onnx", np.zeros(len(refine.FEATURES)), 0.0, features=other))
     with pytest.raises(ModelError, match="outside"):
-        refine.Refiner(linear_network(tmp_path / "c.onnx", np.zeros(16), 0.0, margin=3.0))
+        refine.Refiner(linear_network(tmp_path / "c.onnx", np.zeros(len(refine.FEATURES)), 0.0, margin=3.0))
     (tmp_path / "d.onnx").write_bytes(b"not a network")
     with pytest.raises(ModelError, match="ONNX"):
         refine.Refiner(tmp_path / "d.onnx")
