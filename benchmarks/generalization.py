@@ -26,7 +26,8 @@ Variants (``--variants``), all but ``-page`` with the features of docbin/refine.
 - ``refine-all``: the network decides every pixel with I < 1.3·f·L_m (no margin limit);
 - ``refine-pooled``: pixels weighted equally (big collections weigh more);
 - ``refine-add`` / ``refine-remove``: the network may only turn background into text / only
-  text into background;
+  text into background (``refine-wide-add``, ``refine-all-add``: the same with δ = 0.2 and
+  with no margin limit);
 - ``*-confident``: the network overrides the classical decision only where its probability
   is outside [0.25, 0.75];
 - ``<variant>+synth``: trained with ``--synth N`` generated pages (docbin.synth, as
@@ -264,6 +265,8 @@ VARIANTS = {
     "refine-pooled": ("0.1", "pixel", 0.0),
     "refine-add": ("0.1", "collection", 0.0),
     "refine-remove": ("0.1", "collection", 0.0),
+    "refine-wide-add": ("0.2", "collection", 0.0),
+    "refine-all-add": ("all", "collection", 0.0),
     "refine-confident": ("0.1", "collection", 0.25),
 }
 
@@ -282,6 +285,8 @@ def main(argv=None) -> int:
                         "added to the training pages of the variants named <variant>+synth, "
                         "as one more collection; never tested on")
     parser.add_argument("--report", type=Path)
+    parser.add_argument("--per-page", type=Path, help="also write every test page's FM "
+                        "(classical and learned) to this CSV file")
     args = parser.parse_args(argv)
     if not args.data.is_dir():
         raise SystemExit(f"no development data at {args.data}: pass --data")
@@ -313,6 +318,7 @@ def main(argv=None) -> int:
     lines = ["| split | test pages | method | FM | p-FM | PSNR | DRD | pages +1 FM | "
              "pages −1 FM | train s |", "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
     loco_rows = defaultdict(list)  # variant -> per-page (collection, fm_delta, scores)
+    page_rows = []
     for name, train_c, test_c in chosen:
         train = [p for p in pages if p.collection in train_c]
         test = [p for p in pages if p.collection in test_c]
@@ -325,11 +331,11 @@ def main(argv=None) -> int:
                 loco_rows["classical"].append((p.collection, 0.0, s))
         trained = {}
         for variant in variants:
-            base = variant.removesuffix("+synth")
-            key, weighting, confidence = VARIANTS[base]
+            form = variant.removesuffix("+synth")
+            key, weighting, confidence = VARIANTS[form]
             start = time.perf_counter()
             with_synth = variant.endswith("+synth")
-            local = not base.endswith("-page")
+            local = not form.endswith("-page")
             if (key, weighting, with_synth, local) not in trained:
                 extra = synthetic if with_synth else []
                 stored = args.cache / "models" / (
@@ -339,12 +345,14 @@ def main(argv=None) -> int:
                     stored, lambda: train_variant(train + extra, key, weighting, local=local))
             predict = trained[key, weighting, with_synth, local]
             seconds = time.perf_counter() - start
-            direction = "add" if base.endswith("-add") else \
-                "remove" if base.endswith("-remove") else "both"
+            direction = "add" if form.endswith("-add") else \
+                "remove" if form.endswith("-remove") else "both"
             got = [score(refined_mask(p, key, predict, confidence, local, direction),
                          p.mask("gt")) for p in test]
             delta = [g["fm"] - b["fm"] for g, b in zip(got, base)]
             mean = {k: np.mean([s[k] for s in got]) for k in METRICS}
+            page_rows += [(name, variant, p.collection, p.name, b["fm"], g["fm"])
+                          for p, b, g in zip(test, base, got)]
             wins = sum(d > 1 for d in delta)
             losses = sum(d < -1 for d in delta)
             lines.append(f"| {name} | {len(test)} | {variant} | {mean['fm']:.2f} | "
@@ -372,6 +380,14 @@ def main(argv=None) -> int:
     if args.report:
         args.report.parent.mkdir(parents=True, exist_ok=True)
         args.report.write_text(text + "\n")
+    if args.per_page:
+        import csv
+
+        with args.per_page.open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["split", "variant", "collection", "page", "fm_classical",
+                             "fm_learned"])
+            writer.writerows((*r[:4], f"{r[4]:.3f}", f"{r[5]:.3f}") for r in page_rows)
     return 0
 
 

@@ -119,6 +119,13 @@ class PictureScope(str, enum.Enum):
     region = "region"
 
 
+class Direction(str, enum.Enum):
+    """What the hybrid's network may change (``docbin.refine.DIRECTIONS``)."""
+
+    add = "add"
+    both = "both"
+
+
 class OutputFormat(str, enum.Enum):
     png = "png"
     tiff = "tiff"
@@ -517,10 +524,14 @@ def train(
         "--exclude", show_default=False, help="A collection to leave out (repeatable).")] = None,
     margin: Annotated[float, typer.Option(
         "--margin", min=0.01, max=1.0, help="δ: the network re-decides the pixels with "
-        "|I − f·L_m| < δ·(B_I − T_I).")] = 0.1,
+        "|I − f·L_m| < δ·(B_I − T_I).")] = 0.2,
+    direction: Annotated[Direction, typer.Option(
+        "--direction", help="add: the network may only turn the classical background into "
+        "text (the shipped form); both: it decides the band's pixels either way.")
+    ] = Direction.add,
     synthetic: Annotated[int, typer.Option(
         "--synthetic", min=0, help="Generated degraded pages (docbin.synth) added as one "
-        "more collection.")] = 0,
+        "more collection.")] = 40,
     per_page: Annotated[int, typer.Option(
         "--per-page", min=100, help="Band pixels drawn from each page.")] = 10000,
     epochs: Annotated[int, typer.Option("--epochs", min=1, help="Network epochs.")] = 4,
@@ -539,8 +550,8 @@ def train(
         from .training.refine import TrainConfig
         from .training.refine import train as train_refiner  # needs torch
 
-        config = TrainConfig(margin=margin, per_page=per_page, epochs=epochs, seed=seed,
-                             synthetic_pages=synthetic)
+        config = TrainConfig(margin=margin, direction=direction.value, per_page=per_page,
+                             epochs=epochs, seed=seed, synthetic_pages=synthetic)
         with _progress("pages", 0) as progress:
             def step(done: int, total: int) -> None:
                 if progress is not None:

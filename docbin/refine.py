@@ -140,14 +140,18 @@ PACKAGED_NAME = "refine.onnx"
 #: Metadata keys (``metadata_props``) every refinement model carries.
 META_FEATURES = "docbin.refine.features"
 META_MARGIN = "docbin.refine.margin"
+META_DIRECTION = "docbin.refine.direction"
 META_DESCRIPTION = "docbin.refine.training_data"
+#: What a network may change: "add" turns background pixels of the band into text and
+#: leaves the classical text alone; "both" decides the band's pixels either way.
+DIRECTIONS = ("add", "both")
 
 
 class Refiner:
     """A refinement network (ONNX): float32 features ``[n, F]`` → probability of ink ``[n]``.
 
-    The metadata must list exactly :data:`FEATURES` (the runtime builds nothing else) and
-    the band half-width δ the network was trained on. One onnxruntime session, one thread
+    The metadata must list exactly :data:`FEATURES` (the runtime builds nothing else), the
+    band half-width δ and the direction (:data:`DIRECTIONS`; "both" when absent). One onnxruntime session, one thread
     per call (pages are refined band by band on several threads).
     """
 
@@ -181,6 +185,10 @@ class Refiner:
                              f"builds {list(FEATURES)}; use a matching docbin release")
         if not 0.0 < self.margin <= 1.0:
             raise ModelError(f"{self.name}: band half-width {self.margin} outside (0, 1]")
+        self.direction = props.get(META_DIRECTION, "both")
+        if self.direction not in DIRECTIONS:
+            raise ModelError(f"{self.name}: direction {self.direction!r} is not one of "
+                             f"{', '.join(DIRECTIONS)}")
         self.description = props.get(META_DESCRIPTION, "")
         self._input = self.session.get_inputs()[0].name
 
@@ -224,7 +232,8 @@ class RowRefiner:
     Called by :func:`docbin.threshold.binary_page` per sub-band with the rows' L_m, L_a and
     ink mask (255 = ink); reads the image rows it needs (halo) itself. A band pixel becomes
     text iff the network's probability exceeds ``1 − balance`` (0.5 by default; toward 1
-    more of the uncertain pixels become text). Counts what it did, for ``--explain``, and
+    more of the uncertain pixels become text); a network of direction "add" only adds text
+    (a band pixel the classical rule made text stays text). Counts what it did, for ``--explain``, and
     with ``record`` keeps a page map of it (:attr:`recorded`).
     """
 
@@ -249,6 +258,8 @@ class RowRefiner:
         decided = self.network(x) > np.float32(1.0 - self.balance)
         r, c = np.nonzero(where)
         before = ink[r, c] > 0
+        if self.network.direction == "add":
+            decided |= before
         ink[r, c] = np.where(decided, 255, 0)
         became_ink = decided & ~before
         became_background = ~decided & before
@@ -262,7 +273,7 @@ class RowRefiner:
     def explain(self) -> dict:
         """What ``--explain`` shows of the refinement."""
         return {"model": self.network.name, "margin": self.network.margin,
-                "balance": self.balance, "contrast": self.page.contrast,
+                "direction": self.network.direction, "balance": self.balance, "contrast": self.page.contrast,
                 "refined_pixels": self.refined, "to_text": self.to_ink,
                 "to_background": self.to_background,
                 "refined_fraction": self.refined / max(self.image.size, 1)}

@@ -15,7 +15,8 @@ from docbin.surface import logistic_surface
 onnx = pytest.importorskip("onnx")
 
 
-def linear_network(path, weights, bias, *, margin=0.2, features=refine.FEATURES, meta=True):
+def linear_network(path, weights, bias, *, margin=0.2, features=refine.FEATURES, meta=True,
+                   direction="both"):
     """An ONNX network p = sigmoid(x · weights + bias) with the refinement metadata."""
     from onnx import TensorProto, helper, numpy_helper
 
@@ -32,7 +33,8 @@ def linear_network(path, weights, bias, *, margin=0.2, features=refine.FEATURES,
     model.ir_version = 8
     if meta:
         for key, value in ((refine.META_FEATURES, json.dumps(list(features))),
-                           (refine.META_MARGIN, repr(margin))):
+                           (refine.META_MARGIN, repr(margin)),
+                           (refine.META_DIRECTION, direction)):
             entry = model.metadata_props.add()
             entry.key, entry.value = key, value
     onnx.save(model, str(path))
@@ -110,6 +112,22 @@ def test_the_network_decides_the_band_and_nothing_else(tmp_path, make_page, bias
     assert (result.refined > 0).sum() == band.sum()
 
 
+@pytest.mark.parametrize("bias", [30.0, -30.0])
+def test_an_add_network_only_adds_text(tmp_path, make_page, bias):
+    image = make_page(120, 160, 1)
+    net = linear_network(tmp_path / "n.onnx", np.zeros(len(refine.FEATURES)), bias,
+                         direction="add")
+    page, f, local, constants = page_parts(image)
+    band = refine.band_mask(image, local.local_median, constants, 0.2)
+    classical = binarize(image, "classical").image == 0
+    result = binarize(image, "hybrid", model=str(net))
+    hybrid = result.image == 0
+    assert (hybrid >= classical).all()  # nothing the classical rule made text is lost
+    np.testing.assert_array_equal(hybrid, classical | band if bias > 0 else classical)
+    assert result.info["hybrid"]["direction"] == "add"
+    assert result.info["hybrid"]["to_background"] == 0
+
+
 def test_balance_moves_the_probability_threshold(tmp_path, make_page):
     image = make_page(80, 120, 3)
     net = linear_network(tmp_path / "n.onnx", np.zeros(len(refine.FEATURES)),
@@ -141,7 +159,11 @@ def test_refiner_checks_its_metadata(tmp_path):
     with pytest.raises(ModelError, match="features"):
         refine.Refiner(linear_network(tmp_path / "b.onnx", np.zeros(len(refine.FEATURES)), 0.0, features=other))
     with pytest.raises(ModelError, match="outside"):
-        refine.Refiner(linear_network(tmp_path / "c.onnx", np.zeros(len(refine.FEATURES)), 0.0, margin=3.0))
+        refine.Refiner(linear_network(tmp_path / "c.onnx", np.zeros(len(refine.FEATURES)), 0.0,
+                                      margin=3.0))
+    with pytest.raises(ModelError, match="direction"):
+        refine.Refiner(linear_network(tmp_path / "e.onnx", np.zeros(len(refine.FEATURES)), 0.0,
+                                      direction="sideways"))
     (tmp_path / "d.onnx").write_bytes(b"not a network")
     with pytest.raises(ModelError, match="ONNX"):
         refine.Refiner(tmp_path / "d.onnx")

@@ -1,5 +1,10 @@
 """Training of the refinement network of ``--method hybrid`` (docbin/refine.py).
 
+The network learns to decide the band's pixels either way (text or background); its
+metadata says how the runtime uses it: ``direction = "add"`` (the default, and the shipped
+network) lets it only turn the classical background into text, the form that held up on
+collections unlike the training ones (models/README.md).
+
 A per-pixel multilayer perceptron over :data:`docbin.refine.FEATURES`: a fixed
 standardisation (the training set's mean and deviation), two hidden layers of 32 units
 (ReLU) and a sigmoid. It is fitted with a weighted binary cross-entropy on the band
@@ -152,7 +157,7 @@ def fit_refiner(x: np.ndarray, y: np.ndarray, w: np.ndarray | None = None, *, se
     return predict
 
 
-def export_onnx(module, path, *, margin: float, training_data: str,
+def export_onnx(module, path, *, margin: float, training_data: str, direction: str = "add",
                 opset: int = 17, tolerance: float = 1e-5) -> float:
     """Write the network to ``path`` (atomically) with the metadata the runtime checks;
     returns the largest |onnxruntime − torch| on random features (RuntimeError above
@@ -173,6 +178,7 @@ def export_onnx(module, path, *, margin: float, training_data: str,
     graph = onnx.load(str(tmp))
     props = {refine.META_FEATURES: json.dumps(list(refine.FEATURES)),
              refine.META_MARGIN: repr(float(margin)),
+             refine.META_DIRECTION: direction,
              refine.META_DESCRIPTION: training_data,
              "docbin.version": __version__}
     del graph.metadata_props[:]
@@ -199,11 +205,12 @@ def export_onnx(module, path, *, margin: float, training_data: str,
 class TrainConfig:
     """Settings of ``docbin train`` (the shipped network: the defaults)."""
 
-    margin: float = 0.1
+    margin: float = 0.2
+    direction: str = "add"
     per_page: int = 10000
     epochs: int = 4
     seed: int = 0
-    synthetic_pages: int = 0
+    synthetic_pages: int = 40
 
 
 def synthetic_pairs(count: int, seed: int = 1000):
@@ -260,9 +267,10 @@ def train(data, out, *, exclude=(), config: TrainConfig = TrainConfig(), progres
         counts[s.collection] += 1
     description = (f"{sum(counts.values())} pages of {len(counts)} collections "
                    f"({', '.join(f'{c} {n}' for c, n in sorted(counts.items()))}); "
-                   f"band δ = {config.margin}; {len(x)} pixels; seed {config.seed}")
+                   f"band δ = {config.margin}, direction {config.direction}; {len(x)} pixels; "
+                   f"seed {config.seed}")
     difference = export_onnx(predict.module, out, margin=config.margin,
-                             training_data=description)
+                             direction=config.direction, training_data=description)
     return {"pages": dict(counts), "pixels": len(x), "description": description,
             "seconds": time.perf_counter() - start, "export_error": difference,
             "parameters": int(sum(p.numel() for p in predict.module.parameters()))}
