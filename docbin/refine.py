@@ -74,19 +74,44 @@ class PageConstants:
         return max(self.radii[1], 3)
 
 
+def band_tables(factor: float, half_width: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per median level m, the inclusive range [low[m], high[m]] of gray levels I with
+    ``|I − fl32(f)·m| < half_width`` in float32 arithmetic (empty: low 255 > high 0)."""
+    levels = np.arange(256, dtype=np.float32)
+    threshold = np.float32(factor) * levels
+    inside = np.abs(levels[None, :] - threshold[:, None]) < np.float32(half_width)
+    some = inside.any(axis=1)
+    low = np.where(some, inside.argmax(axis=1), 255).astype(np.uint8)
+    high = np.where(some, 255 - inside[:, ::-1].argmax(axis=1), 0).astype(np.uint8)
+    return low, high
+
+
 def band_mask(image: np.ndarray, median: np.ndarray, page: PageConstants,
               margin: float = MARGIN) -> np.ndarray:
-    """The pixels to refine: ``|I − f·L_m| < margin · c`` (bool, the rows given)."""
-    threshold = np.float32(page.factor) * median.astype(np.float32)
-    return np.abs(image.astype(np.float32) - threshold) < np.float32(margin * page.contrast)
+    """The pixels to refine: ``|I − f·L_m| < margin · c`` in float32 (bool, the rows given);
+    two table lookups on the uint8 median and one range test."""
+    low, high = band_tables(page.factor, margin * page.contrast)
+    median = np.ascontiguousarray(median, np.uint8)
+    inside = cv2.inRange(np.ascontiguousarray(image), cv2.LUT(median, low),
+                         cv2.LUT(median, high))
+    return cv2.min(inside, 1, dst=inside).view(bool)  # 0/1 bytes: a proper bool array
 
 
-def _box(image: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray]:
-    size = (2 * radius + 1, 2 * radius + 1)
-    mean = cv2.boxFilter(image, cv2.CV_32F, size, borderType=cv2.BORDER_REPLICATE)
-    square = cv2.sqrBoxFilter(image, cv2.CV_32F, size, borderType=cv2.BORDER_REPLICATE)
-    std = np.sqrt(np.maximum(square - mean * mean, 0.0))
-    return mean, std
+def _integrals(image: np.ndarray, border: int) -> tuple[np.ndarray, np.ndarray]:
+    """Integral images (float64) of the values and their squares, of ``image`` padded by
+    ``border`` replicated pixels on every side: any window of radius <= ``border`` is then
+    four lookups."""
+    padded = cv2.copyMakeBorder(image, border, border, border, border, cv2.BORDER_REPLICATE)
+    return cv2.integral2(padded, sdepth=cv2.CV_64F, sqdepth=cv2.CV_64F)
+
+
+def _window_sum(integral: np.ndarray, rows: np.ndarray, cols: np.ndarray, radius: int,
+                border: int) -> np.ndarray:
+    """Sum over the (2·radius + 1)² window of each pixel (rows, cols of the unpadded image)."""
+    top, left = rows + (border - radius), cols + (border - radius)
+    bottom, right = top + 2 * radius + 1, left + 2 * radius + 1
+    return (integral[bottom, right] - integral[top, right]) - \
+        (integral[bottom, left] - integral[top, left])
 
 
 def _extreme(image: np.ndarray, radius: int, op) -> np.ndarray:
@@ -118,13 +143,16 @@ def features(image: np.ndarray, median: np.ndarray, mean: np.ndarray, page: Page
     out[:, 3] = np.float32(page.contour_intensity) - value
     out[:, 4] = lm - la
     s, h = page.radii
+    total, squares = _integrals(image, h)
     column = 5
     for radius, with_std in ((2, True), (s, True), (h, False)):
-        box_mean, box_std = _box(image, radius)
-        out[:, column] = value - box_mean[at]
+        count = float((2 * radius + 1) ** 2)
+        window_mean = _window_sum(total, *at, radius, h) / count
+        out[:, column] = value - window_mean
         column += 1
         if with_std:
-            out[:, column] = box_std[at]
+            variance = _window_sum(squares, *at, radius, h) / count - window_mean ** 2
+            out[:, column] = np.sqrt(np.maximum(variance, 0.0))
             column += 1
     out[:, 10] = value - _extreme(image, 1, cv2.erode)[at]
     out[:, 11] = _extreme(image, 1, cv2.dilate)[at] - value
@@ -251,29 +279,34 @@ class RowRefiner:
                  ink: np.ndarray) -> None:
         rows = self.image.shape[0]
         where = band_mask(self.image[s0:s1], median, self.page, self.network.margin)
+        band = int(np.count_nonzero(where))
+        if self.network.direction == "add":  # text stays text: only background is asked
+            if self.recorded is not None:
+                self.recorded[s0:s1][where & (ink > 0)] = 1
+            where &= ink == 0
         if not where.any():
+            with self._lock:
+                self.refined += band
             return
         a0, a1 = max(0, s0 - self.page.halo), min(rows, s1 + self.page.halo)
         x = features(self.image[a0:a1], median, mean, self.page, where, first_row=s0 - a0)
         decided = self.network(x) > np.float32(1.0 - self.balance)
         r, c = np.nonzero(where)
         before = ink[r, c] > 0
-        if self.network.direction == "add":
-            decided |= before
         ink[r, c] = np.where(decided, 255, 0)
         became_ink = decided & ~before
         became_background = ~decided & before
         if self.recorded is not None:
             self.recorded[r + s0, c] = np.where(became_ink, 2, np.where(became_background, 3, 1))
         with self._lock:
-            self.refined += int(r.size)
+            self.refined += band
             self.to_ink += int(np.count_nonzero(became_ink))
             self.to_background += int(np.count_nonzero(became_background))
 
     def explain(self) -> dict:
         """What ``--explain`` shows of the refinement."""
         return {"model": self.network.name, "margin": self.network.margin,
-                "direction": self.network.direction, "balance": self.balance, "contrast": self.page.contrast,
-                "refined_pixels": self.refined, "to_text": self.to_ink,
+                "direction": self.network.direction, "balance": self.balance,
+                "contrast": self.page.contrast, "refined_pixels": self.refined, "to_text": self.to_ink,
                 "to_background": self.to_background,
                 "refined_fraction": self.refined / max(self.image.size, 1)}

@@ -183,3 +183,14 @@ def test_hybrid_has_no_region_scope():
 
     with pytest.raises(ValueError, match="region"):
         Options(method="hybrid", scope="region")
+
+
+@pytest.mark.parametrize("factor, half", [(0.7, 3.4), (0.93, 0.2), (0.5, 40.0)])
+def test_band_tables_equal_the_float32_rule(factor, half):
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (50, 60)).astype(np.uint8)
+    median = rng.integers(0, 256, (50, 60)).astype(np.uint8)
+    page = refine.PageConstants(0.0, half / 0.1, 5, factor)  # contrast = half / 0.1
+    expected = np.abs(image.astype(np.float32) - np.float32(factor) * median.astype(np.float32)) \
+        < np.float32(0.1 * page.contrast)
+    np.testing.assert_array_equal(refine.band_mask(image, median, page, 0.1), expected)
