@@ -1,8 +1,8 @@
 """docbin: binarize degraded document images.
 
-A classical, parameter-free binarization method whose decision surface can be adjusted
-per page by a small CNN shipped as ONNX. ``import docbin`` stays light: heavy modules
-load on first use.
+A classical, parameter-free binarization method (the default) and a hybrid whose small
+network, shipped as ONNX, re-decides the pixels near the classical threshold.
+``import docbin`` stays light: heavy modules load on first use.
 """
 
 from __future__ import annotations

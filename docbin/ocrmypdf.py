@@ -11,7 +11,7 @@ Hooks:
 - ``add_options`` adds ``--docbin-method``, ``--docbin-balance``, ``--docbin-model`` and
   ``--docbin-final`` (named as OCRmyPDF names plugin options, e.g. ``--tesseract-timeout``);
   ``check_options`` validates them once, in the main process, through
-  :class:`docbin.options.Options` (and loads the hybrid model, so a bad model fails
+  :class:`docbin.options.Options` (and loads the hybrid's network, so a bad one fails
   before any page is processed).
 - ``filter_ocr_image`` binarizes the image OCR reads. The page shown in the output PDF is
   unchanged. It is a wrapper around the other plugins' filters (Tesseract's own
@@ -52,15 +52,16 @@ def add_options(parser) -> None:
         "docbin", "Binarize page images with docbin (degraded documents) before OCR")
     group.add_argument(
         "--docbin-method", choices=METHODS, default=_DEFAULTS.method,
-        help="classical: the parameter-free method; hybrid: its decision surface adjusted "
-             "per page by the shipped model (default: %(default)s).")
-    group.add_argument(
-        "--docbin-balance", type=float, metavar="B", default=_DEFAULTS.balance,
-        help="hybrid: 1 keeps faint strokes, 0 gives a cleaner background, in [0, 1] "
+        help="classical: the parameter-free method; hybrid (experimental): its decision "
+             "with the pixels near the threshold re-decided by the shipped network "
              "(default: %(default)s).")
     group.add_argument(
+        "--docbin-balance", type=float, metavar="B", default=_DEFAULTS.balance,
+        help="hybrid: toward 1 more re-decided pixels become text (faint strokes), toward "
+             "0 fewer (cleaner background), in [0, 1] (default: %(default)s).")
+    group.add_argument(
         "--docbin-model", metavar="FILE", default=None,
-        help="hybrid: an ONNX model file to use instead of the shipped one.")
+        help="hybrid: an ONNX network (docbin train) to use instead of the shipped one.")
     group.add_argument(
         "--docbin-final", action="store_true",
         help="Also show the binarized page in the output PDF, replacing the page image "
