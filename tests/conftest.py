@@ -27,6 +27,21 @@ def synthetic_page(rows: int = 80, cols: int = 120, seed: int = 0) -> np.ndarray
 
 
 @pytest.fixture
+def run():
+    """``run(*args, input=None)``: docbin's CLI through Typer's CliRunner (stderr apart)."""
+    from typer.testing import CliRunner
+
+    from docbin import cli
+
+    runner = CliRunner()
+
+    def invoke(*args, input=None):
+        return runner.invoke(cli.app, [str(arg) for arg in args], input=input)
+
+    return invoke
+
+
+@pytest.fixture
 def make_page():
     """Factory ``make_page(rows=80, cols=120, seed=0)`` of :func:`synthetic_page`."""
     return synthetic_page

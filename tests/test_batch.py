@@ -15,10 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from typer.testing import CliRunner
 
 import docbin
-from docbin import batch, cli
+from docbin import batch
 from docbin import io as dio
 from docbin.errors import ExitCode
 from docbin.manifest import FIELDS, read_records, summarise
@@ -29,16 +28,6 @@ fsspec = pytest.importorskip("fsspec")
 import faulty_storage
 
 CLASSICAL = ("--method", "classical")
-
-
-@pytest.fixture
-def run():
-    runner = CliRunner()
-
-    def invoke(*args, input=None):
-        return runner.invoke(cli.app, [str(arg) for arg in args], input=input)
-
-    return invoke
 
 
 @pytest.fixture

@@ -19,16 +19,6 @@ from docbin import io as dio
 from docbin.errors import ExitCode
 
 
-@pytest.fixture
-def run():
-    runner = CliRunner()
-
-    def invoke(*args, input=None):
-        return runner.invoke(cli.app, [str(arg) for arg in args], input=input)
-
-    return invoke
-
-
 def write_png(path: Path, page: np.ndarray, dpi=None) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(page).save(path, dpi=dpi) if dpi else Image.fromarray(page).save(path)
@@ -515,7 +505,6 @@ def test_version_and_help_do_not_import_heavy_modules(args):
 
 
 def test_a_missing_input_is_reported_before_an_existing_output(tmp_path):
-    from typer.testing import CliRunner
 
     from docbin.cli import app
 

@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from typer.testing import CliRunner
 
 from docbin import batch, cli
 from docbin import io as dio
@@ -49,16 +48,6 @@ def workers(client):
     """The scheduler address, with both workers up (a test may have killed some)."""
     client.wait_for_workers(2, timeout=60)
     return client.scheduler.address
-
-
-@pytest.fixture
-def run():
-    runner = CliRunner()
-
-    def invoke(*args):
-        return runner.invoke(cli.app, [str(arg) for arg in args])
-
-    return invoke
 
 
 def png_bytes(page: np.ndarray) -> bytes:
