@@ -196,9 +196,9 @@ def _write_page(page, name: Location, sidecar: Location | None, format: str,
 
         hybrid = result.info["hybrid"]
         png = refined_overlay(page.image, result.refined, title=(
-            f"{PurePosixPath(page.source).name}: {hybrid['refined_pixels']} px re-decided, "
-            f"{hybrid['to_text']} to text (blue), {hybrid['to_background']} to background "
-            f"(red), the rest confirmed (yellow)"))
+            f"{PurePosixPath(page.source).name}: band {hybrid['refined_pixels']} px, "
+            f"{hybrid['to_text']} made text (blue), {hybrid['to_background']} made "
+            f"background (red)"))
         picture.write_bytes(png, settings.overwrite)
         extra["refined_picture"] = str(picture)
     if picture is not None and "regional" in result.info:
