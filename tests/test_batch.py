@@ -348,6 +348,10 @@ def test_binarize_urls(tmp_path, memory, make_page):
 
 # --- Ctrl-C ------------------------------------------------------------------------------
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("executor", [("--jobs", "2"), ("--cluster", "local:2")])
 def test_interrupted_run_leaves_no_partial_output_and_resumes(tmp_path, executor):
     """Ctrl-C (SIGINT to the process group, as a terminal sends it) in the middle of a
@@ -367,8 +371,10 @@ def test_interrupted_run_leaves_no_partial_output_and_resumes(tmp_path, executor
     out, manifest = tmp_path / "out", tmp_path / "run.jsonl"
     command = [sys.executable, "-m", "docbin", "binarize", str(scans), str(out), *executor,
                "--manifest", str(manifest), "--quiet", *CLASSICAL]
+    # SIGINT as a terminal has it, even where this test runs in the background (a
+    # non-interactive shell starts background jobs with SIGINT ignored, and it is inherited)
     process = subprocess.Popen(command, start_new_session=True, stderr=subprocess.PIPE,
-                               text=True)
+                               text=True, preexec_fn=_default_sigint)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and process.poll() is None:
         if manifest.exists() and len(manifest.read_text().splitlines()) >= 3:
