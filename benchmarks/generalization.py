@@ -33,7 +33,7 @@ Variants (``--variants``), all but ``-page`` with the features of docbin/refine.
 - ``<variant>+synth``: trained with ``--synth N`` generated pages (docbin.synth, as
   ``docbin train --synthetic N`` makes them) as one more collection.
 
-The shipped network is ``refine+synth`` with ``--synth 40`` (models/README.md).
+The shipped network is ``refine-wide-add+synth`` with ``--synth 40`` (models/README.md).
 
     python benchmarks/generalization.py --data ../shared/data/dev --cache runs/gen \\
         --report runs/gen/report.md

@@ -44,8 +44,9 @@ from .errors import ModelError
 FEATURES = ("margin", "to_mean", "to_ink", "to_contour", "median_minus_mean",
             "to_mean_2", "std_2", "to_mean_s", "std_s", "to_mean_h",
             "above_min_1", "below_max_1", "above_min_3")
-#: default relative half-width δ of the refined band around the threshold f·L_m
-MARGIN = 0.1
+#: relative half-width δ of the refined band around the threshold f·L_m (the shipped
+#: network's; a network's own δ is in its metadata)
+MARGIN = 0.2
 MIN_CONTRAST = 8.0
 
 

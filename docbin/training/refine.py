@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import refine
 from . import require_torch
 
 HIDDEN = 32
@@ -64,7 +65,7 @@ def page_samples(gray: np.ndarray, text: np.ndarray, margin: float, *,
                  rng: np.random.Generator | None = None) -> PageSamples:
     """Features and ground truth of the band pixels of a page (at most ``per_page`` of
     them, drawn at random), computed exactly as the runtime computes them."""
-    from .. import refine, stats, threshold
+    from .. import stats, threshold
     from ..surface import logistic_surface
 
     page = stats.page_stats(gray)
@@ -165,7 +166,7 @@ def export_onnx(module, path, *, margin: float, training_data: str, direction: s
     import onnx
     import onnxruntime as ort
 
-    from .. import __version__, refine
+    from .. import __version__
 
     torch = require_torch()
     path = Path(path)
@@ -205,7 +206,7 @@ def export_onnx(module, path, *, margin: float, training_data: str, direction: s
 class TrainConfig:
     """Settings of ``docbin train`` (the shipped network: the defaults)."""
 
-    margin: float = 0.2
+    margin: float = refine.MARGIN
     direction: str = "add"
     per_page: int = 10000
     epochs: int = 4
