@@ -234,6 +234,7 @@ def train(data, out, *, exclude=(), config: TrainConfig = TrainConfig(), progres
     """
     from ..io import read_image
 
+    require_torch()  # before the pages are read: a missing extra fails at once
     start = time.perf_counter()
     pairs = [p for p in find_pairs([data] if isinstance(data, (str, Path)) else data)
              if p[0] not in set(exclude)]
