@@ -27,7 +27,8 @@ Variants (``--variants``), all but ``-page`` with the features of docbin/refine.
 - ``refine-pooled``: pixels weighted equally (big collections weigh more);
 - ``refine-add`` / ``refine-remove``: the network may only turn background into text / only
   text into background (``refine-wide-add``, ``refine-all-add``: the same with δ = 0.2 and
-  with no margin limit);
+  with no margin limit; ``refine-wide-add-below-mean``: δ = 0.2, adding only pixels that
+  also pass the classical mean test I < L_a);
 - ``*-confident``: the network overrides the classical decision only where its probability
   is outside [0.25, 0.75];
 - ``<variant>+synth``: trained with ``--synth N`` generated pages (docbin.synth, as
@@ -242,6 +243,8 @@ def refined_mask(page: Page, key: str, predict, confidence: float = 0.0,
         decided = p > 0.5
         if direction == "add":
             sure &= decided
+        elif direction == "add-below-mean":  # the classical mean test I < L_a still holds
+            sure &= decided & (x[:, 1] < 0)
         elif direction == "remove":
             sure &= ~decided
         ink[index[sure]] = decided[sure]
@@ -267,6 +270,7 @@ VARIANTS = {
     "refine-remove": ("0.1", "collection", 0.0),
     "refine-wide-add": ("0.2", "collection", 0.0),
     "refine-all-add": ("all", "collection", 0.0),
+    "refine-wide-add-below-mean": ("0.2", "collection", 0.0),
     "refine-confident": ("0.1", "collection", 0.25),
 }
 
@@ -346,6 +350,7 @@ def main(argv=None) -> int:
             predict = trained[key, weighting, with_synth, local]
             seconds = time.perf_counter() - start
             direction = "add" if form.endswith("-add") else \
+                "add-below-mean" if form.endswith("-add-below-mean") else \
                 "remove" if form.endswith("-remove") else "both"
             got = [score(refined_mask(p, key, predict, confidence, local, direction),
                          p.mask("gt")) for p in test]
