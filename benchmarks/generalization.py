@@ -213,19 +213,14 @@ def cached_fit(path: Path, fit):
     """A trained predictor, stored at ``path`` (torch module) so reruns reuse it."""
     import torch
 
-    from docbin.training.refine import build_network
+    from docbin.training.refine import build_network, predictor
 
     if path.exists():
         state = torch.load(path)
         net = build_network(state["mean"].shape[0], state["mean"].numpy(),
                             1.0 / state["scale"].numpy())
         net.load_state_dict(state)
-        net.eval()
-
-        def predict(features):
-            with torch.no_grad():
-                return net(torch.from_numpy(np.asarray(features, np.float32))).numpy()
-        return predict
+        return predictor(net)
     predict = fit()
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(predict.module.state_dict(), path)

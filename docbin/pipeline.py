@@ -149,8 +149,5 @@ def binarize(image: np.ndarray, method: str | None = None, *, options: Options |
         info["hybrid"] = refiner.explain()
     if regional_info is not None:
         info["regional"] = regional_info
-    result = BinarizationResult(out, info)
-    if record_refined and refiner is not None:
-        result.refined = refiner.recorded
-    return result
+    return BinarizationResult(out, info, None if refiner is None else refiner.recorded)
 

@@ -3,7 +3,7 @@
 A pixel is ink iff ``I < f · L_m`` and ``I < L_a``, where ``L_m`` and ``L_a`` are the
 median and the mean of the (2K+1)×(2K+1) window around it, borders replicated.
 The local statistics are computed once and the rule can be applied for many ``f``
-(the hybrid and the training reuse them): :func:`local_stats` and :func:`ink_mask`.
+(the training and the benchmarks reuse them): :func:`local_stats` and :func:`ink_mask`.
 :func:`binary_page` applies the rule for one ``f`` band by band, without ever holding the
 page's ``L_m`` and ``L_a`` (bounded memory on huge pages, identical results).
 
@@ -35,9 +35,6 @@ DECISION_BAND_PIXELS = 1 << 25
 SUB_BAND_PIXELS = 1 << 21
 #: Pages smaller than this take the whole-page path of :func:`binary_page`.
 SMALL_PAGE = 1 << 16
-#: Pages up to this size keep a page-sized ``L_m`` in :func:`windowed_local_stats` (speed);
-#: larger pages compute it where it is read (memory).
-PAGE_MEDIAN_PIXELS = 48 << 20
 
 
 def _check_radius(radius: int) -> int:
@@ -358,7 +355,7 @@ def _decision_band_rows(rows: int, cols: int, radius: int, rank: bool,
 
 def binary_page(image: np.ndarray, radius: int, factor, *, threads: int | None = None,
                 band_pixels: int | None = None,
-                median: np.ndarray | None = None, refine=None) -> np.ndarray:
+                refine=None) -> np.ndarray:
     """The binarized page (uint8, text 0, background 255) for a decision factor.
 
     Same result as ``to_binary_image(ink_mask(local_stats(image, radius), factor))``,
@@ -382,8 +379,6 @@ def binary_page(image: np.ndarray, radius: int, factor, *, threads: int | None =
     band_pixels : int, optional
         Work size of a band in pixels (memory and speed only; the result does not depend
         on it).
-    median : ndarray, optional
-        The page's ``local_median(image, radius)`` when already computed.
     refine : callable, optional
         ``refine(r0, r1, median_rows, mean_rows, ink_rows)`` may change the decision of
         rows [r0, r1) in place (``ink_rows``: uint8, 255 = text) before they are written;
@@ -405,9 +400,8 @@ def binary_page(image: np.ndarray, radius: int, factor, *, threads: int | None =
         factor_rows = None
     table = median_threshold_table(factor) if factor_rows is None else None
     if (table is None and factor_rows is None) or image.size < SMALL_PAGE:
-        if median is None:
-            median = local_median(image, radius)
-        local = LocalStats(image, median, local_mean(image, radius), radius)
+        local = LocalStats(image, local_median(image, radius), local_mean(image, radius),
+                           radius)
         whole = factor if factor_rows is None else factor_rows(0, image.shape[0])
         ink = ink_mask(local, whole).view(np.uint8) * np.uint8(255)
         if refine is not None:
@@ -436,9 +430,7 @@ def binary_page(image: np.ndarray, radius: int, factor, *, threads: int | None =
                                                  np.float32),
                              "below": np.empty((longest, cols), np.uint8)}
         buffers = local.buffers
-        if median is not None:
-            band_median = median[r0:r1]
-        elif radius:
+        if radius:
             band_median = _median_rows(image, radius, r0, r1)
         else:
             band_median = image[r0:r1]
@@ -468,72 +460,3 @@ def binary_page(image: np.ndarray, radius: int, factor, *, threads: int | None =
 
     _bands.map_bands(decide, plan, threads)
     return out
-
-
-# --- local statistics computed where they are read ------------------------------------------------
-
-
-class WindowedField:
-    """The page's local median or mean, computed only for the 2-D slices that are read.
-
-    ``field[r0:r1, c0:c1]`` equals ``local_median(image, radius)[r0:r1, c0:c1]`` (or the
-    mean): the filter runs on the slice and the ``radius`` rows and columns around it,
-    clipped to the page, where the border replication is the page's own. ``np.asarray``
-    gives the whole page. The hybrid reads ``L_m`` and ``L_a`` on a few patches only.
-    """
-
-    def __init__(self, image: np.ndarray, radius: int, kind: str) -> None:
-        if kind not in ("median", "mean"):
-            raise ValueError(f"kind must be 'median' or 'mean', got {kind!r}")
-        self.image = image
-        self.radius = _check_radius(radius)
-        self.kind = kind
-        self.shape = image.shape
-        self.ndim = 2
-        self.dtype = np.dtype(np.uint8 if kind == "median" else np.float32)
-
-    def _compute(self, image: np.ndarray) -> np.ndarray:
-        if self.kind == "median":
-            return local_median(image, self.radius)
-        return local_mean(image, self.radius)
-
-    def __array__(self, dtype=None, copy=None):
-        whole = self._compute(self.image)
-        return whole if dtype is None else whole.astype(dtype)
-
-    def __getitem__(self, key):
-        if not (isinstance(key, tuple) and len(key) == 2
-                and all(isinstance(k, slice) for k in key)):
-            raise TypeError("a windowed local statistic is read by 2-D slices, "
-                            "e.g. field[r0:r1, c0:c1]; use np.asarray(field) for the page")
-        (r0, r1, rs), (c0, c1, cs) = (k.indices(n) for k, n in zip(key, self.shape))
-        if rs != 1 or cs != 1:
-            raise TypeError("only slices with step 1 are supported")
-        r1, c1 = max(r0, r1), max(c0, c1)
-        if r1 == r0 or c1 == c0:
-            return np.empty((r1 - r0, c1 - c0), self.dtype)
-        rows, cols = self.shape
-        a0, a1 = _bands.with_halo(r0, r1, self.radius, rows)
-        b0, b1 = _bands.with_halo(c0, c1, self.radius, cols)
-        if self.kind == "mean":
-            # OpenCV's float box filter scales the last columns of each row (the remainder
-            # of its vector loop) by other instructions than the rest: keep the page's
-            # column grid, i.e. start on a multiple of 64 columns and end at the page's
-            # right border, so that every column is computed as on the whole page.
-            b0, b1 = b0 - b0 % 64, cols
-        window = np.ascontiguousarray(self.image[a0:a1, b0:b1])
-        return self._compute(window)[r0 - a0:r1 - a0, c0 - b0:c1 - b0]
-
-
-def windowed_local_stats(image: np.ndarray, radius: int, *,
-                         median_pixels: int | None = None) -> LocalStats:
-    """:class:`LocalStats` whose ``L_a`` is a :class:`WindowedField`; ``L_m`` too, unless the
-    page has at most ``median_pixels`` pixels (default :data:`PAGE_MEDIAN_PIXELS`): then
-    ``L_m`` is the page array, computed once for a model's patches and for
-    :func:`binary_page` (1 byte per pixel)."""
-    limit = PAGE_MEDIAN_PIXELS if median_pixels is None else median_pixels
-    if image.size <= limit:
-        median = local_median(image, radius, threads=None)
-    else:
-        median = WindowedField(image, radius, "median")
-    return LocalStats(image, median, WindowedField(image, radius, "mean"), radius)

@@ -273,26 +273,6 @@ def test_rank_median_bands_equal_the_whole_page(band_page):
                                   window_median_reference(image, 129)[::37, ::41])
 
 
-@pytest.mark.parametrize("radius", [4, 60, 130])
-def test_windowed_statistics_equal_the_page_arrays(band_page, radius):
-    from docbin.threshold import windowed_local_stats
-
-    windowed = windowed_local_stats(band_page, radius, median_pixels=0)
-    median, mean = local_median(band_page, radius), local_mean(band_page, radius)
-    np.testing.assert_array_equal(windowed_local_stats(band_page, radius).local_median, median)
-    rng = np.random.default_rng(radius)
-    rows, cols = band_page.shape
-    for _ in range(6):
-        r0, c0 = int(rng.integers(0, rows - 1)), int(rng.integers(0, cols - 1))
-        r1, c1 = int(rng.integers(r0 + 1, rows + 1)), int(rng.integers(c0 + 1, cols + 1))
-        np.testing.assert_array_equal(windowed.local_median[r0:r1, c0:c1], median[r0:r1, c0:c1])
-        np.testing.assert_array_equal(windowed.local_mean[r0:r1, c0:c1], mean[r0:r1, c0:c1])
-    np.testing.assert_array_equal(np.asarray(windowed.local_median), median)
-    assert windowed.local_mean.shape == band_page.shape
-    with pytest.raises(TypeError):
-        windowed.local_median[3]
-
-
 @pytest.mark.parametrize("factor", [1.5, float("nan"), float("inf"), -0.5])
 def test_table_is_refused_outside_the_unit_range_and_the_rule_still_holds(factor):
     from docbin.threshold import median_threshold_table

@@ -94,4 +94,7 @@ def test_train_command(tmp_path):
     assert again.exit_code != 0 and "exists" in again.stderr
     empty = CliRunner().invoke(cli.app, ["train", "--data", str(tmp_path), "--out",
                                          str(tmp_path / "x.onnx")])
-    assert empty.exit_code != 0 and "no training pages" in empty.stderr
+    assert empty.exit_code == 3 and "no training pages" in empty.stderr
+    missing = CliRunner().invoke(cli.app, ["train", "--data", str(tmp_path / "nowhere"),
+                                           "--out", str(tmp_path / "x.onnx")])
+    assert missing.exit_code == 3 and "not found" in missing.stderr

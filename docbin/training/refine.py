@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import refine
+from ..errors import InputError
 from . import require_torch
 
 HIDDEN = 32
@@ -39,7 +40,7 @@ def find_pairs(roots) -> list[tuple[str, Path, Path]]:
     for root in roots:
         root = Path(root)
         if not root.is_dir():
-            raise FileNotFoundError(f"training data folder not found: {root}")
+            raise InputError(f"training data folder not found: {root}")
         for img_dir in sorted(root.glob("*/img")):
             gt_dir = img_dir.parent / "gt"
             gts = {p.stem: p for p in gt_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES} \
@@ -148,6 +149,13 @@ def fit_refiner(x: np.ndarray, y: np.ndarray, w: np.ndarray | None = None, *, se
             loss.backward()
             optimiser.step()
             schedule.step()
+    return predictor(net)
+
+
+def predictor(net):
+    """``predict(features) -> probability`` (NumPy in and out) of a trained network, which
+    it carries as ``predict.module``."""
+    torch = require_torch()
     net.eval()
 
     def predict(features: np.ndarray) -> np.ndarray:
@@ -239,7 +247,7 @@ def train(data, out, *, exclude=(), config: TrainConfig = TrainConfig(), progres
     pairs = [p for p in find_pairs([data] if isinstance(data, (str, Path)) else data)
              if p[0] not in set(exclude)]
     if not pairs:
-        raise ValueError("no training pages: expected <data>/<collection>/img and gt "
+        raise InputError("no training pages: expected <data>/<collection>/img and gt "
                          "folders with files of the same name")
     rng = np.random.default_rng(config.seed)
     samples = []
