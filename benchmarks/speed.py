@@ -11,12 +11,15 @@ peak-RSS counter (``/proc/self/clear_refs``), runs the method once and reports
 (VmHWM − VmRSS before the run) / pixels. It counts everything the method allocates,
 OpenCV's and onnxruntime's buffers included, and the output page.
 
-Methods: ``docbin classical`` and ``docbin classical region`` (``--scope region``);
-``docbin hybrid`` (the classical decision refined near its threshold by the network given
-with ``--model PATH``, or the packaged one; skipped with a note when there is none);
-``doxapy Sauvola`` (window 75,
-k 0.2); ``OpenCV adaptive mean`` (``cv2.adaptiveThreshold``, ADAPTIVE_THRESH_MEAN_C, block
-75, C 10).
+Methods: ``docbin classical`` (on all usable cores, the default), ``docbin classical 1
+thread`` (``threads=1``: its CPU cost beside doxapy's single thread) and ``docbin classical
+region`` (``--scope region``); ``docbin hybrid`` (the classical decision refined near its
+threshold by the network given with ``--model PATH``, or the packaged one; skipped with a
+note when there is none); ``doxapy Sauvola`` (window 75, k 0.2); ``OpenCV adaptive mean``
+(``cv2.adaptiveThreshold``, ADAPTIVE_THRESH_MEAN_C, block 75, C 10); ``OpenCV median,
+page's K`` (one ``cv2.medianBlur`` of the page with the window docbin measures on it: the
+classical decision's median alone, single-threaded). After the table, docbin classical's
+time per step (statistics, decision; ``info["timings"]``).
 
 The machine may be shared: the load average before and after is printed, and the ratios
 (measured in the same rounds) are steadier than the times.
@@ -44,8 +47,8 @@ from pathlib import Path
 import numpy as np
 
 DOXAPY = "doxapy Sauvola"
-METHODS = ("docbin classical", "docbin classical region", "docbin hybrid", DOXAPY,
-           "OpenCV adaptive mean")
+METHODS = ("docbin classical", "docbin classical 1 thread", "docbin classical region",
+           "docbin hybrid", DOXAPY, "OpenCV adaptive mean", "OpenCV median, page's K")
 LARGE_MP = 100.0
 
 
@@ -118,6 +121,8 @@ def build_methods(model: str | None) -> dict:
     from docbin import binarize
 
     methods = {"docbin classical": lambda page: binarize(page, "classical").image,
+               "docbin classical 1 thread": lambda page: binarize(page, "classical",
+                                                                  threads=1).image,
                "docbin classical region": lambda page: binarize(page, "classical",
                                                                 scope="region").image}
     if model is not None:
@@ -138,7 +143,37 @@ def build_methods(model: str | None) -> dict:
         methods[DOXAPY] = sauvola
     methods["OpenCV adaptive mean"] = lambda page: cv2.adaptiveThreshold(
         page, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY, 75, 10)
+
+    radii: dict = {}
+
+    def median_only(page):
+        """One cv2.medianBlur of the whole page with docbin's window for it, in one thread:
+        the part of the classical decision that no implementation detail of docbin can
+        remove (the window radius is measured once, in the warm-up run)."""
+        key = (page.shape, page.ctypes.data)
+        if key not in radii:
+            from docbin.stats import measure_page
+
+            radii[key] = measure_page(page)[0].window_radius
+        size = 2 * radii[key] + 1
+        return cv2.medianBlur(page, size) if size <= 255 else page
+
+    methods["OpenCV median, page's K"] = median_only
     return methods
+
+
+def step_times(page: np.ndarray, repeats: int) -> dict[str, float]:
+    """Median seconds of docbin classical's two steps (``info["timings"]``) and its K."""
+    from docbin import binarize
+
+    steps: dict[str, list[float]] = {}
+    for _ in range(repeats):
+        info = binarize(page, "classical").info
+        for step, seconds in info["timings"].items():
+            steps.setdefault(step, []).append(seconds)
+    out = {step: statistics.median(values) for step, values in steps.items()}
+    out["K"] = info["window_radius"]
+    return out
 
 
 # --- timing ------------------------------------------------------------------------------------
@@ -279,6 +314,7 @@ def main(argv=None) -> int:
     print(f"# {environment()}")
     print(f"# load average before: {os.getloadavg()}")
     rows = []
+    notes: list[str] = []
     for size in (float(s) for s in args.sizes.split(",")):
         path, source = make_page(size, Path(args.cache), args.seed)
         page = np.load(path)
@@ -303,13 +339,22 @@ def main(argv=None) -> int:
                   + " ".join(f"{v:.3f}" for v in values)
                   + ("" if memory is None else
                      f"  extra peak {memory['extra_bytes'] / page.size:.2f} B/px"), flush=True)
+        if "docbin classical" in times:
+            steps = step_times(page, min(repeats, 5))
+            line = ", ".join(f"{step} {seconds:.3f} s" for step, seconds in steps.items()
+                             if step != "K")
+            print(f"# docbin classical by step (K = {steps['K']}): {line}", flush=True)
+            notes.append(f"{label}: docbin classical by step (K = {steps['K']}): {line}")
         del page
     print(f"# load average after: {os.getloadavg()}")
     print()
     print(table(rows))
+    for note in notes:
+        print(f"\n{note}")
     if args.markdown:
         Path(args.markdown).write_text(
-            f"Measured on {environment()}.\n\n{table(rows)}\n", encoding="utf-8")
+            f"Measured on {environment()}.\n\n{table(rows)}\n"
+            + "".join(f"\n{note}\n" for note in notes), encoding="utf-8")
     return 0
 
 
