@@ -29,12 +29,14 @@ Variants (``--variants``), all but ``-page`` with the features of docbin/refine.
   text into background (``refine-wide-add``, ``refine-all-add``: the same with δ = 0.2 and
   with no margin limit; ``refine-wide-add-below-mean``: δ = 0.2, adding only pixels that
   also pass the classical mean test I < L_a);
+- ``*-reachN``: the text the network adds must lie within N pixels of the classical text
+  (:func:`docbin.refine.limit_reach`; ``-reach1``: touching it);
 - ``*-confident``: the network overrides the classical decision only where its probability
   is outside [0.25, 0.75];
 - ``<variant>+synth``: trained with ``--synth N`` generated pages (docbin.synth, as
   ``docbin train --synthetic N`` makes them) as one more collection.
 
-The shipped network is ``refine-wide-add+synth`` with ``--synth 40`` (models/README.md).
+The shipped network is ``refine-wide-add-reach1+synth`` with ``--synth 40`` (models/README.md).
 
     python benchmarks/generalization.py --data ../shared/data/dev --cache runs/gen \\
         --report runs/gen/report.md
@@ -228,7 +230,7 @@ def cached_fit(path: Path, fit):
 
 
 def refined_mask(page: Page, key: str, predict, confidence: float = 0.0,
-                 local: bool = True, direction: str = "both") -> np.ndarray:
+                 local: bool = True, direction: str = "both", reach: int = 0) -> np.ndarray:
     ink = page.mask("classical").ravel().copy()
     index = page.data[f"index_{key}"]
     if len(index):
@@ -242,7 +244,16 @@ def refined_mask(page: Page, key: str, predict, confidence: float = 0.0,
             sure &= decided & (x[:, 1] < 0)
         elif direction == "remove":
             sure &= ~decided
+        before = ink[index[sure]]
         ink[index[sure]] = decided[sure]
+        if reach:  # as docbin.refine.RowRefiner.finish: added text must touch classical text
+            from docbin.refine import limit_reach
+
+            added = np.zeros(ink.shape, np.uint8)
+            added[index[sure][decided[sure] & ~before]] = 1
+            shape = tuple(page.data["shape"])
+            text = ink.reshape(shape)
+            limit_reach(text, added.reshape(shape), reach, text=True, background=False)
     return ink.reshape(tuple(page.data["shape"]))
 
 
@@ -267,7 +278,16 @@ VARIANTS = {
     "refine-all-add": ("all", "collection", 0.0),
     "refine-wide-add-below-mean": ("0.2", "collection", 0.0),
     "refine-confident": ("0.1", "collection", 0.25),
+    "refine-wide-add-reach1": ("0.2", "collection", 0.0),
+    "refine-wide-add-reach2": ("0.2", "collection", 0.0),
+    "refine-wide-add-reach4": ("0.2", "collection", 0.0),
 }
+
+
+def variant_form(variant: str) -> tuple[str, int]:
+    """(variant without its ``-reachN`` suffix, N; 0 without one)."""
+    base, _, reach = variant.rpartition("-reach")
+    return (base, int(reach)) if base and reach.isdigit() else (variant, 0)
 
 
 def main(argv=None) -> int:
@@ -344,10 +364,11 @@ def main(argv=None) -> int:
                     stored, lambda: train_variant(train + extra, key, weighting, local=local))
             predict = trained[key, weighting, with_synth, local]
             seconds = time.perf_counter() - start
+            form, reach = variant_form(form)
             direction = "add" if form.endswith("-add") else \
                 "add-below-mean" if form.endswith("-add-below-mean") else \
                 "remove" if form.endswith("-remove") else "both"
-            got = [score(refined_mask(p, key, predict, confidence, local, direction),
+            got = [score(refined_mask(p, key, predict, confidence, local, direction, reach),
                          p.mask("gt")) for p in test]
             delta = [g["fm"] - b["fm"] for g, b in zip(got, base)]
             mean = {k: np.mean([s[k] for s in got]) for k in METRICS}

@@ -529,6 +529,9 @@ def train(
         "--direction", help="add: the network may only turn the classical background into "
         "text (the shipped form); both: it decides the band's pixels either way.")
     ] = Direction.add,
+    reach: Annotated[int, typer.Option(
+        "--reach", min=0, help="Added text must lie within this many pixels of the "
+        "classical text (1: touching it, the shipped form); 0: no limit.")] = 1,
     synthetic: Annotated[int, typer.Option(
         "--synthetic", min=0, help="Generated degraded pages (docbin.synth) added as one "
         "more collection.")] = 40,
@@ -550,7 +553,8 @@ def train(
         from .training.refine import TrainConfig
         from .training.refine import train as train_refiner  # needs torch
 
-        config = TrainConfig(margin=margin, direction=direction.value, per_page=per_page,
+        config = TrainConfig(margin=margin, direction=direction.value, reach=reach,
+                             per_page=per_page,
                              epochs=epochs, seed=seed, synthetic_pages=synthetic)
         with _progress("pages", 0) as progress:
             def step(done: int, total: int) -> None:

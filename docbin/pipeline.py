@@ -29,7 +29,8 @@ class BinarizationResult:
         :func:`docbin.regional.explain`; ``f`` stays the page's factor).
     refined : ndarray or None
         With ``record_refined`` and the hybrid: uint8 page, 0 where the classical
-        decision stands, 1 where the network confirmed it, 2 where it turned the pixel
+        decision stands, 1 where the network re-decided it and the classical decision
+        stayed (text it added out of its reach included), 2 where it turned the pixel
         to text, 3 where it turned it to background.
     """
 
@@ -142,6 +143,8 @@ def binarize(image: np.ndarray, method: str | None = None, *, options: Options |
     # near the threshold in the same pass
     out = _threshold.binary_page(gray, page.window_radius, decision_factor, refine=refiner,
                                  threads=options.threads or None)
+    if refiner is not None:
+        refiner.finish(out)  # added text must touch classical text (the network's reach)
     timings["decision"] = time.perf_counter() - start
     info = {"method": options.method, "scope": scope, **page.as_dict(), "f": factor,
             "timings": timings}

@@ -171,16 +171,55 @@ META_FEATURES = "docbin.refine.features"
 META_MARGIN = "docbin.refine.margin"
 META_DIRECTION = "docbin.refine.direction"
 META_DESCRIPTION = "docbin.refine.training_data"
+META_REACH = "docbin.refine.reach"
 #: What a network may change: "add" turns background pixels of the band into text and
 #: leaves the classical text alone; "both" decides the band's pixels either way.
 DIRECTIONS = ("add", "both")
+#: How far (pixels, chessboard distance) a pixel the network turns into text may lie from
+#: the classical text: 1 keeps only additions that touch a classical stroke (they repair and
+#: widen strokes, they do not make new marks out of stains); 0 sets no limit.
+REACH = 1
+
+
+def limit_reach(page: np.ndarray, added: np.ndarray, reach: int, *, text=0, background=255,
+                band_rows: int | None = None) -> int:
+    """Turn back to background the added text pixels farther than ``reach`` from classical
+    text, in place; returns how many.
+
+    ``page`` is the refined page, ``text`` and ``background`` its two values (docbin's
+    output: 0 and 255; a boolean mask: True and False); ``added`` marks (nonzero) the pixels
+    the refinement turned into text. The classical text is the text without ``added``. A
+    pixel is within reach when a classical text pixel lies in the (2·reach + 1)² square
+    around it (outside the page: no text). Computed in bands of rows with ``reach`` rows of
+    context, exact; ``reach`` 0 changes nothing.
+    """
+    reach = int(reach)
+    if reach <= 0:
+        return 0
+    rows, cols = page.shape
+    height = band_rows or max(16, (1 << 22) // max(cols, 1))
+    kernel = np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)
+    count = 0
+    for r0 in range(0, rows, height):
+        r1 = min(rows, r0 + height)
+        a0, a1 = max(0, r0 - reach), min(rows, r1 + reach)
+        # turning added pixels back never changes the classical text: one pass suffices
+        classical = (page[a0:a1] == text) & (added[a0:a1] == 0)
+        near = cv2.dilate(classical.view(np.uint8), kernel, borderType=cv2.BORDER_CONSTANT,
+                          borderValue=0)[r0 - a0:r1 - a0]
+        far = (added[r0:r1] != 0) & (near == 0)
+        if far.any():
+            page[r0:r1][far] = background
+            count += int(np.count_nonzero(far))
+    return count
 
 
 class Refiner:
     """A refinement network (ONNX): float32 features ``[n, F]`` → probability of ink ``[n]``.
 
     The metadata must list exactly :data:`FEATURES` (the runtime builds nothing else), the
-    band half-width δ and the direction (:data:`DIRECTIONS`; "both" when absent). One onnxruntime session, one thread
+    band half-width δ, the direction (:data:`DIRECTIONS`; "both" when absent) and the reach
+    of added text (:data:`REACH`; no limit when absent). One onnxruntime session, one thread
     per call (pages are refined band by band on several threads).
     """
 
@@ -219,6 +258,13 @@ class Refiner:
             raise ModelError(f"{self.name}: direction {self.direction!r} is not one of "
                              f"{', '.join(DIRECTIONS)}")
         self.description = props.get(META_DESCRIPTION, "")
+        try:
+            self.reach = int(props.get(META_REACH, "0"))
+        except ValueError:
+            self.reach = -1
+        if self.reach < 0:
+            raise ModelError(f"{self.name}: reach {props.get(META_REACH)!r} is not a whole "
+                             f"number >= 0")
         self._input = self.session.get_inputs()[0].name
 
     def __call__(self, features_rows: np.ndarray) -> np.ndarray:
@@ -262,8 +308,9 @@ class RowRefiner:
     ink mask (255 = ink); reads the image rows it needs (halo) itself. A band pixel becomes
     text iff the network's probability exceeds ``1 − balance`` (0.5 by default; toward 1
     more of the uncertain pixels become text); a network of direction "add" only adds text
-    (a band pixel the classical rule made text stays text). Counts what it did, for ``--explain``, and
-    with ``record`` keeps a page map of it (:attr:`recorded`).
+    (a band pixel the classical rule made text stays text). When the page is decided,
+    :meth:`finish` turns back the added text out of the network's reach. Counts what it did,
+    for ``--explain``, and with ``record`` keeps a page map of it (:attr:`recorded`).
     """
 
     def __init__(self, network: Refiner, page: PageConstants, image: np.ndarray, *,
@@ -272,8 +319,10 @@ class RowRefiner:
             raise ValueError(f"balance must lie in [0, 1], got {balance!r}")
         self.network, self.page, self.image = network, page, image
         self.balance = float(balance)
-        self.refined = self.to_ink = self.to_background = 0
+        self.refined = self.to_ink = self.to_background = self.out_of_reach = 0
         self.recorded = np.zeros(image.shape, np.uint8) if record else None
+        # the pixels turned into text, for the reach limit (one byte per pixel)
+        self.added = np.zeros(image.shape, np.uint8) if network.reach > 0 else None
         self._lock = threading.Lock()
 
     def __call__(self, s0: int, s1: int, median: np.ndarray, mean: np.ndarray,
@@ -299,15 +348,32 @@ class RowRefiner:
         became_background = ~decided & before
         if self.recorded is not None:
             self.recorded[r + s0, c] = np.where(became_ink, 2, np.where(became_background, 3, 1))
+        if self.added is not None:
+            self.added[r[became_ink] + s0, c[became_ink]] = 1
         with self._lock:
             self.refined += band
             self.to_ink += int(np.count_nonzero(became_ink))
             self.to_background += int(np.count_nonzero(became_background))
 
+    def finish(self, page: np.ndarray) -> None:
+        """After the whole page is decided: the network's reach (:func:`limit_reach`) on
+        the binarized ``page`` (text 0, background 255), in place."""
+        if self.added is None:
+            return
+        if self.recorded is not None:
+            before = page == 0
+        self.out_of_reach = limit_reach(page, self.added, self.network.reach)
+        self.to_ink -= self.out_of_reach
+        if self.recorded is not None and self.out_of_reach:
+            self.recorded[before & (page != 0)] = 1  # the classical decision stands
+        self.added = None
+
     def explain(self) -> dict:
         """What ``--explain`` shows of the refinement."""
         return {"model": self.network.name, "margin": self.network.margin,
-                "direction": self.network.direction, "balance": self.balance,
+                "direction": self.network.direction, "reach": self.network.reach,
+                "balance": self.balance,
                 "contrast": self.page.contrast, "refined_pixels": self.refined, "to_text": self.to_ink,
                 "to_background": self.to_background,
+                "out_of_reach": self.out_of_reach,
                 "refined_fraction": self.refined / max(self.image.size, 1)}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import cv2
 import numpy as np
 import pytest
 
@@ -16,7 +17,7 @@ onnx = pytest.importorskip("onnx")
 
 
 def linear_network(path, weights, bias, *, margin=0.2, features=refine.FEATURES, meta=True,
-                   direction="both"):
+                   direction="both", reach=None):
     """An ONNX network p = sigmoid(x · weights + bias) with the refinement metadata."""
     from onnx import TensorProto, helper, numpy_helper
 
@@ -34,7 +35,8 @@ def linear_network(path, weights, bias, *, margin=0.2, features=refine.FEATURES,
     if meta:
         for key, value in ((refine.META_FEATURES, json.dumps(list(features))),
                            (refine.META_MARGIN, repr(margin)),
-                           (refine.META_DIRECTION, direction)):
+                           (refine.META_DIRECTION, direction),
+                           *(((refine.META_REACH, str(reach)),) if reach is not None else ())):
             entry = model.metadata_props.add()
             entry.key, entry.value = key, value
     onnx.save(model, str(path))
@@ -164,6 +166,12 @@ def test_refiner_checks_its_metadata(tmp_path):
     with pytest.raises(ModelError, match="direction"):
         refine.Refiner(linear_network(tmp_path / "e.onnx", np.zeros(len(refine.FEATURES)), 0.0,
                                       direction="sideways"))
+    for bad in ("-1", "near"):
+        with pytest.raises(ModelError, match="reach"):
+            refine.Refiner(linear_network(tmp_path / "r.onnx", np.zeros(len(refine.FEATURES)),
+                                          0.0, reach=bad))
+    assert refine.Refiner(linear_network(tmp_path / "f.onnx", np.zeros(len(refine.FEATURES)),
+                                         0.0)).reach == 0  # no limit when absent
     (tmp_path / "d.onnx").write_bytes(b"not a network")
     with pytest.raises(ModelError, match="ONNX"):
         refine.Refiner(tmp_path / "d.onnx")
@@ -194,3 +202,64 @@ def test_band_tables_equal_the_float32_rule(factor, half):
     expected = np.abs(image.astype(np.float32) - np.float32(factor) * median.astype(np.float32)) \
         < np.float32(0.1 * page.contrast)
     np.testing.assert_array_equal(refine.band_mask(image, median, page, 0.1), expected)
+
+
+def limit_reach_reference(text, added, reach):
+    """The reach rule pixel by pixel: added text with no classical text in its square."""
+    rows, cols = text.shape
+    classical = text & ~added
+    out = text.copy()
+    for r, c in zip(*np.nonzero(added)):
+        square = classical[max(0, r - reach):r + reach + 1, max(0, c - reach):c + reach + 1]
+        if not square.any():
+            out[r, c] = False
+    return out
+
+
+@pytest.mark.parametrize("reach, band_rows", [(1, None), (1, 3), (2, 5), (3, 1)])
+def test_limit_reach_equals_the_pixel_rule(reach, band_rows):
+    rng = np.random.default_rng(reach * 10 + (band_rows or 0))
+    classical = rng.random((37, 29)) < 0.08
+    added = (rng.random((37, 29)) < 0.2) & ~classical
+    text = classical | added
+    expected = limit_reach_reference(text, added, reach)
+    page = np.where(text, 0, 255).astype(np.uint8)  # docbin's output: text 0
+    count = refine.limit_reach(page, added.view(np.uint8), reach, band_rows=band_rows)
+    np.testing.assert_array_equal(page == 0, expected)
+    assert count == np.count_nonzero(text & ~expected) > 0
+    mask = text.copy()  # a boolean page gives the same
+    refine.limit_reach(mask, added, reach, text=True, background=False, band_rows=band_rows)
+    np.testing.assert_array_equal(mask, expected)
+    assert refine.limit_reach(page, added, 0) == 0
+
+
+@pytest.mark.parametrize("reach", [1, 0])
+def test_added_text_stays_within_the_networks_reach(tmp_path, make_page, reach):
+    image = make_page(160, 200, 6)
+    # a faint smudge just above the threshold, far from the text: band pixels out of reach
+    page, f, local, constants = page_parts(image)
+    far = cv2.distanceTransform((binarize(image, "classical").image != 0).view(np.uint8),
+                                cv2.DIST_C, 3)
+    r, c = np.unravel_index(np.argmax(far), far.shape)
+    level = int(np.ceil(f * float(local.local_median[r, c]))) + 1
+    image[max(0, r - 2):r + 3, max(0, c - 2):c + 3] = min(level, 255)
+    # p ≈ 1 everywhere: every band pixel of the classical background would become text
+    net = linear_network(tmp_path / "n.onnx", np.zeros(len(refine.FEATURES)), 30.0,
+                         direction="add", reach=reach)
+    page, f, local, constants = page_parts(image)
+    band = refine.band_mask(image, local.local_median, constants, 0.2)
+    classical = binarize(image, "classical").image == 0
+    result = binarize(image, "hybrid", model=str(net), record_refined=True)
+    hybrid = result.image == 0
+    unlimited = classical | band
+    expected = limit_reach_reference(unlimited, unlimited & ~classical, reach) if reach \
+        else unlimited
+    np.testing.assert_array_equal(hybrid, expected)
+    info = result.info["hybrid"]
+    assert info["reach"] == reach
+    assert info["out_of_reach"] == np.count_nonzero(unlimited & ~expected)
+    assert info["to_text"] == np.count_nonzero(hybrid & ~classical)
+    if reach:
+        assert info["out_of_reach"] > 0
+        assert (result.refined[unlimited & ~expected] == 1).all()  # the classical value stands
+    assert (result.refined[hybrid & ~classical] == 2).all()

@@ -70,7 +70,7 @@ def test_train_exports_a_network_the_runtime_runs(tmp_path):
     assert summary["export_error"] < 1e-5 and summary["parameters"] < 5000
     network = refine.Refiner(out)
     assert network.margin == 0.2 and "one 2" in network.description
-    assert network.direction == "add"  # the default: the shipped form
+    assert network.direction == "add" and network.reach == 1  # the defaults: shipped form
     result = binarize(pages[0][0], "hybrid", model=str(out))
     assert result.image.shape == pages[0][0].shape
     assert result.info["hybrid"]["refined_pixels"] > 0
@@ -85,11 +85,11 @@ def test_train_command(tmp_path):
     _write_collection(tmp_path / "data", "c", pages)
     out = tmp_path / "net.onnx"
     args = ["train", "--data", str(tmp_path / "data"), "--out", str(out), "--epochs", "1",
-            "--per-page", "300", "--synthetic", "0", "--direction", "both"]
+            "--per-page", "300", "--synthetic", "0", "--direction", "both", "--reach", "0"]
     result = CliRunner().invoke(cli.app, args)
     assert result.exit_code == 0, result.output
     assert out.exists() and "wrote" in result.stderr
-    assert refine.Refiner(out).direction == "both"
+    assert refine.Refiner(out).direction == "both" and refine.Refiner(out).reach == 0
     again = CliRunner().invoke(cli.app, args)
     assert again.exit_code != 0 and "exists" in again.stderr
     empty = CliRunner().invoke(cli.app, ["train", "--data", str(tmp_path), "--out",

@@ -2,8 +2,9 @@
 
 The network learns to decide the band's pixels either way (text or background); its
 metadata says how the runtime uses it: ``direction = "add"`` (the default, and the shipped
-network) lets it only turn the classical background into text, the form that held up on
-collections unlike the training ones (models/README.md).
+network) lets it only turn the classical background into text, and ``reach = 1`` keeps only
+the added text that touches classical text: the form that held up on collections unlike
+the training ones (models/README.md).
 
 A per-pixel multilayer perceptron over :data:`docbin.refine.FEATURES`: a fixed
 standardisation (the training set's mean and deviation), two hidden layers of 32 units
@@ -167,7 +168,7 @@ def predictor(net):
 
 
 def export_onnx(module, path, *, margin: float, training_data: str, direction: str = "add",
-                opset: int = 17, tolerance: float = 1e-5) -> float:
+                reach: int = refine.REACH, opset: int = 17, tolerance: float = 1e-5) -> float:
     """Write the network to ``path`` (atomically) with the metadata the runtime checks;
     returns the largest |onnxruntime − torch| on random features (RuntimeError above
     ``tolerance``)."""
@@ -188,6 +189,7 @@ def export_onnx(module, path, *, margin: float, training_data: str, direction: s
     props = {refine.META_FEATURES: json.dumps(list(refine.FEATURES)),
              refine.META_MARGIN: repr(float(margin)),
              refine.META_DIRECTION: direction,
+             refine.META_REACH: str(int(reach)),
              refine.META_DESCRIPTION: training_data,
              "docbin.version": __version__}
     del graph.metadata_props[:]
@@ -216,6 +218,7 @@ class TrainConfig:
 
     margin: float = refine.MARGIN
     direction: str = "add"
+    reach: int = refine.REACH
     per_page: int = 10000
     epochs: int = 4
     seed: int = 0
@@ -277,10 +280,12 @@ def train(data, out, *, exclude=(), config: TrainConfig = TrainConfig(), progres
         counts[s.collection] += 1
     description = (f"{sum(counts.values())} pages of {len(counts)} collections "
                    f"({', '.join(f'{c} {n}' for c, n in sorted(counts.items()))}); "
-                   f"band δ = {config.margin}, direction {config.direction}; {len(x)} pixels; "
+                   f"band δ = {config.margin}, direction {config.direction}, reach "
+                   f"{config.reach}; {len(x)} pixels; "
                    f"seed {config.seed}")
     difference = export_onnx(predict.module, out, margin=config.margin,
-                             direction=config.direction, training_data=description)
+                             direction=config.direction, reach=config.reach,
+                             training_data=description)
     return {"pages": dict(counts), "pixels": len(x), "description": description,
             "seconds": time.perf_counter() - start, "export_error": difference,
             "parameters": int(sum(p.numel() for p in predict.module.parameters()))}
