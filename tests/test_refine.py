@@ -233,16 +233,22 @@ def test_limit_reach_equals_the_pixel_rule(reach, band_rows):
     assert refine.limit_reach(page, added, 0) == 0
 
 
-@pytest.mark.parametrize("reach", [1, 0])
-def test_added_text_stays_within_the_networks_reach(tmp_path, make_page, reach):
-    image = make_page(160, 200, 6)
-    # a faint smudge just above the threshold, far from the text: band pixels out of reach
+def with_smudge(image):
+    """The page with a faint 5 × 5 smudge just above the threshold where it is farthest
+    from the text: band pixels out of the reach of classical text."""
     page, f, local, constants = page_parts(image)
     far = cv2.distanceTransform((binarize(image, "classical").image != 0).view(np.uint8),
                                 cv2.DIST_C, 3)
     r, c = np.unravel_index(np.argmax(far), far.shape)
     level = int(np.ceil(f * float(local.local_median[r, c]))) + 1
+    image = image.copy()
     image[max(0, r - 2):r + 3, max(0, c - 2):c + 3] = min(level, 255)
+    return image
+
+
+@pytest.mark.parametrize("reach", [1, 0])
+def test_added_text_stays_within_the_networks_reach(tmp_path, make_page, reach):
+    image = with_smudge(make_page(160, 200, 6))
     # p ≈ 1 everywhere: every band pixel of the classical background would become text
     net = linear_network(tmp_path / "n.onnx", np.zeros(len(refine.FEATURES)), 30.0,
                          direction="add", reach=reach)
@@ -263,3 +269,20 @@ def test_added_text_stays_within_the_networks_reach(tmp_path, make_page, reach):
         assert info["out_of_reach"] > 0
         assert (result.refined[unlimited & ~expected] == 1).all()  # the classical value stands
     assert (result.refined[hybrid & ~classical] == 2).all()
+
+
+def test_reach_on_a_banded_page_equals_the_whole_page_rule(tmp_path, make_page):
+    image = with_smudge(np.tile(make_page(150, 200, 4), (3, 2)))  # 450 x 400: bands
+    weights = np.random.default_rng(1).normal(size=len(refine.FEATURES)) * 0.1
+    path = linear_network(tmp_path / "n.onnx", weights, 3.0, direction="add", reach=1)
+    net = refine.Refiner(path)
+    page, f, local, constants = page_parts(image)
+    whole = threshold.ink_mask(local, f).view(np.uint8) * np.uint8(255)
+    classical = whole > 0
+    refine.RowRefiner(net, constants, image)(0, image.shape[0], local.local_median,
+                                             local.local_mean, whole)
+    unlimited = whole > 0
+    expected = limit_reach_reference(unlimited, unlimited & ~classical, 1)
+    assert np.count_nonzero(unlimited & ~expected) > 0  # the limit has work to do
+    result = binarize(image, "hybrid", model=str(path), threads=2)
+    np.testing.assert_array_equal(result.image == 0, expected)
