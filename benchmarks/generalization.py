@@ -249,8 +249,9 @@ def refined_mask(page: Page, key: str, predict, confidence: float = 0.0,
         if reach:  # as docbin.refine.RowRefiner.finish: added text must touch classical text
             from docbin.refine import limit_reach
 
-            added = np.zeros(ink.shape, np.uint8)
+            added = np.zeros(ink.shape, np.uint8)  # 1 made text, 2 made background
             added[index[sure][decided[sure] & ~before]] = 1
+            added[index[sure][~decided[sure] & before]] = 2
             shape = tuple(page.data["shape"])
             text = ink.reshape(shape)
             limit_reach(text, added.reshape(shape), reach, text=True, background=False)

@@ -187,11 +187,12 @@ def limit_reach(page: np.ndarray, added: np.ndarray, reach: int, *, text=0, back
     text, in place; returns how many.
 
     ``page`` is the refined page, ``text`` and ``background`` its two values (docbin's
-    output: 0 and 255; a boolean mask: True and False); ``added`` marks (nonzero) the pixels
-    the refinement turned into text. The classical text is the text without ``added``. A
-    pixel is within reach when a classical text pixel lies in the (2·reach + 1)² square
-    around it (outside the page: no text). Computed in bands of rows with ``reach`` rows of
-    context, exact; ``reach`` 0 changes nothing.
+    output: 0 and 255; a boolean mask: True and False); ``added`` is 1 (or True) where the
+    refinement turned a pixel into text, 2 where it turned classical text into background,
+    0 elsewhere. The classical text is the page's text without the added pixels, with the
+    removed ones. A pixel is within reach when a classical text pixel lies in the
+    (2·reach + 1)² square around it (outside the page: no text). Computed in bands of rows
+    with ``reach`` rows of context, exact; ``reach`` 0 changes nothing.
     """
     reach = int(reach)
     if reach <= 0:
@@ -204,10 +205,11 @@ def limit_reach(page: np.ndarray, added: np.ndarray, reach: int, *, text=0, back
         r1 = min(rows, r0 + height)
         a0, a1 = max(0, r0 - reach), min(rows, r1 + reach)
         # turning added pixels back never changes the classical text: one pass suffices
-        classical = (page[a0:a1] == text) & (added[a0:a1] == 0)
+        changed = added[a0:a1].view(np.uint8)
+        classical = ((page[a0:a1] == text) & (changed == 0)) | (changed == 2)
         near = cv2.dilate(classical.view(np.uint8), kernel, borderType=cv2.BORDER_CONSTANT,
                           borderValue=0)[r0 - a0:r1 - a0]
-        far = (added[r0:r1] != 0) & (near == 0)
+        far = (added[r0:r1].view(np.uint8) == 1) & (near == 0)
         if far.any():
             page[r0:r1][far] = background
             count += int(np.count_nonzero(far))
@@ -321,7 +323,8 @@ class RowRefiner:
         self.balance = float(balance)
         self.refined = self.to_ink = self.to_background = self.out_of_reach = 0
         self.recorded = np.zeros(image.shape, np.uint8) if record else None
-        # the pixels turned into text, for the reach limit (one byte per pixel)
+        # what the network changed, for the reach limit (one byte per pixel: 1 made text,
+        # 2 made background)
         self.added = np.zeros(image.shape, np.uint8) if network.reach > 0 else None
         self._lock = threading.Lock()
 
@@ -349,7 +352,7 @@ class RowRefiner:
         if self.recorded is not None:
             self.recorded[r + s0, c] = np.where(became_ink, 2, np.where(became_background, 3, 1))
         if self.added is not None:
-            self.added[r[became_ink] + s0, c[became_ink]] = 1
+            self.added[r + s0, c] = np.where(became_ink, 1, np.where(became_background, 2, 0))
         with self._lock:
             self.refined += band
             self.to_ink += int(np.count_nonzero(became_ink))

@@ -204,10 +204,11 @@ def test_band_tables_equal_the_float32_rule(factor, half):
     np.testing.assert_array_equal(refine.band_mask(image, median, page, 0.1), expected)
 
 
-def limit_reach_reference(text, added, reach):
+def limit_reach_reference(text, added, reach, removed=None):
     """The reach rule pixel by pixel: added text with no classical text in its square."""
-    rows, cols = text.shape
     classical = text & ~added
+    if removed is not None:
+        classical |= removed
     out = text.copy()
     for r, c in zip(*np.nonzero(added)):
         square = classical[max(0, r - reach):r + reach + 1, max(0, c - reach):c + reach + 1]
@@ -231,6 +232,13 @@ def test_limit_reach_equals_the_pixel_rule(reach, band_rows):
     refine.limit_reach(mask, added, reach, text=True, background=False, band_rows=band_rows)
     np.testing.assert_array_equal(mask, expected)
     assert refine.limit_reach(page, added, 0) == 0
+    # classical text the refinement removed (2) still counts as classical text
+    removed = classical & (rng.random(classical.shape) < 0.5)
+    changes = added.astype(np.uint8) + 2 * removed.astype(np.uint8)
+    page = np.where(text & ~removed, 0, 255).astype(np.uint8)
+    refine.limit_reach(page, changes, reach, band_rows=band_rows)
+    np.testing.assert_array_equal(page == 0, limit_reach_reference(text, added, reach, removed)
+                                  & ~removed)
 
 
 def with_smudge(image):
