@@ -197,16 +197,20 @@ def merge_components(parts: Sequence[dict]) -> dict[str, np.ndarray]:
         seconds.append(b)
     if not firsts or not sum(len(a) for a in firsts):
         return stacked
-    root = union_find(total, np.concatenate(firsts), np.concatenate(seconds))
+    # only the components on a band border take part in the joining; the others are whole
+    first, second = np.concatenate(firsts), np.concatenate(seconds)
+    nodes, inverse = np.unique(np.concatenate([first, second]), return_inverse=True)
+    root = union_find(len(nodes), inverse[:len(first)], inverse[len(first):])
     order = np.argsort(root, kind="stable")
     starts = np.flatnonzero(np.r_[True, root[order][1:] != root[order][:-1]])
-    return {
-        "left": np.minimum.reduceat(stacked["left"][order], starts),
-        "top": np.minimum.reduceat(stacked["top"][order], starts),
-        "right": np.maximum.reduceat(stacked["right"][order], starts),
-        "bottom": np.maximum.reduceat(stacked["bottom"][order], starts),
-        "area": np.add.reduceat(stacked["area"][order], starts),
-    }
+    members = nodes[order]
+    whole = np.ones(total, bool)
+    whole[nodes] = False
+    reduce = {"left": np.minimum, "top": np.minimum, "right": np.maximum,
+              "bottom": np.maximum, "area": np.add}
+    return {key: np.concatenate([stacked[key][whole],
+                                 reduce[key].reduceat(stacked[key][members], starts)])
+            for key in keys}
 
 
 def _global(labels: np.ndarray, offset: int) -> np.ndarray:
