@@ -328,15 +328,17 @@ def plan_folder(folder: Location, output: Location, *, recursive: bool,
 # --- executors --------------------------------------------------------------------------
 
 def _init_worker() -> None:
-    # Parallelism is across files: one OpenCV thread per worker avoids oversubscription.
+    # Ctrl-C reaches the whole process group: this process stops taking pages, and the
+    # worker finishes (and writes whole) the page it has while the pool shuts down. First
+    # thing: the sooner it is ignored, the shorter the time in which a Ctrl-C can still
+    # interrupt the worker's start-up.
     import signal
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Parallelism is across files: one OpenCV thread per worker avoids oversubscription.
     import cv2
 
     cv2.setNumThreads(1)
-    # Ctrl-C reaches the whole process group: this process stops taking pages, and the
-    # worker finishes (and writes whole) the page it has while the pool shuts down.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 @contextlib.contextmanager

@@ -405,3 +405,46 @@ def test_interrupted_run_leaves_no_partial_output_and_resumes(tmp_path, executor
     assert now.isdisjoint(written) and kept <= set(written)
     assert len(now) + len(kept) == len(latest) and now
     assert len(list(out.iterdir())) == pages
+
+
+def _children(pid: int) -> list[str]:
+    """Command lines of the processes whose parent is ``pid`` (Linux /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid:
+                found.append((stat.parent / "cmdline").read_bytes().replace(b"\0", b" ")
+                             .decode(errors="replace"))
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_ctrl_c_while_a_worker_process_starts_prints_no_traceback(tmp_path):
+    """Ctrl-C at the moment the worker process of --jobs 2 appears, while it is still
+    loading Python and docbin: the batch stops with 130 and no traceback from anyone."""
+    from docbin import synth
+
+    scans = tmp_path / "scans"
+    scans.mkdir()
+    page, _ = synth.degraded_page(600, 450, 0)
+    for i in range(40):
+        Image.fromarray(page).save(scans / f"page{i:02d}.png")
+    command = [sys.executable, "-m", "docbin", "binarize", str(scans), str(tmp_path / "out"),
+               "--jobs", "2", "--quiet", *CLASSICAL]
+    process = subprocess.Popen(command, start_new_session=True, stderr=subprocess.PIPE,
+                               text=True, preexec_fn=_default_sigint)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        if any("multiprocessing" in line and "resource_tracker" not in line
+               for line in _children(process.pid)):
+            break
+        time.sleep(0.005)
+    assert process.poll() is None, "the batch ended before its worker started"
+    os.killpg(process.pid, signal.SIGINT)
+    stderr = process.communicate(timeout=60)[1]
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr and "Exception" not in stderr, stderr
+    assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
