@@ -375,7 +375,11 @@ def _mapped(job_list: list, workers: int):
                                    initializer=_init_worker)
     try:
         with _single_core():
-            yield _shared_map(executor, job_list, workers - 1)
+            outcomes = _shared_map(executor, job_list, workers - 1)
+            try:
+                yield outcomes
+            finally:
+                outcomes.close()  # its helper threads stop before the pool shuts down
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
 
@@ -386,6 +390,7 @@ def _shared_map(executor, job_list: list, helpers: int):
     this process whenever the next outcome is not ready, so nobody idles while pages are
     left and none waits in a queue at the end."""
     import threading
+    from concurrent.futures import CancelledError
     from concurrent.futures.process import BrokenProcessPool
 
     pending = list(enumerate(job_list))[::-1]  # next page last
@@ -406,16 +411,24 @@ def _shared_map(executor, job_list: list, helpers: int):
                 task = job[0]
                 outcome = failed_outcome(task, f"{task.label}: the worker process died while "
                                          "binarizing it (out of memory?)")
+            except (RuntimeError, CancelledError):  # after BrokenProcessPool, a RuntimeError
+                # the pool is shut down (Ctrl-C in this process): hand the page back (this
+                # process runs it, unless it is stopping) and stop quietly
+                with ready:
+                    pending.append((index, job))
+                    ready.notify_all()
+                return
             with ready:
                 done[index] = outcome
                 ready.notify_all()
             if broken or outcome.fatal is not None:
                 return
 
-    threads = [threading.Thread(target=helper, daemon=True) for _ in range(helpers)]
-    for thread in threads:
-        thread.start()
+    threads = []
     try:
+        for _ in range(helpers):
+            threads.append(threading.Thread(target=helper, daemon=True))
+            threads[-1].start()
         for index in range(len(job_list)):
             while True:
                 with ready:

@@ -107,6 +107,44 @@ def test_a_dead_worker_fails_its_page_and_the_batch_goes_on(tmp_path, make_page)
         assert job[0].target.path.exists() == (outcome.error is None)
 
 
+class _ShutPool:
+    """An executor shut down under its helper threads (Ctrl-C in the main process)."""
+
+    def __init__(self):
+        self.submitted = 0
+
+    def submit(self, function, *args):
+        self.submitted += 1
+        raise RuntimeError("cannot schedule new futures after shutdown")
+
+
+def test_a_pool_shut_down_under_a_helper_hands_its_page_back(tmp_path, make_page,
+                                                            monkeypatch):
+    import threading
+
+    from docbin.storage import location
+
+    raised = []
+    monkeypatch.setattr(threading, "excepthook", raised.append)
+    settings = batch.Settings(options=Options(method="classical"))
+    jobs = []
+    for k in range(3):
+        source = tmp_path / f"p{k}.png"
+        source.write_bytes(png_bytes(make_page(seed=k)))
+        task = batch.Task(k, location(source), location(tmp_path / f"out{k}.png"), str(source))
+        jobs.append((task, settings))
+    pool = _ShutPool()
+    outcomes = []  # in a thread: a page the helper lost would make the map wait forever
+    runner = threading.Thread(target=lambda: outcomes.extend(batch._shared_map(pool, jobs, 1)),
+                              daemon=True)
+    runner.start()
+    runner.join(timeout=120)
+    assert not runner.is_alive(), "a page was lost: the map still waits for it"
+    assert [o.label for o in outcomes] == [job[0].label for job in jobs]  # none lost
+    assert all(o.error is None for o in outcomes) and pool.submitted == 1
+    assert raised == []  # the helper stopped quietly: no traceback from its thread
+
+
 # --- storage URLs ------------------------------------------------------------------------
 
 def test_memory_folder_to_memory_folder(run, memory, make_page):
