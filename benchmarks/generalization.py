@@ -247,14 +247,14 @@ def refined_mask(page: Page, key: str, predict, confidence: float = 0.0,
         before = ink[index[sure]]
         ink[index[sure]] = decided[sure]
         if reach:  # as docbin.refine.RowRefiner.finish: added text must touch classical text
-            from docbin.refine import limit_reach
+            from docbin.refine import MADE_BACKGROUND, MADE_TEXT, limit_reach
 
-            added = np.zeros(ink.shape, np.uint8)  # 1 made text, 2 made background
-            added[index[sure][decided[sure] & ~before]] = 1
-            added[index[sure][~decided[sure] & before]] = 2
+            changes = np.zeros(ink.shape, np.uint8)
+            changes[index[sure][decided[sure] & ~before]] = MADE_TEXT
+            changes[index[sure][~decided[sure] & before]] = MADE_BACKGROUND
             shape = tuple(page.data["shape"])
-            text = ink.reshape(shape)
-            limit_reach(text, added.reshape(shape), reach, text=True, background=False)
+            limit_reach(ink.reshape(shape), changes.reshape(shape), reach, text=True,
+                        background=False)
     return ink.reshape(tuple(page.data["shape"]))
 
 

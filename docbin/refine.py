@@ -181,18 +181,24 @@ DIRECTIONS = ("add", "both")
 REACH = 1
 
 
-def limit_reach(page: np.ndarray, added: np.ndarray, reach: int, *, text=0, background=255,
+#: Codes of a page map of what the refinement did (``--explain``'s picture, and what the
+#: reach limit reads): re-decided with the classical decision kept, made text, made
+#: background; 0 elsewhere.
+KEPT, MADE_TEXT, MADE_BACKGROUND = 1, 2, 3
+
+
+def limit_reach(page: np.ndarray, changes: np.ndarray, reach: int, *, text=0, background=255,
                 band_rows: int | None = None) -> int:
-    """Turn back to background the added text pixels farther than ``reach`` from classical
-    text, in place; returns how many.
+    """Turn back to background the text the refinement added farther than ``reach`` from
+    classical text, in place; returns how many pixels.
 
     ``page`` is the refined page, ``text`` and ``background`` its two values (docbin's
-    output: 0 and 255; a boolean mask: True and False); ``added`` is 1 (or True) where the
-    refinement turned a pixel into text, 2 where it turned classical text into background,
-    0 elsewhere. The classical text is the page's text without the added pixels, with the
-    removed ones. A pixel is within reach when a classical text pixel lies in the
-    (2·reach + 1)² square around it (outside the page: no text). Computed in bands of rows
-    with ``reach`` rows of context, exact; ``reach`` 0 changes nothing.
+    output: 0 and 255; a boolean mask: True and False); ``changes`` is the uint8 map of what
+    the refinement did (:data:`MADE_TEXT`, :data:`MADE_BACKGROUND`, ...), whose pixels turned
+    back become :data:`KEPT`. The classical text is the page's text without the pixels made
+    text, with those made background. A pixel is within reach when a classical text pixel
+    lies in the (2·reach + 1)² square around it (outside the page: no text). Computed in
+    bands of rows with ``reach`` rows of context, exact; ``reach`` 0 changes nothing.
     """
     reach = int(reach)
     if reach <= 0:
@@ -205,13 +211,15 @@ def limit_reach(page: np.ndarray, added: np.ndarray, reach: int, *, text=0, back
         r1 = min(rows, r0 + height)
         a0, a1 = max(0, r0 - reach), min(rows, r1 + reach)
         # turning added pixels back never changes the classical text: one pass suffices
-        changed = added[a0:a1].view(np.uint8)
-        classical = ((page[a0:a1] == text) & (changed == 0)) | (changed == 2)
+        changed = changes[a0:a1]
+        classical = (((page[a0:a1] == text) & (changed != MADE_TEXT))
+                     | (changed == MADE_BACKGROUND))
         near = cv2.dilate(classical.view(np.uint8), kernel, borderType=cv2.BORDER_CONSTANT,
                           borderValue=0)[r0 - a0:r1 - a0]
-        far = (added[r0:r1].view(np.uint8) == 1) & (near == 0)
+        far = (changes[r0:r1] == MADE_TEXT) & (near == 0)
         if far.any():
             page[r0:r1][far] = background
+            changes[r0:r1][far] = KEPT
             count += int(np.count_nonzero(far))
     return count
 
@@ -322,10 +330,11 @@ class RowRefiner:
         self.network, self.page, self.image = network, page, image
         self.balance = float(balance)
         self.refined = self.to_ink = self.to_background = self.out_of_reach = 0
-        self.recorded = np.zeros(image.shape, np.uint8) if record else None
-        # what the network changed, for the reach limit (one byte per pixel: 1 made text,
-        # 2 made background)
-        self.added = np.zeros(image.shape, np.uint8) if network.reach > 0 else None
+        self.record = record
+        # what the network did (KEPT, MADE_TEXT, MADE_BACKGROUND), one byte per pixel: for
+        # --explain's picture and for the reach limit
+        self.changes = (np.zeros(image.shape, np.uint8) if record or network.reach > 0
+                        else None)
         self._lock = threading.Lock()
 
     def __call__(self, s0: int, s1: int, median: np.ndarray, mean: np.ndarray,
@@ -334,8 +343,8 @@ class RowRefiner:
         where = band_mask(self.image[s0:s1], median, self.page, self.network.margin)
         band = int(np.count_nonzero(where))
         if self.network.direction == "add":  # text stays text: only background is asked
-            if self.recorded is not None:
-                self.recorded[s0:s1][where & (ink > 0)] = 1
+            if self.changes is not None:
+                self.changes[s0:s1][where & (ink > 0)] = KEPT
             where &= ink == 0
         if not where.any():
             with self._lock:
@@ -349,10 +358,9 @@ class RowRefiner:
         ink[r, c] = np.where(decided, 255, 0)
         became_ink = decided & ~before
         became_background = ~decided & before
-        if self.recorded is not None:
-            self.recorded[r + s0, c] = np.where(became_ink, 2, np.where(became_background, 3, 1))
-        if self.added is not None:
-            self.added[r + s0, c] = np.where(became_ink, 1, np.where(became_background, 2, 0))
+        if self.changes is not None:
+            self.changes[r + s0, c] = np.where(became_ink, MADE_TEXT,
+                                               np.where(became_background, MADE_BACKGROUND, KEPT))
         with self._lock:
             self.refined += band
             self.to_ink += int(np.count_nonzero(became_ink))
@@ -361,15 +369,15 @@ class RowRefiner:
     def finish(self, page: np.ndarray) -> None:
         """After the whole page is decided: the network's reach (:func:`limit_reach`) on
         the binarized ``page`` (text 0, background 255), in place."""
-        if self.added is None:
-            return
-        if self.recorded is not None:
-            before = page == 0
-        self.out_of_reach = limit_reach(page, self.added, self.network.reach)
-        self.to_ink -= self.out_of_reach
-        if self.recorded is not None and self.out_of_reach:
-            self.recorded[before & (page != 0)] = 1  # the classical decision stands
-        self.added = None
+        if self.network.reach > 0 and self.changes is not None:
+            self.out_of_reach = limit_reach(page, self.changes, self.network.reach)
+            self.to_ink -= self.out_of_reach
+
+    @property
+    def recorded(self) -> np.ndarray | None:
+        """With ``record``: the page map of what the network did (0 not re-decided,
+        :data:`KEPT`, :data:`MADE_TEXT`, :data:`MADE_BACKGROUND`)."""
+        return self.changes if self.record else None
 
     def explain(self) -> dict:
         """What ``--explain`` shows of the refinement."""

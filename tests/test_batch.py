@@ -86,16 +86,22 @@ class _DeadPool:
         return future
 
 
-def test_a_dead_worker_fails_its_page_and_the_batch_goes_on(tmp_path, make_page):
+def _page_jobs(folder, make_page, count):
+    """``count`` (task, settings) jobs of classical binarization, pages in ``folder``."""
     from docbin.storage import location
 
     settings = batch.Settings(options=Options(method="classical"))
     jobs = []
-    for k in range(5):
-        source = tmp_path / f"p{k}.png"
+    for k in range(count):
+        source = folder / f"p{k}.png"
         source.write_bytes(png_bytes(make_page(seed=k)))
-        task = batch.Task(k, location(source), location(tmp_path / f"out{k}.png"), str(source))
+        task = batch.Task(k, location(source), location(folder / f"out{k}.png"), str(source))
         jobs.append((task, settings))
+    return jobs
+
+
+def test_a_dead_worker_fails_its_page_and_the_batch_goes_on(tmp_path, make_page):
+    jobs = _page_jobs(tmp_path, make_page, 5)
     pool = _DeadPool()
     outcomes = list(batch._shared_map(pool, jobs, 1))
     assert [o.label for o in outcomes] == [job[0].label for job in jobs]  # in order, none lost
@@ -122,17 +128,9 @@ def test_a_pool_shut_down_under_a_helper_hands_its_page_back(tmp_path, make_page
                                                             monkeypatch):
     import threading
 
-    from docbin.storage import location
-
     raised = []
     monkeypatch.setattr(threading, "excepthook", raised.append)
-    settings = batch.Settings(options=Options(method="classical"))
-    jobs = []
-    for k in range(3):
-        source = tmp_path / f"p{k}.png"
-        source.write_bytes(png_bytes(make_page(seed=k)))
-        task = batch.Task(k, location(source), location(tmp_path / f"out{k}.png"), str(source))
-        jobs.append((task, settings))
+    jobs = _page_jobs(tmp_path, make_page, 3)
     pool = _ShutPool()
     outcomes = []  # in a thread: a page the helper lost would make the map wait forever
     runner = threading.Thread(target=lambda: outcomes.extend(batch._shared_map(pool, jobs, 1)),

@@ -224,19 +224,28 @@ def test_limit_reach_equals_the_pixel_rule(reach, band_rows):
     added = (rng.random((37, 29)) < 0.2) & ~classical
     text = classical | added
     expected = limit_reach_reference(text, added, reach)
+
+    def changes(removed=None):
+        out = np.where(added, refine.MADE_TEXT, 0).astype(np.uint8)
+        if removed is not None:
+            out[removed] = refine.MADE_BACKGROUND
+        return out
+
     page = np.where(text, 0, 255).astype(np.uint8)  # docbin's output: text 0
-    count = refine.limit_reach(page, added.view(np.uint8), reach, band_rows=band_rows)
+    done = changes()
+    count = refine.limit_reach(page, done, reach, band_rows=band_rows)
     np.testing.assert_array_equal(page == 0, expected)
     assert count == np.count_nonzero(text & ~expected) > 0
+    np.testing.assert_array_equal(done == refine.KEPT, text & ~expected)  # turned back
     mask = text.copy()  # a boolean page gives the same
-    refine.limit_reach(mask, added, reach, text=True, background=False, band_rows=band_rows)
+    refine.limit_reach(mask, changes(), reach, text=True, background=False,
+                       band_rows=band_rows)
     np.testing.assert_array_equal(mask, expected)
-    assert refine.limit_reach(page, added, 0) == 0
-    # classical text the refinement removed (2) still counts as classical text
+    assert refine.limit_reach(page, changes(), 0) == 0
+    # classical text the refinement made background still counts as classical text
     removed = classical & (rng.random(classical.shape) < 0.5)
-    changes = added.astype(np.uint8) + 2 * removed.astype(np.uint8)
     page = np.where(text & ~removed, 0, 255).astype(np.uint8)
-    refine.limit_reach(page, changes, reach, band_rows=band_rows)
+    refine.limit_reach(page, changes(removed), reach, band_rows=band_rows)
     np.testing.assert_array_equal(page == 0, limit_reach_reference(text, added, reach, removed)
                                   & ~removed)
 
