@@ -7,7 +7,8 @@ The page is processed in horizontal bands (:mod:`docbin.bands`) in three passes,
 results identical to whole-page processing:
 
 1. per band (halo of 9 rows): Gaussian, Sobel gradients, magnitude ``M`` and the
-   non-maximum-suppression mask (uint8, kept for the page), and the page's extremes of M;
+   non-maximum-suppression mask (uint8, kept for the page), and the largest kept M (the
+   smallest value of the suppressed magnitude is 0: the page's outer ring never counts);
 2. with the page's ``max M`` known, per band again: M (kept from pass 1 on pages up to
    :data:`KEEP_MAGNITUDE_PIXELS`, recomputed identically on larger ones) and the edge
    level ``q = 255 − e`` (uint8, in place of the mask) and its histogram, hence e*;
@@ -49,8 +50,9 @@ NEIGHBOURS_8 = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1
 _TAN_LOW = np.float32(math.sqrt(2.0) - 1.0)
 _TAN_HIGH = np.float32(math.sqrt(2.0) + 1.0)
 _ABOVE_LOW = float(np.nextafter(_TAN_LOW, np.float32(1)))
+_BELOW_LOW = float(np.nextafter(_TAN_LOW, np.float32(0)))
 _BELOW_HIGH = float(np.nextafter(_TAN_HIGH, np.float32(0)))
-_TAN_LOW_F, _TAN_HIGH_F = float(_TAN_LOW), float(_TAN_HIGH)
+_TAN_HIGH_F = float(_TAN_HIGH)
 
 
 @dataclass(frozen=True)
@@ -125,25 +127,13 @@ def _exact_bins_at_ties(grad_rows: np.ndarray, grad_cols: np.ndarray) -> np.ndar
     return out
 
 
-_NUMPY_COMPARE = {cv2.CMP_LT: np.less, cv2.CMP_GT: np.greater, cv2.CMP_LE: np.less_equal}
-
-
-def _compare(array: np.ndarray, value: float, op: int, out: np.ndarray) -> np.ndarray:
-    """``cv2.compare(array, value, op)`` (255 where true) into ``out``; tiny arrays, which
-    OpenCV would take for a scalar beside the number, are compared by NumPy."""
-    if array.shape[0] > 4 or array.shape[1] > 1:
-        return cv2.compare(array, value, op, dst=out)
-    np.multiply(_NUMPY_COMPARE[op](array, np.float32(value)), 255, out=out, casting="unsafe")
-    return out
-
-
 def _suppress(padded: np.ndarray, grad_rows: np.ndarray, grad_cols: np.ndarray,
               keep: np.ndarray, scratch: dict) -> None:
     """Non-maximum-suppression mask of one band (255 kept, 0 suppressed) into ``keep``.
 
-    ``padded`` is the band's magnitude with one row above and below and a zero column on
-    each side (rows × cols + 2 each way); ``grad_rows``/``grad_cols`` are the band's
-    gradients. The direction bin follows the angle ``atan2(g_r, g_c)`` exactly: the float32
+    ``padded`` holds the magnitude of the pixels and of their neighbours: one row and
+    one column more on each side (rows + 2 × cols + 2; a view into a larger array is fine);
+    ``grad_rows``/``grad_cols`` are the pixels' gradients. The direction bin follows the angle ``atan2(g_r, g_c)`` exactly: the float32
     ratio ``r = g_r / g_c`` is correctly rounded and rounding is monotonic, so ``|r|``
     below (above) the float32 tangent ``tan 22.5°`` means the exact ratio is below (above)
     it; ratios equal to a rounded tangent are decided by :func:`_exact_bins_at_ties`.
@@ -151,32 +141,30 @@ def _suppress(padded: np.ndarray, grad_rows: np.ndarray, grad_cols: np.ndarray,
     and the pixel's value is 0 whatever is kept).
     """
     h, w = grad_rows.shape
-    ratio = scratch["ratio"][:h]
+    ratio = scratch["ratio"][:h, :w]
     with np.errstate(divide="ignore", invalid="ignore"):
         np.divide(grad_rows, grad_cols, out=ratio)
-    absolute = np.abs(ratio, out=scratch["absolute"][:h])  # NaN stays NaN: no bin
-    # |r| < tan 22.5° (0°); tan 22.5° < |r| < tan 67.5° (45° if r > 0, else 135°); else 90°
-    horizontal = _compare(absolute, _TAN_LOW_F, cv2.CMP_LT, scratch["m0"][:h])
-    diagonal = cv2.inRange(absolute, _ABOVE_LOW, _BELOW_HIGH, dst=scratch["m1"][:h])
-    positive = _compare(ratio, 0.0, cv2.CMP_GT, scratch["m3"][:h])
-    falling = cv2.subtract(diagonal, positive, dst=scratch["tmp"][:h])
-    rising = cv2.bitwise_and(diagonal, positive, dst=scratch["m1"][:h])
+    # |r| < tan 22.5° (0°); tan 22.5° < r < tan 67.5° (45°), −tan 67.5° < r < −tan 22.5°
+    # (135°); else 90°. Each bin is one inclusive range of r (NaN is in none of them).
+    horizontal = cv2.inRange(ratio, -_BELOW_LOW, _BELOW_LOW, dst=scratch["m0"][:h, :w])
+    rising = cv2.inRange(ratio, _ABOVE_LOW, _BELOW_HIGH, dst=scratch["m1"][:h, :w])
+    falling = cv2.inRange(ratio, -_BELOW_HIGH, -_ABOVE_LOW, dst=scratch["tmp"][:h, :w])
     # ties with the rounded tangents: |r| <= tan 67.5° counts them, the bins do not
-    inclusive = _compare(absolute, _TAN_HIGH_F, cv2.CMP_LE, scratch["m3"][:h])
+    inclusive = cv2.inRange(ratio, -_TAN_HIGH_F, _TAN_HIGH_F, dst=scratch["m3"][:h, :w])
     ties = cv2.countNonZero(inclusive) - (cv2.countNonZero(horizontal)
                                           + cv2.countNonZero(rising)
                                           + cv2.countNonZero(falling))
     # kept: the centre >= both neighbours along its direction (8-bit masks per direction;
     # c >= max(a, b) iff c >= a and c >= b, magnitudes are never NaN)
     centre = padded[1:h + 1, 1:w + 1]
-    above_second = scratch["k1"][:h]
+    above_second = scratch["k1"][:h, :w]
 
     def local_max(first, second, out):
         cv2.compare(centre, first, cv2.CMP_GE, dst=out)
         cv2.compare(centre, second, cv2.CMP_GE, dst=above_second)
         return cv2.bitwise_and(out, above_second, dst=out)
 
-    along = scratch["k0"][:h]
+    along = scratch["k0"][:h, :w]
     local_max(padded[0:h, 1:w + 1], padded[2:h + 2, 1:w + 1], keep)  # 90°
     cv2.copyTo(local_max(padded[0:h, 0:w], padded[2:h + 2, 2:w + 2], along), rising, keep)
     cv2.copyTo(local_max(padded[0:h, 2:w + 2], padded[2:h + 2, 0:w], along), falling, keep)
@@ -201,7 +189,6 @@ def _fix_ties(padded, grad_rows, grad_cols, ratio, keep) -> None:
 
 def _suppress_scratch(rows: int, cols: int) -> dict:
     return {"ratio": np.empty((rows, cols), np.float32),
-            "absolute": np.empty((rows, cols), np.float32),
             "other": np.empty((rows, cols), np.float32),
             **{name: np.empty((rows, cols), np.uint8)
                for name in ("m0", "m1", "m3", "tmp", "k0", "k1")}}
@@ -277,7 +264,7 @@ def _edge_levels(image: np.ndarray, sigma: float = CONSTANTS.sigma, *,
                  keep_magnitude: bool | None = None) -> _EdgeLevels:
     """Passes 1 and 2: ``q = 255 − e`` for every pixel of the page (see the module doc).
 
-    Pass 1 keeps the NMS mask (in ``level``) and the page's extremes of the magnitude;
+    Pass 1 keeps the NMS mask (in ``level``) and the largest kept magnitude;
     pass 2 quantises the magnitude where the mask kept it: the magnitude kept from pass 1
     (``keep_magnitude``; default: pages up to :data:`KEEP_MAGNITUDE_PIXELS`) or computed
     again, identical, band by band (no 4 bytes per pixel held).
@@ -303,7 +290,6 @@ def _edge_levels(image: np.ndarray, sigma: float = CONSTANTS.sigma, *,
             buffers = _suppress_scratch(max_band, cols)
             buffers.update(gray=np.empty((n, cols), np.float32),
                            smooth=np.empty((n, cols), np.float32),
-                           padded=np.zeros((max_band + 2, cols + 2), np.float32),
                            **{name: np.empty(n * cols + 16, np.float32)
                               for name in ("grad_cols", "grad_rows", "magnitude")})
             local.buffers = buffers
@@ -333,44 +319,37 @@ def _edge_levels(image: np.ndarray, sigma: float = CONSTANTS.sigma, *,
     def first_pass(band):
         r0, r1 = band
         s = scratch()
-        # magnitude rows [m0, m1): the band and one row above and below for the NMS, in a
-        # frame of zeros (neighbours outside the page count as 0)
+        # magnitude rows [m0, m1): the band and one row above and below for the NMS
         m0, m1 = max(0, r0 - 1), min(rows, r1 + 1)
         grad_rows, grad_cols, magnitude = gradients(s, r0, r1, m0, m1)
-        h = r1 - r0
-        padded = s["padded"][:h + 2]
-        padded[0].fill(0)
-        padded[h + 1].fill(0)
-        np.copyto(padded[m0 - r0 + 1:m1 - r0 + 1, 1:cols + 1], magnitude)
         keep = level[r0:r1]
-        _suppress(padded, grad_rows, grad_cols, keep, s)
-        # the page's outer ring of pixels is never an edge (as in the method's reference)
-        keep[:, 0] = 0
-        keep[:, cols - 1] = 0
-        if r0 == 0:
-            keep[0] = 0
-        if r1 == rows:
-            keep[h - 1] = 0
+        # the page's outer ring of pixels is never an edge (as in the method's reference),
+        # so the NMS runs on the pixels inside it, whose neighbours are all on the page
+        c0, c1 = max(r0, 1), min(r1, rows - 1)
+        if c1 > c0 and cols > 2:
+            _suppress(magnitude[c0 - 1 - m0:c1 + 1 - m0], grad_rows[c0 - r0:c1 - r0, 1:-1],
+                      grad_cols[c0 - r0:c1 - r0, 1:-1], keep[c0 - r0:c1 - r0, 1:-1], s)
+            keep[:, 0] = 0
+            keep[:, cols - 1] = 0
+            keep[:c0 - r0] = 0
+            keep[c1 - r0:] = 0
+        else:
+            keep.fill(0)
+        band = magnitude[r0 - m0:r1 - m0]
         if kept is not None:
-            np.copyto(kept[r0:r1], padded[1:h + 1, 1:cols + 1])
-        band = padded[1:h + 1, 1:cols + 1]
-        low = cv2.minMaxLoc(band)[0]
-        high = cv2.minMaxLoc(band, keep)[1] if cv2.countNonZero(keep) else 0.0
-        return low, high, cv2.countNonZero(keep) < keep.size
+            np.copyto(kept[r0:r1], band)
+        return cv2.minMaxLoc(band, keep)[1] if cv2.countNonZero(keep) else 0.0
 
-    results = _bands.map_bands(first_pass, plan, threads)
-    # nms = M where kept, else 0: its max is the largest kept M, its min is 0 when some
-    # pixel is suppressed (always, as the outer ring is), else min M
-    hi = max(r[1] for r in results)
-    lo = 0.0 if any(r[2] for r in results) else min(r[0] for r in results)
+    # nms = M where kept, else 0: its max is the largest kept M, its min is 0 (the outer
+    # ring is always suppressed)
+    hi = max(_bands.map_bands(first_pass, plan, threads))
     histogram = np.zeros(256, np.int64)
-    if hi <= lo or hi < NOISE_MAGNITUDE:
+    if hi < NOISE_MAGNITUDE:
         level.fill(0)
         histogram[0] = level.size
         return _EdgeLevels(level, histogram, plan, threads)
-    # e = 255 − clip(floor((nms − lo) · s), 0, 255) in float32 arithmetic, s = fl32(255/(hi − lo))
-    scale = np.float32(255.0 / (hi - lo))
-    offset = np.float32(lo)
+    # e = 255 − clip(floor(nms · s), 0, 255) in float32 arithmetic, s = fl32(255 / hi)
+    scale = np.float32(255.0 / hi)
 
     def second_pass(band):
         r0, r1 = band
@@ -380,9 +359,6 @@ def _edge_levels(image: np.ndarray, sigma: float = CONSTANTS.sigma, *,
         else:
             source = gradients(s, r0, r1, r0, r1)[2]  # the same values as in pass 1
         value = s["other"][:r1 - r0]
-        if lo != 0.0:
-            np.subtract(source, offset, out=value)
-            source = value
         np.multiply(source, scale, out=value)
         np.floor(value, out=value)
         q = cv2.convertScaleAbs(value, dst=s["tmp"][:r1 - r0])  # saturates to [0, 255]
@@ -406,8 +382,9 @@ def edge_image(image: np.ndarray, sigma: float = CONSTANTS.sigma) -> np.ndarray:
     """Edge image ``e = 255 − floor(255 · nms)`` (uint8, 255 = no edge).
 
     Gaussian smoothing (``sigma``), Sobel gradients, magnitude, non-maximum suppression
-    along the gradient direction, min-max normalisation to [0, 1]; the normalisation is
-    ``floor((nms − lo) · fl32(255 / (hi − lo)))`` evaluated in float32.
+    along the gradient direction, min-max normalisation to [0, 1]; the minimum is 0 (the
+    outer ring of pixels is always suppressed), so the normalisation is
+    ``floor(nms · fl32(255 / hi))`` evaluated in float32.
     """
     image = _check_gray(image)
     levels = _edge_levels(image, sigma)
