@@ -12,10 +12,12 @@ peak-RSS counter (``/proc/self/clear_refs``), runs the method once and reports
 OpenCV's and onnxruntime's buffers included, and the output page.
 
 Methods: ``docbin classical`` (on all usable cores, the default), ``docbin classical 1
-thread`` (``threads=1``: its CPU cost beside doxapy's single thread) and ``docbin classical
-region`` (``--scope region``); ``docbin hybrid`` (the classical decision refined near its
-threshold by the network given with ``--model PATH``, or the packaged one; skipped with a
-note when there is none); ``doxapy Sauvola`` (window 75, k 0.2); ``OpenCV adaptive mean``
+thread`` (``threads=1``: its CPU cost beside doxapy's single thread), ``docbin classical no
+kernels`` (the edge step in its OpenCV/NumPy form, as installed where no C compiler was found;
+only when ``docbin._kernels`` is built) and ``docbin classical region`` (``--scope
+region``); ``docbin hybrid`` (the classical decision refined near its threshold by the
+network given with ``--model PATH``, or the packaged one; skipped with a note when there is
+none); ``doxapy Sauvola`` (window 75, k 0.2); ``OpenCV adaptive mean``
 (``cv2.adaptiveThreshold``, ADAPTIVE_THRESH_MEAN_C, block 75, C 10); ``OpenCV median,
 page's K`` (one ``cv2.medianBlur`` of the page with the window docbin measures on it: the
 classical decision's median alone, single-threaded). After the table, docbin classical's
@@ -47,7 +49,8 @@ from pathlib import Path
 import numpy as np
 
 DOXAPY = "doxapy Sauvola"
-METHODS = ("docbin classical", "docbin classical 1 thread", "docbin classical region",
+METHODS = ("docbin classical", "docbin classical 1 thread", "docbin classical no kernels",
+           "docbin classical region",
            "docbin hybrid", DOXAPY, "OpenCV adaptive mean", "OpenCV median, page's K")
 LARGE_MP = 100.0
 
@@ -114,6 +117,18 @@ def find_model(model: str | None) -> str | None:
     return model or ""
 
 
+def without_kernels(run):
+    """``run()`` with the edge step in its OpenCV/NumPy form, as where docbin's compiled
+    kernels (``docbin._kernels``) were not built."""
+    from docbin import stats
+
+    kernels, stats._kernels = stats._kernels, None
+    try:
+        return run()
+    finally:
+        stats._kernels = kernels
+
+
 def build_methods(model: str | None) -> dict:
     """name -> function(page) -> binary page, for the methods that can run here."""
     import cv2
@@ -125,6 +140,11 @@ def build_methods(model: str | None) -> dict:
                                                                   threads=1).image,
                "docbin classical region": lambda page: binarize(page, "classical",
                                                                 scope="region").image}
+    from docbin import stats
+
+    if stats._kernels is not None:
+        methods["docbin classical no kernels"] = lambda page: without_kernels(
+            lambda: binarize(page, "classical").image)
     if model is not None:
         methods["docbin hybrid"] = lambda page: binarize(page, "hybrid",
                                                          model=model or None).image
@@ -274,8 +294,12 @@ def environment() -> str:
         versions.append(f"doxapy {version('doxapy')}")
     except PackageNotFoundError:
         versions.append("no doxapy")
+    from docbin import stats
+
+    kernels = "built" if stats._kernels is not None else "not built"
     return (f"{platform.processor() or platform.machine()}, {cpus} usable CPUs, "
-            f"OpenCV threads {threads}; " + ", ".join(versions))
+            f"OpenCV threads {threads}; docbin's compiled kernels {kernels}; "
+            + ", ".join(versions))
 
 
 def main(argv=None) -> int:

@@ -31,6 +31,11 @@ import cv2
 import numpy as np
 
 from . import bands as _bands
+
+try:  # the NMS in one compiled pass (optional: the same results without it, slower)
+    from . import _kernels
+except ImportError:  # pragma: no cover - docbin installed where no C compiler was found
+    _kernels = None
 from .options import CONSTANTS
 
 #: Pages up to this many pixels keep the gradient magnitude between the first two passes
@@ -171,10 +176,15 @@ def _suppress(padded: np.ndarray, grad_rows: np.ndarray, grad_cols: np.ndarray,
     cv2.copyTo(local_max(padded[1:h + 1, 0:w], padded[1:h + 1, 2:w + 2], along), horizontal,
                keep)  # 0°
     if ties:
-        _fix_ties(padded, grad_rows, grad_cols, ratio, keep)
+        _fix_ties(padded, grad_rows, grad_cols, keep, ratio)
 
 
-def _fix_ties(padded, grad_rows, grad_cols, ratio, keep) -> None:
+def _fix_ties(padded, grad_rows, grad_cols, keep, ratio=None) -> None:
+    """Decide exactly the pixels whose ratio ``g_r / g_c`` equals a rounded tangent (the
+    arrays as in :func:`_suppress`; ``ratio``: the ratios, if at hand)."""
+    if ratio is None:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.divide(grad_rows, grad_cols, dtype=np.float32)
     magnitude = np.abs(ratio)
     tie = (magnitude == _TAN_LOW) | (magnitude == _TAN_HIGH)
     rows, cols = np.nonzero(tie)
@@ -327,8 +337,14 @@ def _edge_levels(image: np.ndarray, sigma: float = CONSTANTS.sigma, *,
         # so the NMS runs on the pixels inside it, whose neighbours are all on the page
         c0, c1 = max(r0, 1), min(r1, rows - 1)
         if c1 > c0 and cols > 2:
-            _suppress(magnitude[c0 - 1 - m0:c1 + 1 - m0], grad_rows[c0 - r0:c1 - r0, 1:-1],
-                      grad_cols[c0 - r0:c1 - r0, 1:-1], keep[c0 - r0:c1 - r0, 1:-1], s)
+            inner = (magnitude[c0 - 1 - m0:c1 + 1 - m0], grad_rows[c0 - r0:c1 - r0, 1:-1],
+                     grad_cols[c0 - r0:c1 - r0, 1:-1], keep[c0 - r0:c1 - r0, 1:-1])
+            if _kernels is not None:
+                if _kernels.suppress(magnitude, grad_rows, grad_cols, keep, cols, c0 - r0,
+                                     c1 - r0, r0 - m0):
+                    _fix_ties(*inner)
+            else:
+                _suppress(*inner, s)
             keep[:, 0] = 0
             keep[:, cols - 1] = 0
             keep[:c0 - r0] = 0
@@ -358,11 +374,15 @@ def _edge_levels(image: np.ndarray, sigma: float = CONSTANTS.sigma, *,
             source = kept[r0:r1]
         else:
             source = gradients(s, r0, r1, r0, r1)[2]  # the same values as in pass 1
+        keep = level[r0:r1]
+        if _kernels is not None:
+            counts = np.zeros(256, np.int64)
+            _kernels.levels(source, keep, scale, counts, cols)
+            return counts
         value = s["other"][:r1 - r0]
         np.multiply(source, scale, out=value)
         np.floor(value, out=value)
         q = cv2.convertScaleAbs(value, dst=s["tmp"][:r1 - r0])  # saturates to [0, 255]
-        keep = level[r0:r1]
         cv2.bitwise_and(q, keep, dst=keep)  # suppressed pixels: nms = 0, q = 0
         # a histogram of (q, column mod 4): runs of equal q (zeros) hit four counters in
         # turn instead of one, which makes calcHist twice as fast
@@ -374,7 +394,7 @@ def _edge_levels(image: np.ndarray, sigma: float = CONSTANTS.sigma, *,
         return counts.sum(axis=1)
 
     for counts in _bands.map_bands(second_pass, plan, threads):
-        histogram += counts.astype(np.int64)  # float32 counts, exact: bands < 2**24 px
+        histogram += counts.astype(np.int64)  # calcHist's float32 counts are exact: < 2**24
     return _EdgeLevels(level, histogram, plan, threads)
 
 

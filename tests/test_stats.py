@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy import ndimage
 
+from docbin import stats as _stats_module
 from docbin.options import CONSTANTS
 from docbin.stats import (
     PageStats,
@@ -27,6 +28,22 @@ from docbin.stats import (
     weighted_median_of_counts,
     window_radius,
 )
+
+# --- the two forms of the edge step's passes ---------------------------------------------------
+
+COMPILED = _stats_module._kernels
+
+
+@pytest.fixture(params=["compiled", "opencv"])
+def edge_form(request, monkeypatch):
+    """Run a test with the compiled kernels (docbin._kernels) and with the OpenCV/NumPy form
+    that docbin uses where they were not built."""
+    if request.param == "compiled" and COMPILED is None:
+        pytest.skip("docbin._kernels is not built here")
+    monkeypatch.setattr(_stats_module, "_kernels", COMPILED if request.param == "compiled"
+                        else None)
+    return request.param
+
 
 # --- slow references --------------------------------------------------------------------------
 
@@ -179,7 +196,7 @@ def test_nms_keeps_plateaus_and_drops_zero_gradient():
 
 
 @pytest.mark.parametrize("seed", [0, 1])
-def test_edge_image_matches_reference(seed, make_page):
+def test_edge_image_matches_reference(seed, make_page, edge_form):
     image = make_page(24, 32, seed)
     edges = edge_image(image)
     assert edges.dtype == np.uint8
@@ -368,7 +385,7 @@ def large_page():
 
 
 @pytest.mark.parametrize("keep_magnitude", [True, False])
-def test_bands_give_the_whole_page_result(large_page, keep_magnitude, monkeypatch):
+def test_bands_give_the_whole_page_result(large_page, keep_magnitude, monkeypatch, edge_form):
     # the magnitude kept between the passes (small pages) or computed again (large ones)
     from docbin import stats as stats_module
 
@@ -382,7 +399,7 @@ def test_bands_give_the_whole_page_result(large_page, keep_magnitude, monkeypatc
 
 
 @pytest.mark.parametrize("keep_magnitude", [True, False])
-def test_banded_edges_match_the_whole_page_reference(keep_magnitude, monkeypatch):
+def test_banded_edges_match_the_whole_page_reference(keep_magnitude, monkeypatch, edge_form):
     # 130 columns and bands of 16 rows: many band borders cross the magnitude's block grid
     from docbin import stats as stats_module
 
@@ -442,3 +459,97 @@ def test_window_radius_pools_diagonals_and_pixel_counts_in_one_list():
     # One list [8, 19, 30, 58]: the element at index 4 // 2 is 30, a pixel count (a
     # pixel-weighted median of the diagonal values would give 58).
     assert window_radius(edges) == 30 == window_radius_reference(edges)
+
+
+# --- the compiled kernels against the OpenCV/NumPy form -----------------------------------------
+
+needs_kernels = pytest.mark.skipif(COMPILED is None, reason="docbin._kernels is not built here")
+
+
+def test_the_compiled_kernels_are_built_in_ci():
+    # CI installs docbin on a machine with a C compiler: the fast path must be the one tested
+    import os
+
+    if not os.environ.get("CI"):
+        pytest.skip("outside CI a build without a C compiler is allowed")
+    assert COMPILED is not None
+
+
+def _gradient_band(rng, rows, cols):
+    """Random gradients with zeros (ratios 0, ±inf and NaN) and exact ties with both
+    rounded tangents, and their magnitude."""
+    grad_rows = rng.normal(0, 10, (rows, cols)).astype(np.float32)
+    grad_cols = rng.normal(0, 10, (rows, cols)).astype(np.float32)
+    grad_rows[rng.random((rows, cols)) < 0.1] = 0
+    grad_cols[rng.random((rows, cols)) < 0.1] = 0
+    tie = rng.random((rows, cols)) < 0.05
+    tangent = rng.choice(np.array([np.sqrt(2) - 1, np.sqrt(2) + 1], np.float32), tie.sum())
+    grad_cols[tie] = rng.choice(np.array([1, -1, 0.5, 8], np.float32), tie.sum())
+    grad_rows[tie] = tangent * grad_cols[tie] * rng.choice(np.array([1, -1], np.float32),
+                                                            tie.sum())
+    magnitude = cv2.magnitude(grad_cols, grad_rows)
+    # plateaus: equal neighbours must be kept (>=)
+    magnitude[rng.random((rows, cols)) < 0.1] = 5.0
+    return magnitude, grad_rows, grad_cols
+
+
+@needs_kernels
+@pytest.mark.parametrize("seed", range(6))
+def test_compiled_nms_matches_the_opencv_form(seed):
+    rng = np.random.default_rng(seed)
+    rows, cols = int(rng.integers(3, 40)), int(rng.integers(3, 90))
+    magnitude, grad_rows, grad_cols = _gradient_band(rng, rows + 2, cols)
+    # band rows 1..rows of the magnitude; NMS of band rows [c0, c1), columns 1..cols-2
+    band = slice(1, rows + 1)
+    c0, c1 = int(rng.integers(0, 2)), rows - int(rng.integers(0, 2))
+    expected = np.full((rows, cols), 7, np.uint8)
+    inner = (magnitude[c0:c1 + 2], grad_rows[band][c0:c1, 1:-1], grad_cols[band][c0:c1, 1:-1])
+    _stats_module._suppress(*inner, expected[c0:c1, 1:-1],
+                            _stats_module._suppress_scratch(rows, cols))
+    keep = np.full((rows, cols), 7, np.uint8)
+    gr, gc = np.ascontiguousarray(grad_rows[band]), np.ascontiguousarray(grad_cols[band])
+    ties = COMPILED.suppress(magnitude, gr, gc, keep, cols, c0, c1, 1)
+    ratio = np.abs(np.divide(inner[1], inner[2], dtype=np.float32,
+                             where=inner[2] != 0, out=np.zeros_like(inner[1])))
+    expected_ties = int(((ratio == np.float32(np.sqrt(2) - 1))
+                         | (ratio == np.float32(np.sqrt(2) + 1))).sum())
+    assert ties == expected_ties > 0
+    _stats_module._fix_ties(*inner, keep[c0:c1, 1:-1])
+    np.testing.assert_array_equal(keep, expected)  # outside the rows and columns: untouched
+
+
+@needs_kernels
+@pytest.mark.parametrize("seed", range(4))
+def test_compiled_edge_levels_match_the_opencv_form(seed):
+    rng = np.random.default_rng(seed)
+    rows, cols = int(rng.integers(1, 30)), int(rng.integers(1, 70))
+    magnitude = (rng.random((rows, cols)) * 120).astype(np.float32)
+    magnitude[rng.random((rows, cols)) < 0.1] = 0
+    mask = np.where(rng.random((rows, cols)) < 0.5, 255, 0).astype(np.uint8)
+    scale = np.float32(255 / 100)  # some levels above 255: saturated
+    value = np.floor(magnitude * scale)
+    expected = np.where(mask > 0, cv2.convertScaleAbs(value), 0).astype(np.uint8)
+    level = mask.copy()
+    counts = np.full(256, 3, np.int64)
+    COMPILED.levels(magnitude, level, scale, counts, cols)
+    np.testing.assert_array_equal(level, expected)
+    np.testing.assert_array_equal(counts, 3 + np.bincount(expected.ravel(), minlength=256))
+    assert expected.max() == 255
+
+
+@needs_kernels
+def test_compiled_kernels_refuse_arrays_too_small():
+    magnitude = np.zeros((4, 10), np.float32)
+    grads = np.zeros((3, 10), np.float32)
+    keep = np.zeros((3, 10), np.uint8)
+    with pytest.raises(ValueError, match="magnitude"):
+        COMPILED.suppress(magnitude, grads, grads, keep, 10, 0, 3, 1)  # needs 5 rows
+    with pytest.raises(ValueError, match="keep"):
+        COMPILED.suppress(np.zeros((5, 10), np.float32), grads, grads, keep[:2], 10, 0, 3, 1)
+    with pytest.raises(ValueError, match="bad rows"):
+        COMPILED.suppress(magnitude, grads, grads, keep, 10, 0, 3, 0)  # no row above row 0
+    with pytest.raises(ValueError, match="counts"):
+        COMPILED.levels(grads, keep, np.float32(1), np.zeros(255, np.int64), 10)
+    with pytest.raises(ValueError):
+        COMPILED.levels(grads, keep.astype(np.float32), np.float32(1), np.zeros(256, np.int64),
+                        10)
