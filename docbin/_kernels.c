@@ -1,5 +1,5 @@
-/* docbin._kernels: the non-maximum suppression and the edge levels of the edge step, each in
- * one pass.
+/* docbin._kernels: the non-maximum suppression and the edge levels of the edge step, and the
+ * samples of B_I and T_I with the components' boxes, each in one pass.
  *
  * Optional: docbin computes the same results with OpenCV and NumPy when this module is not
  * built (see docbin/stats.py, _suppress and second_pass). The OpenCV form of the NMS makes
@@ -205,9 +205,109 @@ levels(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+PyDoc_STRVAR(edge_samples_doc,
+"edge_samples(image, mask, labels, table, contour, ink, boxes, rows, cols, r0, r1)\n\n"
+"The samples of B_I and T_I and the components' boxes of band rows [r0, r1) in one pass.\n"
+"For every pixel p of the band where ``mask`` (uint8, the band's rows) is non-zero:\n"
+"contour[I(p)] += 1; for each 8-neighbour q of p on the page (``image``: uint8, rows x cols)\n"
+"accepted by ``table`` (uint8, 65536: table[256 I(p) + I(q)]), ink[I(q)] += 1 (int64, 256\n"
+"each); and with its component label L = labels[p] - 1 (int32, the band's rows, from\n"
+"cv2.connectedComponents), boxes[0..4][L] = min col, min row, max col, max row (page\n"
+"rows) and pixel count (int64, 5 x components, initialised by the caller).");
+
+static PyObject *
+edge_samples(PyObject *self, PyObject *args)
+{
+    PyObject *objects[7];
+    Py_ssize_t rows, cols, r0, r1;
+    if (!PyArg_ParseTuple(args, "OOOOOOOnnnn", &objects[0], &objects[1], &objects[2],
+                          &objects[3], &objects[4], &objects[5], &objects[6], &rows, &cols,
+                          &r0, &r1))
+        return NULL;
+    if (rows < 1 || cols < 1 || r0 < 0 || r1 < r0 || r1 > rows) {
+        PyErr_SetString(PyExc_ValueError, "edge_samples: bad rows or columns");
+        return NULL;
+    }
+    Py_ssize_t band = (r1 - r0) * cols;
+    static const char *names[7] = {"image", "mask", "labels", "table", "contour", "ink",
+                                   "boxes"};
+    const Py_ssize_t itemsize[7] = {1, 1, 4, 1, 8, 8, 8};
+    const int writable[7] = {0, 0, 0, 0, 1, 1, 1};
+    Py_ssize_t needed[7] = {rows * cols, band, band, 65536, 256, 256, 0};
+    Py_buffer views[7];
+    for (int n = 0; n < 7; n++) {
+        if (get_buffer(objects[n], &views[n], writable[n], itemsize[n], needed[n],
+                       names[n]) < 0) {
+            while (n--)
+                PyBuffer_Release(&views[n]);
+            return NULL;
+        }
+    }
+    Py_ssize_t components = views[6].len / (5 * 8);
+    const uint8_t *image = (const uint8_t *)views[0].buf;
+    const uint8_t *mask = (const uint8_t *)views[1].buf;
+    const int32_t *labels = (const int32_t *)views[2].buf;
+    const uint8_t *table = (const uint8_t *)views[3].buf;
+    int64_t *contour = (int64_t *)views[4].buf;
+    int64_t *ink = (int64_t *)views[5].buf;
+    int64_t *left = (int64_t *)views[6].buf, *top = left + components,
+            *right = top + components, *bottom = right + components,
+            *area = bottom + components;
+    int bad_label = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = r0; i < r1; i++) {
+        const uint8_t *mask_row = mask + (i - r0) * cols;
+        const int32_t *label_row = labels + (i - r0) * cols;
+        for (Py_ssize_t j = 0; j < cols; j++) {
+            if (!mask_row[j])
+                continue;
+            const uint8_t *centre = image + i * cols + j;
+            const int p = *centre;
+            const uint8_t *accepts = table + (p << 8);
+            contour[p]++;
+            if (i > 0 && i < rows - 1 && j > 0 && j < cols - 1) {
+                const uint8_t *above = centre - cols, *below = centre + cols;
+                const uint8_t q[8] = {above[-1], above[0], above[1], centre[-1], centre[1],
+                                      below[-1], below[0], below[1]};
+                for (int n = 0; n < 8; n++)
+                    ink[q[n]] += accepts[q[n]] != 0;
+            } else {
+                for (int dr = -1; dr <= 1; dr++) {
+                    for (int dc = -1; dc <= 1; dc++) {
+                        Py_ssize_t qi = i + dr, qj = j + dc;
+                        if ((dr || dc) && qi >= 0 && qi < rows && qj >= 0 && qj < cols) {
+                            int q = image[qi * cols + qj];
+                            ink[q] += accepts[q] != 0;
+                        }
+                    }
+                }
+            }
+            Py_ssize_t label = (Py_ssize_t)label_row[j] - 1;
+            if (label < 0 || label >= components) {
+                bad_label = 1;
+                continue;
+            }
+            if (j < left[label]) left[label] = j;
+            if (j > right[label]) right[label] = j;
+            if (i < top[label]) top[label] = i;
+            if (i > bottom[label]) bottom[label] = i;
+            area[label]++;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    for (int n = 0; n < 7; n++)
+        PyBuffer_Release(&views[n]);
+    if (bad_label) {
+        PyErr_SetString(PyExc_ValueError, "edge_samples: a mask pixel has no component label");
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"suppress", suppress, METH_VARARGS, suppress_doc},
     {"levels", levels, METH_VARARGS, levels_doc},
+    {"edge_samples", edge_samples, METH_VARARGS, edge_samples_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -585,6 +585,24 @@ def _band_components(mask: np.ndarray, local: np.ndarray, r0: int, r1: int,
             "first_row": labels[0] - 1, "last_row": labels[-1] - 1}
 
 
+def _kernel_samples(image: np.ndarray, mask: np.ndarray, table: np.ndarray, r0: int, r1: int,
+                    labels: np.ndarray):
+    """The third pass over band rows [r0, r1) with the compiled kernel: ``((contour, ink)
+    histograms, components)`` as :func:`_edge_pixel_counts`, :func:`_accepted` and
+    :func:`_band_components` give them."""
+    rows, cols = image.shape
+    count, labels = cv2.connectedComponents(mask[r0:r1], labels=labels[:r1 - r0],
+                                            connectivity=8, ltype=cv2.CV_32S)
+    boxes = np.empty((5, count - 1), np.int64)
+    boxes[:] = np.array([cols, rows, -1, -1, 0])[:, None]  # left, top, right, bottom, area
+    contour, ink = np.zeros(256, np.int64), np.zeros(256, np.int64)
+    _kernels.edge_samples(image, mask[r0:r1], labels, table, contour, ink, boxes, rows, cols,
+                          r0, r1)
+    return (contour, ink), {"left": boxes[0], "top": boxes[1], "right": boxes[2],
+                            "bottom": boxes[3], "area": boxes[4],
+                            "first_row": labels[0] - 1, "last_row": labels[-1] - 1}
+
+
 def _radius_from_components(components: dict, shape: tuple[int, int],
                             diagonal_factor: float, max_radius_fraction: float,
                             min_pixels: int) -> int:
@@ -708,6 +726,8 @@ def _measure(image: np.ndarray, *, band_pixels: int | None = None,
         r0, r1 = band
         if not hasattr(local, "labels"):
             local.labels = np.empty((max_band, cols), np.int32)
+        if blocks is None and _kernels is not None:
+            return (*_kernel_samples(image, mask, table, r0, r1, local.labels), None)
         edge = np.flatnonzero(mask[r0:r1].view(bool).reshape(-1))
         counts = in_blocks = None
         if edge.size:

@@ -326,7 +326,7 @@ def test_window_radius_counts_diagonal_neighbours_as_connected():
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_page_stats_match_references(seed, make_page):
+def test_page_stats_match_references(seed, make_page, edge_form):
     image = make_page(60, 90, seed)
     stats = page_stats(image)
     edges, threshold = strong_edges(image)
@@ -553,3 +553,42 @@ def test_compiled_kernels_refuse_arrays_too_small():
     with pytest.raises(ValueError):
         COMPILED.levels(grads, keep.astype(np.float32), np.float32(1), np.zeros(256, np.int64),
                         10)
+
+
+@needs_kernels
+@pytest.mark.parametrize("seed", range(4))
+def test_compiled_edge_samples_match_the_numpy_form(seed):
+    # any mask, border pixels included (the page's statistics never have edges there)
+    rng = np.random.default_rng(seed)
+    rows, cols = int(rng.integers(1, 40)), int(rng.integers(1, 60))
+    image = rng.integers(0, 256, (rows, cols)).astype(np.uint8)
+    mask = (rng.random((rows, cols)) < 0.3).astype(np.uint8)
+    table = _stats_module.acceptance_table().ravel()
+    r0 = int(rng.integers(0, rows))
+    r1 = int(rng.integers(r0 + 1, rows + 1))
+    labels = np.empty((r1 - r0, cols), np.int32)
+    (contour, ink), part = _stats_module._kernel_samples(image, mask, table, r0, r1, labels)
+    edge = np.flatnonzero(mask[r0:r1].reshape(-1))
+    expected = _stats_module._band_components(mask, edge, r0, r1, labels.copy())
+    for key in ("left", "top", "right", "bottom", "area", "first_row", "last_row"):
+        np.testing.assert_array_equal(part[key], expected[key], err_msg=key)
+    if edge.size:
+        expected_contour, codes = _stats_module._edge_pixel_counts(image, edge, r0, r1)
+        np.testing.assert_array_equal(contour, expected_contour)
+        np.testing.assert_array_equal(ink, _stats_module._accepted(codes, table))
+    else:
+        assert not contour.any() and not ink.any()
+
+
+@needs_kernels
+def test_compiled_edge_samples_refuse_a_mask_without_labels():
+    image = np.zeros((4, 5), np.uint8)
+    mask = np.ones((4, 5), np.uint8)
+    labels = np.zeros((4, 5), np.int32)  # no component for the mask's pixels
+    counts = [np.zeros(256, np.int64) for _ in range(2)]
+    with pytest.raises(ValueError, match="no component label"):
+        COMPILED.edge_samples(image, mask, labels, _stats_module.acceptance_table().ravel(),
+                              *counts, np.zeros((5, 1), np.int64), 4, 5, 0, 4)
+    with pytest.raises(ValueError, match="bad rows"):
+        COMPILED.edge_samples(image, mask, labels, _stats_module.acceptance_table().ravel(),
+                              *counts, np.zeros((5, 1), np.int64), 4, 5, 2, 6)
