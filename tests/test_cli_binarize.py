@@ -502,6 +502,10 @@ def test_version_and_help_do_not_import_heavy_modules(args):
     assert "HEAVY []" in result.stdout
     if args == ["--version"]:
         assert f"docbin {docbin.__version__}" in result.stdout
+        from docbin import stats
+
+        built = "built" if stats._kernels is not None else "not built"
+        assert f"compiled kernels: {built}" in result.stdout
 
 
 def test_a_missing_input_is_reported_before_an_existing_output(tmp_path):
