@@ -15,6 +15,12 @@ results identical to whole-page processing:
 3. per band: ``E = {q ≥ 255 − e*}`` (in place), the histograms of B_I and T_I and the
    connected components of E, joined across band borders.
 
+Where docbin's compiled module ``docbin._kernels`` was built (``docbin/_kernels.c``; see
+setup.py), the non-maximum suppression of pass 1, the edge levels and histogram of pass 2
+and the samples and component boxes of pass 3 run there, one pass over a band each with
+Python's lock released, bit-identical to the OpenCV/NumPy forms below (which stay for
+installs without a C compiler; the tests run and compare both).
+
 Extra memory: the 1-byte mask (later the edge levels, then E) and band temporaries of a
 few megabytes per thread; pages up to :data:`KEEP_MAGNITUDE_PIXELS` also keep M (4 bytes
 per pixel) between the first two passes instead of computing it twice.
