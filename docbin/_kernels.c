@@ -1,5 +1,5 @@
-/* docbin._kernels: the non-maximum suppression and the edge levels of the edge step, and the
- * samples of B_I and T_I with the components' boxes, each in one pass.
+/* docbin._kernels: the non-maximum suppression and the edge levels of the edge step, the
+ * samples of B_I and T_I with the components' boxes, and the decision rule, each in one pass.
  *
  * Optional: docbin computes the same results with OpenCV and NumPy when this module is not
  * built (see docbin/stats.py, _suppress and second_pass). The OpenCV form of the NMS makes
@@ -304,10 +304,76 @@ edge_samples(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+DOCBIN_CLONES
+static void rule_row(const uint8_t *restrict image, const uint8_t *restrict median,
+                     const float *restrict mean, const uint8_t *restrict table,
+                     uint8_t *restrict out, Py_ssize_t cols)
+{
+    for (Py_ssize_t j = 0; j < cols; j++) {
+        int ink = (image[j] < table[median[j]]) & ((float)image[j] < mean[j]);
+        out[j] = ink ? 0 : 255;
+    }
+}
+
+PyDoc_STRVAR(rule_doc,
+"rule(image, median, mean, table, out, cols)\n\n"
+"The decision of some rows: out = 0 (text) where image < table[median] and image < mean,\n"
+"else 255. image, median and out: uint8; mean: float32 (the comparison in float32); table:\n"
+"uint8, 256; all C-contiguous with the same rows of ``cols`` columns.");
+
+static PyObject *
+rule(PyObject *self, PyObject *args)
+{
+    PyObject *objects[5];
+    Py_ssize_t cols;
+    if (!PyArg_ParseTuple(args, "OOOOOn", &objects[0], &objects[1], &objects[2], &objects[3],
+                          &objects[4], &cols))
+        return NULL;
+    Py_buffer out;
+    if (cols < 1) {
+        PyErr_SetString(PyExc_ValueError, "rule: bad columns");
+        return NULL;
+    }
+    if (PyObject_GetBuffer(objects[4], &out, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) < 0)
+        return NULL;
+    if (out.itemsize != 1 || out.len % cols) {
+        PyErr_SetString(PyExc_ValueError, "rule: out must be uint8 rows of cols");
+        PyBuffer_Release(&out);
+        return NULL;
+    }
+    Py_ssize_t pixels = out.len;
+    static const char *names[4] = {"image", "median", "mean", "table"};
+    const Py_ssize_t itemsize[4] = {1, 1, 4, 1};
+    Py_ssize_t needed[4] = {pixels, pixels, pixels, 256};
+    Py_buffer views[4];
+    for (int n = 0; n < 4; n++) {
+        if (get_buffer(objects[n], &views[n], 0, itemsize[n], needed[n], names[n]) < 0) {
+            while (n--)
+                PyBuffer_Release(&views[n]);
+            PyBuffer_Release(&out);
+            return NULL;
+        }
+    }
+    const uint8_t *image = (const uint8_t *)views[0].buf;
+    const uint8_t *median = (const uint8_t *)views[1].buf;
+    const float *mean = (const float *)views[2].buf;
+    const uint8_t *table = (const uint8_t *)views[3].buf;
+    uint8_t *o = (uint8_t *)out.buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t start = 0; start < pixels; start += cols)
+        rule_row(image + start, median + start, mean + start, table, o + start, cols);
+    Py_END_ALLOW_THREADS
+    for (int n = 0; n < 4; n++)
+        PyBuffer_Release(&views[n]);
+    PyBuffer_Release(&out);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"suppress", suppress, METH_VARARGS, suppress_doc},
     {"levels", levels, METH_VARARGS, levels_doc},
     {"edge_samples", edge_samples, METH_VARARGS, edge_samples_doc},
+    {"rule", rule, METH_VARARGS, rule_doc},
     {NULL, NULL, 0, NULL},
 };
 

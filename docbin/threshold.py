@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from . import bands as _bands
+from . import stats as _stats  # _stats._kernels: the rule in one compiled pass, where built
 
 # OpenCV's constant-time median keeps 16-bit histogram counters: windows of more than
 # 65535 pixels can overflow them (an assertion, or a wrong median, on flat pages). Larger
@@ -76,7 +77,14 @@ def local_median(image: np.ndarray, radius: int, *, threads: int | None = 1) -> 
 
 def _median_blur(image: np.ndarray, size: int) -> np.ndarray:
     """``cv2.medianBlur(image, size)``, computed as ``255 − median(255 − image)`` on bright
-    images.
+    images (see :func:`_median_blur_or_inverted`)."""
+    median, inverted = _median_blur_or_inverted(image, size)
+    return cv2.bitwise_not(median, dst=median) if inverted else median
+
+
+def _median_blur_or_inverted(image: np.ndarray, size: int) -> tuple[np.ndarray, bool]:
+    """``(cv2.medianBlur(image, size), False)``, or on bright images ``(255 − that, True)``:
+    the median of the inverted image.
 
     OpenCV's histogram medians find a window's median by scanning their 16 coarse bins
     from level 0, so bright windows (a page's background) take longer than dark ones
@@ -84,18 +92,27 @@ def _median_blur(image: np.ndarray, size: int) -> np.ndarray:
     odd, the median of the inverted window is exactly the inverted median.
     """
     if size > 5 and cv2.mean(image[::8])[0] > 127.5:
-        out = cv2.medianBlur(cv2.bitwise_not(image), size)
-        return cv2.bitwise_not(out, dst=out)
-    return cv2.medianBlur(image, size)
+        inverted = cv2.bitwise_not(image)
+        return cv2.medianBlur(inverted, size), True
+    return cv2.medianBlur(image, size), False
 
 
 def _median_rows(image: np.ndarray, radius: int, r0: int, r1: int) -> np.ndarray:
     """Rows [r0, r1) of :func:`local_median`, computed from the rows within ``radius``."""
+    median, inverted = _median_rows_or_inverted(image, radius, r0, r1)
+    return cv2.bitwise_not(median, dst=median) if inverted else median
+
+
+def _median_rows_or_inverted(image: np.ndarray, radius: int, r0: int,
+                             r1: int) -> tuple[np.ndarray, bool]:
+    """:func:`_median_rows`, or ``(255 − those rows, True)`` (see
+    :func:`_median_blur_or_inverted`)."""
     rows = image.shape[0]
     a0, a1 = _bands.with_halo(r0, r1, radius, rows)
     if 2 * radius + 1 <= MAX_OPENCV_MEDIAN_SIZE:
-        return _median_blur(image[a0:a1], 2 * radius + 1)[r0 - a0:r1 - a0]
-    return _large_median_rows(image, radius, r0, r1)
+        median, inverted = _median_blur_or_inverted(image[a0:a1], 2 * radius + 1)
+        return median[r0 - a0:r1 - a0], inverted
+    return _large_median_rows(image, radius, r0, r1), False
 
 
 #: Largest count OpenCV's median filter holds in its 16-bit histogram counters.
@@ -418,6 +435,8 @@ def binary_page(image: np.ndarray, radius: int, factor, *, threads: int | None =
     sub_height = max(16, SUB_BAND_PIXELS // max(cols, 1))
     local = threading.local()
 
+    kernels = _stats._kernels
+
     def decide(band):
         r0, r1 = band
         if not hasattr(local, "buffers"):
@@ -430,10 +449,15 @@ def binary_page(image: np.ndarray, radius: int, factor, *, threads: int | None =
                                                  np.float32),
                              "below": np.empty((longest, cols), np.uint8)}
         buffers = local.buffers
-        if radius:
+        inverted = False
+        if radius and table is not None and refine is None:
+            # only the table reads L_m: it can read 255 − L_m as well
+            band_median, inverted = _median_rows_or_inverted(image, radius, r0, r1)
+        elif radius:
             band_median = _median_rows(image, radius, r0, r1)
         else:
             band_median = image[r0:r1]
+        rule_table = table[::-1].copy() if inverted else table  # indexed by L_m or 255 − L_m
         for s0, s1 in _bands.bands(r1 - r0, sub_height):
             s0, s1 = s0 + r0, s1 + r0
             h = s1 - s0
@@ -441,11 +465,15 @@ def binary_page(image: np.ndarray, radius: int, factor, *, threads: int | None =
             band_mean = cv2.boxFilter(image[a0:a1], cv2.CV_32F, (size, size),
                                       dst=buffers["mean"][:a1 - a0], normalize=True,
                                       borderType=cv2.BORDER_REPLICATE)[s0 - a0:s1 - a0]
+            if kernels is not None and table is not None and refine is None:
+                kernels.rule(image[s0:s1], band_median[s0 - r0:s1 - r0], band_mean, rule_table,
+                              out[s0:s1], cols)
+                continue
             gray = buffers["gray"][:h]
             np.copyto(gray, image[s0:s1])
             below_mean = cv2.compare(gray, band_mean, cv2.CMP_LT, dst=buffers["below"][:h])
             if table is not None:
-                threshold = cv2.LUT(band_median[s0 - r0:s1 - r0], table,
+                threshold = cv2.LUT(band_median[s0 - r0:s1 - r0], rule_table,
                                     dst=buffers["table"][:h])
                 below_median = cv2.compare(image[s0:s1], threshold, cv2.CMP_LT, dst=threshold)
             else:  # I < fl32(f · L_m), f per pixel (L_m converted to float32 in the product)

@@ -70,3 +70,16 @@ def require_module(name: str, extra: str):
         return importlib.import_module(name)
     return pytest.importorskip(name, reason=f"{name} is not installed (pip install "
                                             f"'docbin[{extra}]')")
+
+
+@pytest.fixture(params=["compiled", "opencv"])
+def kernel_form(request, monkeypatch):
+    """Run a test with docbin's compiled kernels (docbin._kernels) and with the OpenCV/NumPy
+    form that docbin uses where they were not built."""
+    from docbin import stats
+
+    compiled = stats._kernels
+    if request.param == "compiled" and compiled is None:
+        pytest.skip("docbin._kernels is not built here")
+    monkeypatch.setattr(stats, "_kernels", compiled if request.param == "compiled" else None)
+    return request.param

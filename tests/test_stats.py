@@ -29,20 +29,7 @@ from docbin.stats import (
     window_radius,
 )
 
-# --- the two forms of the edge step's passes ---------------------------------------------------
-
 COMPILED = _stats_module._kernels
-
-
-@pytest.fixture(params=["compiled", "opencv"])
-def edge_form(request, monkeypatch):
-    """Run a test with the compiled kernels (docbin._kernels) and with the OpenCV/NumPy form
-    that docbin uses where they were not built."""
-    if request.param == "compiled" and COMPILED is None:
-        pytest.skip("docbin._kernels is not built here")
-    monkeypatch.setattr(_stats_module, "_kernels", COMPILED if request.param == "compiled"
-                        else None)
-    return request.param
 
 
 # --- slow references --------------------------------------------------------------------------
@@ -196,7 +183,7 @@ def test_nms_keeps_plateaus_and_drops_zero_gradient():
 
 
 @pytest.mark.parametrize("seed", [0, 1])
-def test_edge_image_matches_reference(seed, make_page, edge_form):
+def test_edge_image_matches_reference(seed, make_page, kernel_form):
     image = make_page(24, 32, seed)
     edges = edge_image(image)
     assert edges.dtype == np.uint8
@@ -326,7 +313,7 @@ def test_window_radius_counts_diagonal_neighbours_as_connected():
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_page_stats_match_references(seed, make_page, edge_form):
+def test_page_stats_match_references(seed, make_page, kernel_form):
     image = make_page(60, 90, seed)
     stats = page_stats(image)
     edges, threshold = strong_edges(image)
@@ -385,7 +372,7 @@ def large_page():
 
 
 @pytest.mark.parametrize("keep_magnitude", [True, False])
-def test_bands_give_the_whole_page_result(large_page, keep_magnitude, monkeypatch, edge_form):
+def test_bands_give_the_whole_page_result(large_page, keep_magnitude, monkeypatch, kernel_form):
     # the magnitude kept between the passes (small pages) or computed again (large ones)
     from docbin import stats as stats_module
 
@@ -399,7 +386,7 @@ def test_bands_give_the_whole_page_result(large_page, keep_magnitude, monkeypatc
 
 
 @pytest.mark.parametrize("keep_magnitude", [True, False])
-def test_banded_edges_match_the_whole_page_reference(keep_magnitude, monkeypatch, edge_form):
+def test_banded_edges_match_the_whole_page_reference(keep_magnitude, monkeypatch, kernel_form):
     # 130 columns and bands of 16 rows: many band borders cross the magnitude's block grid
     from docbin import stats as stats_module
 

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy import ndimage
 
+from docbin import stats as _stats
 from docbin.pipeline import binarize
 from docbin.surface import logistic_surface
 from docbin.threshold import (
@@ -235,7 +236,8 @@ def band_page():
 @pytest.mark.parametrize("band_pixels,sub_band_pixels,threads",
                          [(None, None, 1), (2_000, 3_000, 1), (60_000, 5_000, 2)])
 def test_binary_page_equals_the_whole_page_rule(band_page, radius, band_pixels,
-                                                sub_band_pixels, threads, monkeypatch):
+                                                sub_band_pixels, threads, monkeypatch,
+                                                kernel_form):
     from docbin import threshold
 
     assert band_page.size >= threshold.SMALL_PAGE
@@ -247,6 +249,39 @@ def test_binary_page_equals_the_whole_page_rule(band_page, radius, band_pixels,
                                 band_pixels=band_pixels)
     np.testing.assert_array_equal(out, expected)
     assert (out == 0).any() or radius == 0
+
+
+@pytest.mark.parametrize("radius", [3, 40])
+def test_binary_page_of_a_dark_page_equals_the_whole_page_rule(band_page, radius, kernel_form):
+    # a dark page: its median is not taken on the inverted page
+    from docbin import threshold
+
+    page = (255 - band_page) // 2
+    assert page.mean() < 127.5
+    factor = 0.9
+    expected = to_binary_image(ink_mask(local_stats(page, radius), factor))
+    np.testing.assert_array_equal(threshold.binary_page(page, radius, factor, threads=2),
+                                  expected)
+    assert (expected == 0).any() and (expected == 255).any()
+
+
+@pytest.mark.skipif(_stats._kernels is None, reason="docbin._kernels is not built here")
+def test_compiled_rule_is_both_conditions():
+    stats = _stats
+    rng = np.random.default_rng(4)
+    image = rng.integers(0, 256, (7, 33)).astype(np.uint8)
+    median = rng.integers(0, 256, (7, 33)).astype(np.uint8)
+    mean = (image + rng.normal(0, 3, image.shape)).astype(np.float32)
+    mean[0, :5] = image[0, :5]  # equal: not below the mean
+    table = rng.integers(0, 256, 256).astype(np.uint8)
+    out = np.full((7, 33), 7, np.uint8)
+    stats._kernels.rule(image, median, mean, table, out, 33)
+    ink = (image < table[median]) & (image.astype(np.float32) < mean)
+    np.testing.assert_array_equal(out, np.where(ink, 0, 255))
+    with pytest.raises(ValueError, match="mean"):
+        stats._kernels.rule(image, median, mean[:3], table, out, 33)
+    with pytest.raises(ValueError, match="table"):
+        stats._kernels.rule(image, median, mean, table[:100], out, 33)
 
 
 def test_binary_page_on_a_small_page_and_with_a_factor_per_pixel(make_page):
