@@ -27,7 +27,7 @@ def main(argv=None) -> int:
     parser.add_argument("--rows", type=int, default=3508)  # A4 at 300 dpi
     parser.add_argument("--cols", type=int, default=2480)
     parser.add_argument("--jobs", default="1,2")
-    parser.add_argument("--method", default="hybrid")
+    parser.add_argument("--method", default="classical")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
 
