@@ -19,6 +19,10 @@
 #define TAN_LOW ((float)0.41421356237309503)
 #define TAN_HIGH ((float)2.414213562373095)
 
+#if defined(_MSC_VER) && !defined(__clang__)
+#define restrict __restrict /* MSVC's C compiler spells it so before C11 */
+#endif
+
 #if defined(__GNUC__) && defined(__x86_64__) && defined(__linux__) && !defined(__clang__)
 #define DOCBIN_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
