@@ -210,27 +210,54 @@ levels(PyObject *self, PyObject *args)
 }
 
 PyDoc_STRVAR(edge_samples_doc,
-"edge_samples(image, mask, labels, table, contour, ink, boxes, rows, cols, r0, r1)\n\n"
+"edge_samples(image, mask, labels, table, contour, ink, boxes, rows, cols, r0, r1\n"
+"             [, block, block_cols, contour_blocks, ink_blocks])\n\n"
 "The samples of B_I and T_I and the components' boxes of band rows [r0, r1) in one pass.\n"
 "For every pixel p of the band where ``mask`` (uint8, the band's rows) is non-zero:\n"
 "contour[I(p)] += 1; for each 8-neighbour q of p on the page (``image``: uint8, rows x cols)\n"
 "accepted by ``table`` (uint8, 65536: table[256 I(p) + I(q)]), ink[I(q)] += 1 (int64, 256\n"
 "each); and with its component label L = labels[p] - 1 (int32, the band's rows, from\n"
 "cv2.connectedComponents), boxes[0..4][L] = min col, min row, max col, max row (page\n"
-"rows) and pixel count (int64, 5 x components, initialised by the caller).");
+"rows) and pixel count (int64, 5 x components, initialised by the caller).\n\n"
+"With ``block`` > 0 (and ``block_cols``, ``contour_blocks``, ``ink_blocks``), the samples are\n"
+"also counted per square block of ``block`` pixels: int64 (block rows of the band from\n"
+"r0 // block, block_cols, 256), at [row // block - r0 // block, col // block, level], an ink\n"
+"sample in the block of its edge pixel.");
 
 static PyObject *
 edge_samples(PyObject *self, PyObject *args)
 {
     PyObject *objects[7];
-    Py_ssize_t rows, cols, r0, r1;
-    if (!PyArg_ParseTuple(args, "OOOOOOOnnnn", &objects[0], &objects[1], &objects[2],
+    PyObject *block_objects[2] = {NULL, NULL};
+    Py_ssize_t rows, cols, r0, r1, block = 0, block_cols = 0;
+    if (!PyArg_ParseTuple(args, "OOOOOOOnnnn|nnOO", &objects[0], &objects[1], &objects[2],
                           &objects[3], &objects[4], &objects[5], &objects[6], &rows, &cols,
-                          &r0, &r1))
+                          &r0, &r1, &block, &block_cols, &block_objects[0],
+                          &block_objects[1]))
         return NULL;
     if (rows < 1 || cols < 1 || r0 < 0 || r1 < r0 || r1 > rows) {
         PyErr_SetString(PyExc_ValueError, "edge_samples: bad rows or columns");
         return NULL;
+    }
+    int with_blocks = block > 0;
+    if (with_blocks && (block_cols * block < cols || r1 == r0 || !block_objects[0]
+                        || !block_objects[1])) {
+        PyErr_SetString(PyExc_ValueError, "edge_samples: bad blocks");
+        return NULL;
+    }
+    Py_ssize_t first_block = with_blocks ? r0 / block : 0;
+    Py_ssize_t block_cells = with_blocks
+        ? ((r1 - 1) / block - first_block + 1) * block_cols * 256 : 0;
+    Py_buffer block_views[2];
+    if (with_blocks) {
+        if (get_buffer(block_objects[0], &block_views[0], 1, 8, block_cells,
+                       "contour blocks") < 0)
+            return NULL;
+        if (get_buffer(block_objects[1], &block_views[1], 1, 8, block_cells,
+                       "ink blocks") < 0) {
+            PyBuffer_Release(&block_views[0]);
+            return NULL;
+        }
     }
     Py_ssize_t band = (r1 - r0) * cols;
     static const char *names[7] = {"image", "mask", "labels", "table", "contour", "ink",
@@ -244,9 +271,15 @@ edge_samples(PyObject *self, PyObject *args)
                        names[n]) < 0) {
             while (n--)
                 PyBuffer_Release(&views[n]);
+            if (with_blocks) {
+                PyBuffer_Release(&block_views[0]);
+                PyBuffer_Release(&block_views[1]);
+            }
             return NULL;
         }
     }
+    int64_t *contour_blocks = with_blocks ? (int64_t *)block_views[0].buf : NULL;
+    int64_t *ink_blocks = with_blocks ? (int64_t *)block_views[1].buf : NULL;
     Py_ssize_t components = views[6].len / (5 * 8);
     const uint8_t *image = (const uint8_t *)views[0].buf;
     const uint8_t *mask = (const uint8_t *)views[1].buf;
@@ -268,20 +301,33 @@ edge_samples(PyObject *self, PyObject *args)
             const uint8_t *centre = image + i * cols + j;
             const int p = *centre;
             const uint8_t *accepts = table + (p << 8);
+            int64_t *block_ink = NULL; /* the histograms of the pixel's block */
+            if (with_blocks) {
+                Py_ssize_t key = ((i / block - first_block) * block_cols + j / block) * 256;
+                contour_blocks[key + p]++;
+                block_ink = ink_blocks + key;
+            }
             contour[p]++;
             if (i > 0 && i < rows - 1 && j > 0 && j < cols - 1) {
                 const uint8_t *above = centre - cols, *below = centre + cols;
                 const uint8_t q[8] = {above[-1], above[0], above[1], centre[-1], centre[1],
                                       below[-1], below[0], below[1]};
-                for (int n = 0; n < 8; n++)
-                    ink[q[n]] += accepts[q[n]] != 0;
+                for (int n = 0; n < 8; n++) {
+                    int accepted = accepts[q[n]] != 0;
+                    ink[q[n]] += accepted;
+                    if (with_blocks)
+                        block_ink[q[n]] += accepted;
+                }
             } else {
                 for (int dr = -1; dr <= 1; dr++) {
                     for (int dc = -1; dc <= 1; dc++) {
                         Py_ssize_t qi = i + dr, qj = j + dc;
                         if ((dr || dc) && qi >= 0 && qi < rows && qj >= 0 && qj < cols) {
                             int q = image[qi * cols + qj];
-                            ink[q] += accepts[q] != 0;
+                            int accepted = accepts[q] != 0;
+                            ink[q] += accepted;
+                            if (with_blocks)
+                                block_ink[q] += accepted;
                         }
                     }
                 }
@@ -301,6 +347,10 @@ edge_samples(PyObject *self, PyObject *args)
     Py_END_ALLOW_THREADS
     for (int n = 0; n < 7; n++)
         PyBuffer_Release(&views[n]);
+    if (with_blocks) {
+        PyBuffer_Release(&block_views[0]);
+        PyBuffer_Release(&block_views[1]);
+    }
     if (bad_label) {
         PyErr_SetString(PyExc_ValueError, "edge_samples: a mask pixel has no component label");
         return NULL;
@@ -373,11 +423,81 @@ rule(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+DOCBIN_CLONES
+static void rule_factor_row(const uint8_t *restrict image, const uint8_t *restrict median,
+                            const float *restrict mean, const float *restrict factor,
+                            uint8_t *restrict out, Py_ssize_t cols, int inverted)
+{
+    for (Py_ssize_t j = 0; j < cols; j++) {
+        float level = (float)(inverted ? 255 - median[j] : median[j]);
+        float value = (float)image[j];
+        int ink = (value < factor[j] * level) & (value < mean[j]);
+        out[j] = ink ? 0 : 255;
+    }
+}
+
+PyDoc_STRVAR(rule_factor_doc,
+"rule_factor(image, median, mean, factor, out, cols, inverted)\n\n"
+"The decision of some rows with a factor per pixel: out = 0 (text) where image <\n"
+"fl32(factor * L_m) and image < mean (float32), else 255; L_m = median, or 255 - median\n"
+"when ``inverted`` (the median of the inverted page). image, median and out: uint8; mean\n"
+"and factor: float32; all C-contiguous with the same rows of ``cols`` columns.");
+
+static PyObject *
+rule_factor(PyObject *self, PyObject *args)
+{
+    PyObject *objects[5];
+    Py_ssize_t cols;
+    int inverted;
+    if (!PyArg_ParseTuple(args, "OOOOOnp", &objects[0], &objects[1], &objects[2], &objects[3],
+                          &objects[4], &cols, &inverted))
+        return NULL;
+    Py_buffer out;
+    if (cols < 1) {
+        PyErr_SetString(PyExc_ValueError, "rule_factor: bad columns");
+        return NULL;
+    }
+    if (PyObject_GetBuffer(objects[4], &out, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) < 0)
+        return NULL;
+    if (out.itemsize != 1 || out.len % cols) {
+        PyErr_SetString(PyExc_ValueError, "rule_factor: out must be uint8 rows of cols");
+        PyBuffer_Release(&out);
+        return NULL;
+    }
+    Py_ssize_t pixels = out.len;
+    static const char *names[4] = {"image", "median", "mean", "factor"};
+    const Py_ssize_t itemsize[4] = {1, 1, 4, 4};
+    Py_buffer views[4];
+    for (int n = 0; n < 4; n++) {
+        if (get_buffer(objects[n], &views[n], 0, itemsize[n], pixels, names[n]) < 0) {
+            while (n--)
+                PyBuffer_Release(&views[n]);
+            PyBuffer_Release(&out);
+            return NULL;
+        }
+    }
+    const uint8_t *image = (const uint8_t *)views[0].buf;
+    const uint8_t *median = (const uint8_t *)views[1].buf;
+    const float *mean = (const float *)views[2].buf;
+    const float *factor = (const float *)views[3].buf;
+    uint8_t *o = (uint8_t *)out.buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t start = 0; start < pixels; start += cols)
+        rule_factor_row(image + start, median + start, mean + start, factor + start, o + start,
+                        cols, inverted);
+    Py_END_ALLOW_THREADS
+    for (int n = 0; n < 4; n++)
+        PyBuffer_Release(&views[n]);
+    PyBuffer_Release(&out);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"suppress", suppress, METH_VARARGS, suppress_doc},
     {"levels", levels, METH_VARARGS, levels_doc},
     {"edge_samples", edge_samples, METH_VARARGS, edge_samples_doc},
     {"rule", rule, METH_VARARGS, rule_doc},
+    {"rule_factor", rule_factor, METH_VARARGS, rule_factor_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -592,10 +592,11 @@ def _band_components(mask: np.ndarray, local: np.ndarray, r0: int, r1: int,
 
 
 def _kernel_samples(image: np.ndarray, mask: np.ndarray, table: np.ndarray, r0: int, r1: int,
-                    labels: np.ndarray):
+                    labels: np.ndarray, blocks: tuple = ()):
     """The third pass over band rows [r0, r1) with the compiled kernel: ``((contour, ink)
     histograms, components)`` as :func:`_edge_pixel_counts`, :func:`_accepted` and
-    :func:`_band_components` give them."""
+    :func:`_band_components` give them; ``blocks`` = (block, block_cols, contour_blocks,
+    ink_blocks) also counts the samples per block (see ``docbin._kernels.edge_samples``)."""
     rows, cols = image.shape
     count, labels = cv2.connectedComponents(mask[r0:r1], labels=labels[:r1 - r0],
                                             connectivity=8, ltype=cv2.CV_32S)
@@ -603,7 +604,7 @@ def _kernel_samples(image: np.ndarray, mask: np.ndarray, table: np.ndarray, r0: 
     boxes[:] = np.array([cols, rows, -1, -1, 0])[:, None]  # left, top, right, bottom, area
     contour, ink = np.zeros(256, np.int64), np.zeros(256, np.int64)
     _kernels.edge_samples(image, mask[r0:r1], labels, table, contour, ink, boxes, rows, cols,
-                          r0, r1)
+                          r0, r1, *blocks)
     return (contour, ink), {"left": boxes[0], "top": boxes[1], "right": boxes[2],
                             "bottom": boxes[3], "area": boxes[4],
                             "first_row": labels[0] - 1, "last_row": labels[-1] - 1}
@@ -732,8 +733,15 @@ def _measure(image: np.ndarray, *, band_pixels: int | None = None,
         r0, r1 = band
         if not hasattr(local, "labels"):
             local.labels = np.empty((max_band, cols), np.int32)
-        if blocks is None and _kernels is not None:
+        if _kernels is not None and blocks is None:
             return (*_kernel_samples(image, mask, table, r0, r1, local.labels), None)
+        if _kernels is not None:
+            first = r0 // block
+            shape = ((r1 - 1) // block - first + 1, block_cols, 256)
+            contour, ink = np.zeros(shape, np.int64), np.zeros(shape, np.int64)
+            counts, part = _kernel_samples(image, mask, table, r0, r1, local.labels,
+                                           (block, block_cols, contour, ink))
+            return counts, part, (first, contour, ink)
         edge = np.flatnonzero(mask[r0:r1].view(bool).reshape(-1))
         counts = in_blocks = None
         if edge.size:

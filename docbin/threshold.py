@@ -450,14 +450,15 @@ def binary_page(image: np.ndarray, radius: int, factor, *, threads: int | None =
                              "below": np.empty((longest, cols), np.uint8)}
         buffers = local.buffers
         inverted = False
-        if radius and table is not None and refine is None:
-            # only the table reads L_m: it can read 255 − L_m as well
+        if radius and refine is None and (table is not None or kernels is not None):
+            # only the rule reads L_m (its table, or the kernel): it can read 255 − L_m
             band_median, inverted = _median_rows_or_inverted(image, radius, r0, r1)
         elif radius:
             band_median = _median_rows(image, radius, r0, r1)
         else:
             band_median = image[r0:r1]
-        rule_table = table[::-1].copy() if inverted else table  # indexed by L_m or 255 − L_m
+        # the table indexed by L_m, or by 255 − L_m
+        rule_table = table[::-1].copy() if inverted and table is not None else table
         for s0, s1 in _bands.bands(r1 - r0, sub_height):
             s0, s1 = s0 + r0, s1 + r0
             h = s1 - s0
@@ -465,9 +466,14 @@ def binary_page(image: np.ndarray, radius: int, factor, *, threads: int | None =
             band_mean = cv2.boxFilter(image[a0:a1], cv2.CV_32F, (size, size),
                                       dst=buffers["mean"][:a1 - a0], normalize=True,
                                       borderType=cv2.BORDER_REPLICATE)[s0 - a0:s1 - a0]
-            if kernels is not None and table is not None and refine is None:
-                kernels.rule(image[s0:s1], band_median[s0 - r0:s1 - r0], band_mean, rule_table,
-                              out[s0:s1], cols)
+            if kernels is not None and refine is None:
+                if table is not None:
+                    kernels.rule(image[s0:s1], band_median[s0 - r0:s1 - r0], band_mean,
+                                 rule_table, out[s0:s1], cols)
+                else:
+                    kernels.rule_factor(image[s0:s1], band_median[s0 - r0:s1 - r0], band_mean,
+                                        np.ascontiguousarray(factor_rows(s0, s1), np.float32),
+                                        out[s0:s1], cols, inverted)
                 continue
             gray = buffers["gray"][:h]
             np.copyto(gray, image[s0:s1])

@@ -291,7 +291,7 @@ def test_tile_rows_equal_the_upsampled_map():
 
 @pytest.mark.parametrize("seed,tile_size", [(1, 256), (2, 128), (3, 512)])
 def test_fields_from_the_statistics_pass_equal_the_sample_reference(seed, tile_size,
-                                                                    monkeypatch):
+                                                                    monkeypatch, kernel_form):
     # the banded, threaded block histograms of measure_page_blocks against edge_samples
     from docbin import bands, stats
     from docbin.synth import degraded_page

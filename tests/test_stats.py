@@ -579,3 +579,28 @@ def test_compiled_edge_samples_refuse_a_mask_without_labels():
     with pytest.raises(ValueError, match="bad rows"):
         COMPILED.edge_samples(image, mask, labels, _stats_module.acceptance_table().ravel(),
                               *counts, np.zeros((5, 1), np.int64), 4, 5, 2, 6)
+
+
+@needs_kernels
+def test_compiled_edge_samples_per_block_match_the_numpy_form(monkeypatch):
+    # measure_page_blocks: bands that split block rows, blocks narrower than the page
+    from docbin.synth import degraded_page
+
+    image = degraded_page(300, 410, seed=4)[0]
+    results = {}
+    for form in ("compiled", "opencv"):
+        monkeypatch.setattr(_stats_module, "_kernels", COMPILED if form == "compiled" else None)
+        results[form] = _stats_module.measure_page_blocks(image, 24, (13, 18),
+                                                          band_pixels=9_000, threads=2)
+    (stats_a, edges_a, blocks_a), (stats_b, edges_b, blocks_b) = results.values()
+    assert stats_a == stats_b
+    np.testing.assert_array_equal(edges_a, edges_b)
+    np.testing.assert_array_equal(blocks_a.contour, blocks_b.contour)
+    np.testing.assert_array_equal(blocks_a.ink, blocks_b.ink)
+    assert blocks_a.contour.sum() == stats_a.edge_pixels and blocks_a.ink.sum() > 0
+    with pytest.raises(ValueError, match="bad blocks"):
+        COMPILED.edge_samples(image, np.zeros_like(image), np.zeros(image.shape, np.int32),
+                              _stats_module.acceptance_table().ravel(),
+                              np.zeros(256, np.int64), np.zeros(256, np.int64),
+                              np.zeros((5, 0), np.int64), 300, 410, 0, 300, 24, 2,
+                              np.zeros(1, np.int64), np.zeros(1, np.int64))

@@ -284,6 +284,25 @@ def test_compiled_rule_is_both_conditions():
         stats._kernels.rule(image, median, mean, table[:100], out, 33)
 
 
+@pytest.mark.skipif(_stats._kernels is None, reason="docbin._kernels is not built here")
+@pytest.mark.parametrize("inverted", [False, True])
+def test_compiled_rule_with_a_factor_per_pixel(inverted):
+    rng = np.random.default_rng(5)
+    image = rng.integers(0, 256, (6, 41)).astype(np.uint8)
+    median = rng.integers(0, 256, (6, 41)).astype(np.uint8)
+    mean = (image + rng.normal(0, 3, image.shape)).astype(np.float32)
+    factor = rng.uniform(0.3, 1.0, image.shape).astype(np.float32)
+    factor[0, :8] = image[0, :8] / np.maximum(median[0, :8], 1)  # products near I: ties
+    level = 255 - median if inverted else median
+    out = np.full(image.shape, 7, np.uint8)
+    _stats._kernels.rule_factor(image, median, mean, factor, out, 41, inverted)
+    ink = ((image < np.multiply(factor, level, dtype=np.float32))
+           & (image.astype(np.float32) < mean))
+    np.testing.assert_array_equal(out, np.where(ink, 0, 255))
+    with pytest.raises(ValueError, match="factor"):
+        _stats._kernels.rule_factor(image, median, mean, factor[:2], out, 41, inverted)
+
+
 def test_binary_page_on_a_small_page_and_with_a_factor_per_pixel(make_page):
     from docbin import threshold
 
@@ -397,7 +416,7 @@ def test_overflow_rows_match_the_exact_window_counts(seed):
 
 @pytest.mark.parametrize("threads", [1, 2])
 def test_binary_page_with_factor_rows_equals_the_whole_page_rule(band_page, threads,
-                                                                  monkeypatch):
+                                                                  monkeypatch, kernel_form):
     from docbin import threshold
 
     monkeypatch.setattr(threshold, "SUB_BAND_PIXELS", 7_000)
