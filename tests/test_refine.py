@@ -303,3 +303,16 @@ def test_reach_on_a_banded_page_equals_the_whole_page_rule(tmp_path, make_page):
     assert np.count_nonzero(unlimited & ~expected) > 0  # the limit has work to do
     result = binarize(image, "hybrid", model=str(path), threads=2)
     np.testing.assert_array_equal(result.image == 0, expected)
+
+
+@pytest.mark.parametrize("shape,density", [((7, 13), 0.3), ((1, 9), 0.5), ((6, 1), 0.5),
+                                           ((0, 4), 0.5), ((40, 50), 0.01)])
+def test_nonzero_is_numpys(shape, density):
+    from docbin.refine import nonzero
+
+    mask = np.random.default_rng(3).random(shape) < density
+    for got, expected in zip(nonzero(mask), np.nonzero(mask)):
+        np.testing.assert_array_equal(got, expected)
+    strided = np.random.default_rng(4).random((9, 20)) < density
+    for got, expected in zip(nonzero(strided[:, ::2]), np.nonzero(strided[:, ::2])):
+        np.testing.assert_array_equal(got, expected)
