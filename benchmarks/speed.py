@@ -13,8 +13,8 @@ OpenCV's and onnxruntime's buffers included, and the output page.
 
 Methods: ``docbin classical`` (on all usable cores, the default), ``docbin classical 1
 thread`` (``threads=1``: its CPU cost beside doxapy's single thread), ``docbin classical no
-kernels`` (the edge step in its OpenCV/NumPy form, as installed where no C compiler was found;
-only when ``docbin._kernels`` is built) and ``docbin classical region`` (``--scope
+kernels`` (the statistics step and the rule in their OpenCV/NumPy form, as installed where
+no C compiler was found; only when ``docbin._kernels`` is built) and ``docbin classical region`` (``--scope
 region``); ``docbin hybrid`` (the classical decision refined near its threshold by the
 network given with ``--model PATH``, or the packaged one; skipped with a note when there is
 none); ``doxapy Sauvola`` (window 75, k 0.2); ``OpenCV adaptive mean``
@@ -118,8 +118,8 @@ def find_model(model: str | None) -> str | None:
 
 
 def without_kernels(run):
-    """``run()`` with the edge step in its OpenCV/NumPy form, as where docbin's compiled
-    kernels (``docbin._kernels``) were not built."""
+    """``run()`` with the statistics step and the rule in their OpenCV/NumPy form, as where
+    docbin's compiled kernels (``docbin._kernels``) were not built."""
     from docbin import stats
 
     kernels, stats._kernels = stats._kernels, None
