@@ -14,13 +14,13 @@ OpenCV's and onnxruntime's buffers included, and the output page.
 Methods: ``docbin classical`` (on all usable cores, the default), ``docbin classical 1
 thread`` (``threads=1``: its CPU cost beside doxapy's single thread), ``docbin classical no
 kernels`` (the statistics step and the rule in their OpenCV/NumPy form, as installed where
-no C compiler was found; only when ``docbin._kernels`` is built) and ``docbin classical region`` (``--scope
-region``); ``docbin hybrid`` (the classical decision refined near its threshold by the
-network given with ``--model PATH``, or the packaged one; skipped with a note when there is
-none); ``doxapy Sauvola`` (window 75, k 0.2); ``OpenCV adaptive mean``
-(``cv2.adaptiveThreshold``, ADAPTIVE_THRESH_MEAN_C, block 75, C 10); ``OpenCV median,
-page's K`` (one ``cv2.medianBlur`` of the page with the window docbin measures on it: the
-classical decision's median alone, single-threaded). After the table, docbin classical's
+no C compiler was found; only when ``docbin._kernels`` is built) and ``docbin classical
+region`` (``--scope region``); ``docbin hybrid`` (the classical decision refined near its
+threshold by the network given with ``--model PATH``, or the packaged one; skipped with a
+note when there is none); ``doxapy Sauvola`` (window 75, k 0.2); ``OpenCV adaptive mean``
+(``cv2.adaptiveThreshold``, ADAPTIVE_THRESH_MEAN_C, block 75, C 10); ``OpenCV median, page's
+K`` (one ``cv2.medianBlur`` of the page with the window docbin measures on it: the classical
+decision's median alone, single-threaded). After the table, docbin classical's
 time per step (statistics, decision; ``info["timings"]``).
 
 The machine may be shared: the load average before and after is printed, and the ratios

@@ -2,8 +2,9 @@
  * samples of B_I and T_I with the components' boxes, and the decision rule, each in one pass.
  *
  * Optional: docbin computes the same results with OpenCV and NumPy when this module is not
- * built (see docbin/stats.py, _suppress and second_pass). The OpenCV form of the NMS makes
- * some 30 passes over a band's float arrays; this makes one, and is about 4x faster.
+ * built (docbin/stats.py and docbin/threshold.py keep both forms; the tests compare them).
+ * The OpenCV form of the NMS makes some 30 passes over a band's float arrays; this makes one,
+ * and is about 4x faster.
  *
  * Exactness: the ratio g_r / g_c is one IEEE float32 division and every test is an exact
  * float32 comparison, as in the OpenCV form (compiled without -ffast-math, results are
@@ -73,6 +74,55 @@ get_buffer(PyObject *object, Py_buffer *view, int writable, Py_ssize_t itemsize,
     return 0;
 }
 
+/* A buffer to acquire (see get_buffer). */
+typedef struct {
+    PyObject *object;
+    int writable;
+    Py_ssize_t itemsize, needed;
+    const char *name;
+} Want;
+
+static void
+release_buffers(Py_buffer *views, int count)
+{
+    for (int n = 0; n < count; n++)
+        PyBuffer_Release(&views[n]);
+}
+
+/* Every buffer of ``wants`` into ``views``; on failure none stays acquired. */
+static int
+get_buffers(const Want *wants, Py_buffer *views, int count)
+{
+    for (int n = 0; n < count; n++) {
+        if (get_buffer(wants[n].object, &views[n], wants[n].writable, wants[n].itemsize,
+                       wants[n].needed, wants[n].name) < 0) {
+            release_buffers(views, n);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* A writable uint8 buffer of whole rows of ``cols`` columns; its row count in ``rows``. */
+static int
+get_rows(PyObject *object, Py_buffer *view, Py_ssize_t cols, const char *name,
+         Py_ssize_t *rows)
+{
+    if (cols < 1) {
+        PyErr_Format(PyExc_ValueError, "%s: bad columns", name);
+        return -1;
+    }
+    if (PyObject_GetBuffer(object, view, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) < 0)
+        return -1;
+    if (view->itemsize != 1 || view->len % cols) {
+        PyErr_Format(PyExc_ValueError, "%s: expected uint8 rows of %zd columns", name, cols);
+        PyBuffer_Release(view);
+        return -1;
+    }
+    *rows = view->len / cols;
+    return 0;
+}
+
 PyDoc_STRVAR(suppress_doc,
 "suppress(magnitude, grad_rows, grad_cols, keep, cols, c0, c1, offset) -> ties\n\n"
 "Non-maximum suppression of rows [c0, c1) of a band, columns 1 to cols - 2: keep[i, j] =\n"
@@ -87,6 +137,7 @@ suppress(PyObject *self, PyObject *args)
 {
     PyObject *magnitude_object, *rows_object, *cols_object, *keep_object;
     Py_ssize_t cols, c0, c1, offset;
+    (void)self;
     if (!PyArg_ParseTuple(args, "OOOOnnnn", &magnitude_object, &rows_object, &cols_object,
                           &keep_object, &cols, &c0, &c1, &offset))
         return NULL;
@@ -94,28 +145,17 @@ suppress(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "suppress: bad rows or columns");
         return NULL;
     }
-    Py_buffer magnitude, grad_rows, grad_cols, keep;
-    if (get_buffer(magnitude_object, &magnitude, 0, 4, (c1 + offset + 1) * cols, "magnitude") < 0)
+    const Want wants[4] = {{magnitude_object, 0, 4, (c1 + offset + 1) * cols, "magnitude"},
+                           {rows_object, 0, 4, c1 * cols, "grad_rows"},
+                           {cols_object, 0, 4, c1 * cols, "grad_cols"},
+                           {keep_object, 1, 1, c1 * cols, "keep"}};
+    Py_buffer views[4];
+    if (get_buffers(wants, views, 4) < 0)
         return NULL;
-    if (get_buffer(rows_object, &grad_rows, 0, 4, c1 * cols, "grad_rows") < 0) {
-        PyBuffer_Release(&magnitude);
-        return NULL;
-    }
-    if (get_buffer(cols_object, &grad_cols, 0, 4, c1 * cols, "grad_cols") < 0) {
-        PyBuffer_Release(&magnitude);
-        PyBuffer_Release(&grad_rows);
-        return NULL;
-    }
-    if (get_buffer(keep_object, &keep, 1, 1, c1 * cols, "keep") < 0) {
-        PyBuffer_Release(&magnitude);
-        PyBuffer_Release(&grad_rows);
-        PyBuffer_Release(&grad_cols);
-        return NULL;
-    }
-    const float *m = (const float *)magnitude.buf;
-    const float *gr = (const float *)grad_rows.buf;
-    const float *gc = (const float *)grad_cols.buf;
-    uint8_t *k = (uint8_t *)keep.buf;
+    const float *m = (const float *)views[0].buf;
+    const float *gr = (const float *)views[1].buf;
+    const float *gc = (const float *)views[2].buf;
+    uint8_t *k = (uint8_t *)views[3].buf;
     Py_ssize_t ties = 0;
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t i = c0; i < c1; i++) {
@@ -124,10 +164,7 @@ suppress(PyObject *self, PyObject *args)
                              k + i * cols, cols);
     }
     Py_END_ALLOW_THREADS
-    PyBuffer_Release(&magnitude);
-    PyBuffer_Release(&grad_rows);
-    PyBuffer_Release(&grad_cols);
-    PyBuffer_Release(&keep);
+    release_buffers(views, 4);
     return PyLong_FromSsize_t(ties);
 }
 
@@ -167,35 +204,23 @@ levels(PyObject *self, PyObject *args)
 {
     PyObject *magnitude_object, *level_object, *counts_object;
     float scale;
-    Py_ssize_t cols;
+    Py_ssize_t cols, rows;
+    (void)self;
     if (!PyArg_ParseTuple(args, "OOfOn", &magnitude_object, &level_object, &scale,
                           &counts_object, &cols))
         return NULL;
-    if (cols < 1) {
-        PyErr_SetString(PyExc_ValueError, "levels: bad columns");
+    Py_buffer level, views[2];
+    if (get_rows(level_object, &level, cols, "level", &rows) < 0)
         return NULL;
-    }
-    Py_buffer magnitude, level, counts;
-    if (PyObject_GetBuffer(level_object, &level, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) < 0)
-        return NULL;
-    if (level.itemsize != 1 || level.len % cols) {
-        PyErr_SetString(PyExc_ValueError, "levels: level must be uint8 rows of cols");
+    const Want wants[2] = {{magnitude_object, 0, 4, rows * cols, "magnitude"},
+                           {counts_object, 1, 8, 256, "counts"}};
+    if (get_buffers(wants, views, 2) < 0) {
         PyBuffer_Release(&level);
         return NULL;
     }
-    Py_ssize_t rows = level.len / cols;
-    if (get_buffer(magnitude_object, &magnitude, 0, 4, rows * cols, "magnitude") < 0) {
-        PyBuffer_Release(&level);
-        return NULL;
-    }
-    if (get_buffer(counts_object, &counts, 1, 8, 256, "counts") < 0) {
-        PyBuffer_Release(&level);
-        PyBuffer_Release(&magnitude);
-        return NULL;
-    }
-    const float *m = (const float *)magnitude.buf;
+    const float *m = (const float *)views[0].buf;
     uint8_t *l = (uint8_t *)level.buf;
-    int64_t *c = (int64_t *)counts.buf;
+    int64_t *c = (int64_t *)views[1].buf;
     Py_BEGIN_ALLOW_THREADS
     int64_t lanes[4][256] = {{0}};
     for (Py_ssize_t i = 0; i < rows; i++)
@@ -204,8 +229,7 @@ levels(PyObject *self, PyObject *args)
         c[v] += lanes[0][v] + lanes[1][v] + lanes[2][v] + lanes[3][v];
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&level);
-    PyBuffer_Release(&magnitude);
-    PyBuffer_Release(&counts);
+    release_buffers(views, 2);
     Py_RETURN_NONE;
 }
 
@@ -230,6 +254,7 @@ edge_samples(PyObject *self, PyObject *args)
     PyObject *objects[7];
     PyObject *block_objects[2] = {NULL, NULL};
     Py_ssize_t rows, cols, r0, r1, block = 0, block_cols = 0;
+    (void)self;
     if (!PyArg_ParseTuple(args, "OOOOOOOnnnn|nnOO", &objects[0], &objects[1], &objects[2],
                           &objects[3], &objects[4], &objects[5], &objects[6], &rows, &cols,
                           &r0, &r1, &block, &block_cols, &block_objects[0],
@@ -248,38 +273,22 @@ edge_samples(PyObject *self, PyObject *args)
     Py_ssize_t first_block = with_blocks ? r0 / block : 0;
     Py_ssize_t block_cells = with_blocks
         ? ((r1 - 1) / block - first_block + 1) * block_cols * 256 : 0;
-    Py_buffer block_views[2];
-    if (with_blocks) {
-        if (get_buffer(block_objects[0], &block_views[0], 1, 8, block_cells,
-                       "contour blocks") < 0)
-            return NULL;
-        if (get_buffer(block_objects[1], &block_views[1], 1, 8, block_cells,
-                       "ink blocks") < 0) {
-            PyBuffer_Release(&block_views[0]);
-            return NULL;
-        }
-    }
     Py_ssize_t band = (r1 - r0) * cols;
-    static const char *names[7] = {"image", "mask", "labels", "table", "contour", "ink",
-                                   "boxes"};
-    const Py_ssize_t itemsize[7] = {1, 1, 4, 1, 8, 8, 8};
-    const int writable[7] = {0, 0, 0, 0, 1, 1, 1};
-    Py_ssize_t needed[7] = {rows * cols, band, band, 65536, 256, 256, 0};
-    Py_buffer views[7];
-    for (int n = 0; n < 7; n++) {
-        if (get_buffer(objects[n], &views[n], writable[n], itemsize[n], needed[n],
-                       names[n]) < 0) {
-            while (n--)
-                PyBuffer_Release(&views[n]);
-            if (with_blocks) {
-                PyBuffer_Release(&block_views[0]);
-                PyBuffer_Release(&block_views[1]);
-            }
-            return NULL;
-        }
-    }
-    int64_t *contour_blocks = with_blocks ? (int64_t *)block_views[0].buf : NULL;
-    int64_t *ink_blocks = with_blocks ? (int64_t *)block_views[1].buf : NULL;
+    const Want wants[9] = {{objects[0], 0, 1, rows * cols, "image"},
+                           {objects[1], 0, 1, band, "mask"},
+                           {objects[2], 0, 4, band, "labels"},
+                           {objects[3], 0, 1, 65536, "table"},
+                           {objects[4], 1, 8, 256, "contour"},
+                           {objects[5], 1, 8, 256, "ink"},
+                           {objects[6], 1, 8, 0, "boxes"},
+                           {block_objects[0], 1, 8, block_cells, "contour blocks"},
+                           {block_objects[1], 1, 8, block_cells, "ink blocks"}};
+    const int count = with_blocks ? 9 : 7;
+    Py_buffer views[9];
+    if (get_buffers(wants, views, count) < 0)
+        return NULL;
+    int64_t *contour_blocks = with_blocks ? (int64_t *)views[7].buf : NULL;
+    int64_t *ink_blocks = with_blocks ? (int64_t *)views[8].buf : NULL;
     Py_ssize_t components = views[6].len / (5 * 8);
     const uint8_t *image = (const uint8_t *)views[0].buf;
     const uint8_t *mask = (const uint8_t *)views[1].buf;
@@ -345,12 +354,7 @@ edge_samples(PyObject *self, PyObject *args)
         }
     }
     Py_END_ALLOW_THREADS
-    for (int n = 0; n < 7; n++)
-        PyBuffer_Release(&views[n]);
-    if (with_blocks) {
-        PyBuffer_Release(&block_views[0]);
-        PyBuffer_Release(&block_views[1]);
-    }
+    release_buffers(views, count);
     if (bad_label) {
         PyErr_SetString(PyExc_ValueError, "edge_samples: a mask pixel has no component label");
         return NULL;
@@ -375,54 +379,6 @@ PyDoc_STRVAR(rule_doc,
 "else 255. image, median and out: uint8; mean: float32 (the comparison in float32); table:\n"
 "uint8, 256; all C-contiguous with the same rows of ``cols`` columns.");
 
-static PyObject *
-rule(PyObject *self, PyObject *args)
-{
-    PyObject *objects[5];
-    Py_ssize_t cols;
-    if (!PyArg_ParseTuple(args, "OOOOOn", &objects[0], &objects[1], &objects[2], &objects[3],
-                          &objects[4], &cols))
-        return NULL;
-    Py_buffer out;
-    if (cols < 1) {
-        PyErr_SetString(PyExc_ValueError, "rule: bad columns");
-        return NULL;
-    }
-    if (PyObject_GetBuffer(objects[4], &out, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) < 0)
-        return NULL;
-    if (out.itemsize != 1 || out.len % cols) {
-        PyErr_SetString(PyExc_ValueError, "rule: out must be uint8 rows of cols");
-        PyBuffer_Release(&out);
-        return NULL;
-    }
-    Py_ssize_t pixels = out.len;
-    static const char *names[4] = {"image", "median", "mean", "table"};
-    const Py_ssize_t itemsize[4] = {1, 1, 4, 1};
-    Py_ssize_t needed[4] = {pixels, pixels, pixels, 256};
-    Py_buffer views[4];
-    for (int n = 0; n < 4; n++) {
-        if (get_buffer(objects[n], &views[n], 0, itemsize[n], needed[n], names[n]) < 0) {
-            while (n--)
-                PyBuffer_Release(&views[n]);
-            PyBuffer_Release(&out);
-            return NULL;
-        }
-    }
-    const uint8_t *image = (const uint8_t *)views[0].buf;
-    const uint8_t *median = (const uint8_t *)views[1].buf;
-    const float *mean = (const float *)views[2].buf;
-    const uint8_t *table = (const uint8_t *)views[3].buf;
-    uint8_t *o = (uint8_t *)out.buf;
-    Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t start = 0; start < pixels; start += cols)
-        rule_row(image + start, median + start, mean + start, table, o + start, cols);
-    Py_END_ALLOW_THREADS
-    for (int n = 0; n < 4; n++)
-        PyBuffer_Release(&views[n]);
-    PyBuffer_Release(&out);
-    Py_RETURN_NONE;
-}
-
 DOCBIN_CLONES
 static void rule_factor_row(const uint8_t *restrict image, const uint8_t *restrict median,
                             const float *restrict mean, const float *restrict factor,
@@ -443,53 +399,63 @@ PyDoc_STRVAR(rule_factor_doc,
 "when ``inverted`` (the median of the inverted page). image, median and out: uint8; mean\n"
 "and factor: float32; all C-contiguous with the same rows of ``cols`` columns.");
 
+/* rule and rule_factor: ``per_pixel`` selects the factor per pixel (and ``inverted``). */
 static PyObject *
-rule_factor(PyObject *self, PyObject *args)
+apply_rule(PyObject *args, int per_pixel)
 {
+    const char *name = per_pixel ? "rule_factor" : "rule";
     PyObject *objects[5];
-    Py_ssize_t cols;
-    int inverted;
-    if (!PyArg_ParseTuple(args, "OOOOOnp", &objects[0], &objects[1], &objects[2], &objects[3],
-                          &objects[4], &cols, &inverted))
+    Py_ssize_t cols, rows;
+    int inverted = 0;
+    if (per_pixel ? !PyArg_ParseTuple(args, "OOOOOnp", &objects[0], &objects[1], &objects[2],
+                                      &objects[3], &objects[4], &cols, &inverted)
+                  : !PyArg_ParseTuple(args, "OOOOOn", &objects[0], &objects[1], &objects[2],
+                                      &objects[3], &objects[4], &cols))
         return NULL;
-    Py_buffer out;
-    if (cols < 1) {
-        PyErr_SetString(PyExc_ValueError, "rule_factor: bad columns");
+    Py_buffer out, views[4];
+    if (get_rows(objects[4], &out, cols, name, &rows) < 0)
         return NULL;
-    }
-    if (PyObject_GetBuffer(objects[4], &out, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) < 0)
-        return NULL;
-    if (out.itemsize != 1 || out.len % cols) {
-        PyErr_SetString(PyExc_ValueError, "rule_factor: out must be uint8 rows of cols");
+    Py_ssize_t pixels = rows * cols;
+    const Want wants[4] = {{objects[0], 0, 1, pixels, "image"},
+                           {objects[1], 0, 1, pixels, "median"},
+                           {objects[2], 0, 4, pixels, "mean"},
+                           per_pixel ? (Want){objects[3], 0, 4, pixels, "factor"}
+                                     : (Want){objects[3], 0, 1, 256, "table"}};
+    if (get_buffers(wants, views, 4) < 0) {
         PyBuffer_Release(&out);
         return NULL;
-    }
-    Py_ssize_t pixels = out.len;
-    static const char *names[4] = {"image", "median", "mean", "factor"};
-    const Py_ssize_t itemsize[4] = {1, 1, 4, 4};
-    Py_buffer views[4];
-    for (int n = 0; n < 4; n++) {
-        if (get_buffer(objects[n], &views[n], 0, itemsize[n], pixels, names[n]) < 0) {
-            while (n--)
-                PyBuffer_Release(&views[n]);
-            PyBuffer_Release(&out);
-            return NULL;
-        }
     }
     const uint8_t *image = (const uint8_t *)views[0].buf;
     const uint8_t *median = (const uint8_t *)views[1].buf;
     const float *mean = (const float *)views[2].buf;
-    const float *factor = (const float *)views[3].buf;
     uint8_t *o = (uint8_t *)out.buf;
     Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t start = 0; start < pixels; start += cols)
-        rule_factor_row(image + start, median + start, mean + start, factor + start, o + start,
-                        cols, inverted);
+    for (Py_ssize_t start = 0; start < pixels; start += cols) {
+        if (per_pixel)
+            rule_factor_row(image + start, median + start, mean + start,
+                            (const float *)views[3].buf + start, o + start, cols, inverted);
+        else
+            rule_row(image + start, median + start, mean + start,
+                     (const uint8_t *)views[3].buf, o + start, cols);
+    }
     Py_END_ALLOW_THREADS
-    for (int n = 0; n < 4; n++)
-        PyBuffer_Release(&views[n]);
+    release_buffers(views, 4);
     PyBuffer_Release(&out);
     Py_RETURN_NONE;
+}
+
+static PyObject *
+rule(PyObject *self, PyObject *args)
+{
+    (void)self;
+    return apply_rule(args, 0);
+}
+
+static PyObject *
+rule_factor(PyObject *self, PyObject *args)
+{
+    (void)self;
+    return apply_rule(args, 1);
 }
 
 static PyMethodDef methods[] = {
@@ -504,7 +470,7 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_kernels",
     "Compiled kernels of docbin (optional: the same results without them, slower).", -1,
-    methods,
+    methods, NULL, NULL, NULL, NULL,
 };
 
 PyMODINIT_FUNC

@@ -37,12 +37,12 @@ import cv2
 import numpy as np
 
 from . import bands as _bands
+from .options import CONSTANTS
 
-try:  # the NMS in one compiled pass (optional: the same results without it, slower)
+try:  # the inner loops in compiled passes (optional: the same results without, slower)
     from . import _kernels
 except ImportError:  # pragma: no cover - docbin installed where no C compiler was found
     _kernels = None
-from .options import CONSTANTS
 
 #: Pages up to this many pixels keep the gradient magnitude between the first two passes
 #: (speed); larger pages compute it again (memory). The values are the same either way.
@@ -142,14 +142,14 @@ def _suppress(padded: np.ndarray, grad_rows: np.ndarray, grad_cols: np.ndarray,
               keep: np.ndarray, scratch: dict) -> None:
     """Non-maximum-suppression mask of one band (255 kept, 0 suppressed) into ``keep``.
 
-    ``padded`` holds the magnitude of the pixels and of their neighbours: one row and
-    one column more on each side (rows + 2 × cols + 2; a view into a larger array is fine);
-    ``grad_rows``/``grad_cols`` are the pixels' gradients. The direction bin follows the angle ``atan2(g_r, g_c)`` exactly: the float32
-    ratio ``r = g_r / g_c`` is correctly rounded and rounding is monotonic, so ``|r|``
-    below (above) the float32 tangent ``tan 22.5°`` means the exact ratio is below (above)
-    it; ratios equal to a rounded tangent are decided by :func:`_exact_bins_at_ties`.
-    ``g_c = 0`` gives r = ±inf (bin 2), ``g_r = g_c = 0`` NaN (no bin; the magnitude is 0
-    and the pixel's value is 0 whatever is kept).
+    ``padded`` holds the magnitude of the pixels and of their neighbours: one row and one
+    column more on each side (rows + 2 × cols + 2; a view into a larger array is fine);
+    ``grad_rows``/``grad_cols`` are the pixels' gradients. The direction bin follows the
+    angle ``atan2(g_r, g_c)`` exactly: the float32 ratio ``r = g_r / g_c`` is correctly
+    rounded and rounding is monotonic, so ``|r|`` below (above) the float32 tangent ``tan
+    22.5°`` means the exact ratio is below (above) it; ratios equal to a rounded tangent are
+    decided by :func:`_exact_bins_at_ties`. ``g_c = 0`` gives r = ±inf (bin 2), ``g_r = g_c
+    = 0`` NaN (no bin; the magnitude is 0 and the pixel's value is 0 whatever is kept).
     """
     h, w = grad_rows.shape
     ratio = scratch["ratio"][:h, :w]
