@@ -89,8 +89,9 @@ def _prepare(job) -> str:
     collection, image_path, gt_path, out = job
     if Path(out).exists():
         return out
-    from docbin.method import refine, stats, decision as threshold
     from docbin.io import read_image
+    from docbin.method import decision as threshold
+    from docbin.method import refine, stats
     from docbin.method.surface import logistic_surface
 
     gray = read_image(image_path).image

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from docbin.method import stats as _stats
 from docbin.method import decision as _threshold
-from docbin.options import Options
+from docbin.method import stats as _stats
 from docbin.method.surface import logistic_surface
+from docbin.options import Options
 
 
 @dataclass

@@ -132,8 +132,8 @@ def render_factor_map(page: np.ndarray, f_map: np.ndarray, title: str) -> bytes:
 def factor_map_picture(page: np.ndarray, *, page_name: str = "page") -> tuple[bytes, dict]:
     """The regional decision factor of a page (``--scope region``: T_I and B_I per tile
     on the logistic surface) as a picture."""
-    from docbin.pipeline import binarize
     from docbin.method.regional import upsample_tiles
+    from docbin.pipeline import binarize
 
     _matplotlib()
     result = binarize(page, method="classical", scope="region")

@@ -31,7 +31,7 @@ def run():
     """``run(*args, input=None)``: docbin's CLI through Typer's CliRunner (stderr apart)."""
     from typer.testing import CliRunner
 
-    import docbin.cli.commands as cli
+    from docbin import cli
 
     runner = CliRunner()
 

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 from conftest import synthetic_page
 
-from docbin.method import regional, stats, decision as threshold
-from docbin.pipeline import binarize
+from docbin.method import decision as threshold
+from docbin.method import regional, stats
 from docbin.method.surface import logistic_surface
+from docbin.pipeline import binarize
 
 
 def two_sided_page(rows: int = 256, cols: int = 1024) -> np.ndarray:
@@ -272,7 +273,12 @@ def test_region_scope_decision_uses_the_map():
 
 def test_tile_rows_equal_the_upsampled_map():
     # against one bilinear resize of the whole tile grid by the stride, cropped to the page
-    from docbin.method.regional import TILE_SIZE, tile_grid_shape, upsample_tile_rows, upsample_tiles
+    from docbin.method.regional import (
+        TILE_SIZE,
+        tile_grid_shape,
+        upsample_tile_rows,
+        upsample_tiles,
+    )
 
     rng = np.random.default_rng(5)
     stride = TILE_SIZE // 2

@@ -13,7 +13,6 @@ from hypothesis.extra.numpy import arrays
 from scipy import ndimage
 
 from docbin.method import stats as _stats_module
-from docbin.options import CONSTANTS
 from docbin.method.stats import (
     PageStats,
     edge_image,
@@ -28,6 +27,7 @@ from docbin.method.stats import (
     weighted_median_of_counts,
     window_radius,
 )
+from docbin.options import CONSTANTS
 
 COMPILED = _stats_module._kernels
 

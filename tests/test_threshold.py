@@ -10,8 +10,6 @@ from hypothesis.extra.numpy import arrays
 from scipy import ndimage
 
 from docbin.method import stats as _stats
-from docbin.pipeline import binarize
-from docbin.method.surface import logistic_surface
 from docbin.method.decision import (
     LocalStats,
     ink_mask,
@@ -20,6 +18,8 @@ from docbin.method.decision import (
     local_stats,
     to_binary_image,
 )
+from docbin.method.surface import logistic_surface
+from docbin.pipeline import binarize
 
 
 def window_median_reference(image: np.ndarray, radius: int) -> np.ndarray:

@@ -408,8 +408,8 @@ def benchmark_page(job: tuple) -> PageOutcome:
     CER against the page's transcription joins the scores. Only the binarization is
     timed; reading, OCR and scoring are not.
     """
-    from docbin.evaluation import metrics
     from docbin.errors import DocbinError
+    from docbin.evaluation import metrics
 
     collection, pair, methods, options, *rest = job
     ocr_settings = rest[0] if rest else None
@@ -448,7 +448,12 @@ def benchmark_page(job: tuple) -> PageOutcome:
 
 def _ocr_reader(pair: Pair, settings) -> Callable:
     """A function ``page → {"cer": …, "cer_folded": …}`` against ``pair``'s transcription."""
-    from docbin.evaluation.ocr import ocr_scores, read_transcription, tesseract_text, transcription_path
+    from docbin.evaluation.ocr import (
+        ocr_scores,
+        read_transcription,
+        tesseract_text,
+        transcription_path,
+    )
 
     reference = read_transcription(transcription_path(pair.prediction))
     return lambda page: ocr_scores(tesseract_text(page, settings), reference)

@@ -22,7 +22,9 @@ import cv2
 import numpy as np
 
 from docbin.method import bands as _bands
-from docbin.method import stats as _stats  # _stats._kernels: the rule in one compiled pass, where built
+from docbin.method import (
+    stats as _stats,  # _stats._kernels: the rule in one compiled pass, where built
+)
 
 # OpenCV's constant-time median keeps 16-bit histogram counters: windows of more than
 # 65535 pixels can overflow them (an assertion, or a wrong median, on flat pages). Larger

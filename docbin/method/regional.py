@@ -69,9 +69,9 @@ import cv2
 import numpy as np
 
 from docbin.method import stats as _stats
-from docbin.options import CONSTANTS
 from docbin.method.stats import NEIGHBOURS_8, PageStats
 from docbin.method.surface import logistic_surface
+from docbin.options import CONSTANTS
 
 #: Side of a tile, px. The stride is half of it.
 TILE_SIZE = 256

@@ -26,8 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from docbin.method import refine
 from docbin.errors import InputError
+from docbin.method import refine
 from docbin.training import require_torch
 
 HIDDEN = 32
@@ -67,7 +67,8 @@ def page_samples(gray: np.ndarray, text: np.ndarray, margin: float, *,
                  rng: np.random.Generator | None = None) -> PageSamples:
     """Features and ground truth of the band pixels of a page (at most ``per_page`` of
     them, drawn at random), computed exactly as the runtime computes them."""
-    from docbin.method import stats, decision as threshold
+    from docbin.method import decision as threshold
+    from docbin.method import stats
     from docbin.method.surface import logistic_surface
 
     page = stats.page_stats(gray)
