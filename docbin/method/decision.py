@@ -22,9 +22,7 @@ import cv2
 import numpy as np
 
 from docbin.method import bands as _bands
-from docbin.method import (
-    stats as _stats,  # _stats._kernels: the rule in one compiled pass, where built
-)
+from docbin.method import kernels as _kernels  # the rule in one compiled pass, where built
 
 # OpenCV's constant-time median keeps 16-bit histogram counters: windows of more than
 # 65535 pixels can overflow them (an assertion, or a wrong median, on flat pages). Larger
@@ -437,7 +435,7 @@ def binary_page(image: np.ndarray, radius: int, factor, *, threads: int | None =
     sub_height = max(16, SUB_BAND_PIXELS // max(cols, 1))
     local = threading.local()
 
-    kernels = _stats._kernels
+    kernels = _kernels.compiled
 
     def decide(band):
         r0, r1 = band
