@@ -90,18 +90,15 @@ def _prepare(job) -> str:
     if Path(out).exists():
         return out
     from docbin.io import read_image
-    from docbin.method import decision as threshold
-    from docbin.method import refine, stats
-    from docbin.method.surface import logistic_surface
+    from docbin.method import refine
+    from docbin.method.page import classical_page
 
     gray = read_image(image_path).image
     gt = read_image(gt_path).image < 128
-    page = stats.page_stats(gray)
-    f = float(logistic_surface(page.b, page.t))
-    local = threshold.local_stats(gray, page.window_radius)
-    classical = threshold.ink_mask(local, f)
-    constants = refine.PageConstants(page.ink_intensity, page.contour_intensity,
-                                     page.window_radius, f)
+    page = classical_page(gray, local=True)
+    f, local = page.factor, page.local
+    classical = page.ink()
+    constants = refine.PageConstants.of(page)
     arrays = {"gt": np.packbits(gt), "classical": np.packbits(classical),
               "shape": np.array(gray.shape), "page": np.array(
                   [page.ink_intensity, page.contour_intensity, page.window_radius, f])}

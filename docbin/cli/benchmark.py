@@ -18,7 +18,7 @@ from docbin.cli.common import (
     write_text,
 )
 from docbin.errors import DocbinError, ExitCode, InputError
-from docbin.options import Options
+from docbin.options import STEPS, Options
 
 
 def benchmark(
@@ -44,6 +44,10 @@ def benchmark(
     model: Annotated[Path | None, typer.Option(
         "--model", show_default=False,
         help="hybrid: an ONNX model file to use instead of the shipped one.")] = None,
+    steps: Annotated[str | None, typer.Option(
+        "--steps", show_default=False,
+        help=f"hybrid: which of its learned steps run ({', '.join(STEPS)}; default: all).")
+    ] = None,
     ocr: Annotated[bool, typer.Option(
         "--ocr", help="Also run Tesseract on each binarized page (and on the gray page, row "
         "'gray') and report its character error rate against the page's transcription "
@@ -77,7 +81,11 @@ def benchmark(
         raise usage_error("nothing to run: give --method and/or --baseline")
     names = None if collections is None else \
         [name.strip() for name in collections.split(",") if name.strip()]
-    options = Options(model=str(model) if model is not None else None)
+    try:
+        options = Options(method="hybrid" if steps is not None else "classical",
+                          model=str(model) if model is not None else None, steps=steps)
+    except ValueError as error:
+        raise usage_error(str(error)) from None
     try:
         check_folder_of(report, "--report")
         found = find_collections(data, names)

@@ -23,7 +23,7 @@ from docbin.cli.common import (
     verbose,
 )
 from docbin.errors import DocbinError, ExitCode, InputError, OutputError
-from docbin.options import Options
+from docbin.options import STEPS, Options
 
 _DEFAULT_METHOD = Method(DEFAULTS.method)
 _DEFAULT_SCOPE = Scope(DEFAULTS.scope)
@@ -50,6 +50,11 @@ def binarize(
         "--model", show_default=False,
         help="hybrid: an ONNX network (docbin train) to use instead of the shipped one.")
     ] = None,
+    steps: Annotated[str | None, typer.Option(
+        "--steps", show_default=False,
+        help="hybrid: which of its learned steps run, comma-separated, in their fixed order "
+             f"({', '.join(STEPS)}); default: all. Measure one step alone with "
+             "--steps refine.")] = None,
     scope: Annotated[Scope, typer.Option(
         "--scope", help="page: one decision factor f per page (the paper's form). region "
         "(classical only): f varies across the page, from T_I and B_I per 256 px tile. "
@@ -109,7 +114,7 @@ def binarize(
     try:
         options = Options(method=method.value, balance=balance,
                           model=str(model) if model is not None else None,
-                          scope=scope.value, threads=threads,
+                          steps=steps, scope=scope.value, threads=threads,
                           max_megapixels=max_megapixels)
     except ValueError as error:
         raise usage_error(str(error)) from None

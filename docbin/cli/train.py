@@ -10,13 +10,9 @@ import typer
 
 from docbin.cli.common import fail, progress
 from docbin.errors import DocbinError, OutputError
+from docbin.options import DIRECTIONS
 
-
-class Direction(str, enum.Enum):
-    """What the hybrid's network may change (``docbin.method.refine.DIRECTIONS``)."""
-
-    add = "add"
-    both = "both"
+Direction = enum.Enum("Direction", {name: name for name in DIRECTIONS}, type=str)
 
 
 def train(
@@ -33,7 +29,7 @@ def train(
     direction: Annotated[Direction, typer.Option(
         "--direction", help="add: the network may only turn the classical background into "
         "text (the shipped form); both: it decides the band's pixels either way.")
-    ] = Direction.add,
+    ] = Direction("add"),
     reach: Annotated[int, typer.Option(
         "--reach", min=0, help="Added text must lie within this many pixels of the "
         "classical text (1: touching it, the shipped form); 0: no limit.")] = 1,

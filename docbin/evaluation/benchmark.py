@@ -32,13 +32,14 @@ from pathlib import Path
 from docbin.errors import InputError
 from docbin.evaluation.metrics import METRICS
 from docbin.evaluation.ocr import OCR_METRICS
+from docbin.options import METHODS
 
 #: Metrics of ``docbin evaluate`` and its JSON/CSV, in display order.
 EVALUATE_METRICS = ("fm", "pfm", "psnr", "drd", "nrm", "mpm")
 #: Metrics of the benchmark tables.
 BENCHMARK_METRICS = ("fm", "pfm", "psnr", "drd")
 #: docbin's own methods; every other method name is a baseline.
-DOCBIN_METHODS = ("classical", "hybrid")
+DOCBIN_METHODS = METHODS  # docbin's own methods (the others are baselines)
 #: The OCR reference row: Tesseract on the gray page, with its own thresholding.
 GRAY = "gray"
 #: Column titles.
@@ -370,7 +371,9 @@ def method_function(method: str, options=None) -> Callable:
         from docbin.options import Options
         from docbin.pipeline import binarize
 
-        options = replace(options or Options(), method=method)
+        options = options or Options()
+        options = replace(options, method=method,
+                          steps=options.steps if method == "hybrid" else None)
         return lambda image: binarize(image, method, options=options).image
     from docbin.evaluation.baselines import get_baseline
 

@@ -28,6 +28,7 @@ import numpy as np
 
 from docbin.errors import InputError
 from docbin.method import refine
+from docbin.method.page import classical_page
 from docbin.training import require_torch
 
 HIDDEN = 32
@@ -67,15 +68,9 @@ def page_samples(gray: np.ndarray, text: np.ndarray, margin: float, *,
                  rng: np.random.Generator | None = None) -> PageSamples:
     """Features and ground truth of the band pixels of a page (at most ``per_page`` of
     them, drawn at random), computed exactly as the runtime computes them."""
-    from docbin.method import decision as threshold
-    from docbin.method import stats
-    from docbin.method.surface import logistic_surface
-
-    page = stats.page_stats(gray)
-    f = float(logistic_surface(page.b, page.t))
-    local = threshold.local_stats(gray, page.window_radius)
-    constants = refine.PageConstants(page.ink_intensity, page.contour_intensity,
-                                     page.window_radius, f)
+    page = classical_page(gray, local=True)
+    local = page.local
+    constants = refine.PageConstants.of(page)
     where = refine.band_mask(gray, local.local_median, constants, margin)
     if per_page is not None and np.count_nonzero(where) > per_page:
         rng = rng or np.random.default_rng(0)
