@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 
+from docbin.batch.cluster import DaskExecutor
 from docbin.batch.plan import _relative, plan
 from docbin.batch.runner import LocalExecutor, run_batch
 from docbin.batch.storage import location
@@ -80,7 +81,6 @@ def binarize_urls(inputs: Iterable[str], output: str, *, root: str | None = None
                         explain=explain, dpi=dpi)
     entries = plan(pairs, out, format)
     if client is not None:
-        from docbin.batch.cluster import DaskExecutor  # Dask: the cluster extra
 
         executor = DaskExecutor(client)
     else:

@@ -26,7 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
+from docbin import __version__, synth
 from docbin.errors import InputError
+from docbin.io import read_image
 from docbin.method import refine
 from docbin.method.page import classical_page
 from docbin.training import require_torch
@@ -171,7 +173,6 @@ def export_onnx(module, path, *, margin: float, training_data: str, direction: s
     import onnx
     import onnxruntime as ort
 
-    from docbin import __version__
 
     torch = require_torch()
     path = Path(path)
@@ -223,7 +224,6 @@ class TrainConfig:
 
 def synthetic_pairs(count: int, seed: int = 1000):
     """``count`` generated degraded pages (page, text mask) with random degradations."""
-    from docbin import synth
 
     kinds = list(synth.KINDS)
     for i in range(count):
@@ -239,7 +239,6 @@ def train(data, out, *, exclude=(), config: TrainConfig = TrainConfig(), progres
 
     Returns a summary: pages and pixels per collection, seconds, export error.
     """
-    from docbin.io import read_image
 
     require_torch()  # before the pages are read: a missing extra fails at once
     start = time.perf_counter()
