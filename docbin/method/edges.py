@@ -230,48 +230,51 @@ class _EdgeLevels:
     threads: int
 
 
-def _edge_levels(image: np.ndarray, sigma: float = CONSTANTS.sigma, *,
-                 band_pixels: int | None = None, threads: int | None = None,
-                 keep_magnitude: bool | None = None) -> _EdgeLevels:
-    """Passes 1 and 2: ``q = 255 − e`` for every pixel of the page (see the module doc).
+class _EdgePasses:
+    """Passes 1 and 2 over the bands of a page (see the module doc), with per-thread
+    buffers: :meth:`first_pass` keeps the NMS mask in ``level`` and returns the band's
+    largest kept magnitude; :meth:`second_pass` quantises the magnitude where the mask kept
+    it and returns the band's histogram of ``q``."""
 
-    Pass 1 keeps the NMS mask (in ``level``) and the largest kept magnitude;
-    pass 2 quantises the magnitude where the mask kept it: the magnitude kept from pass 1
-    (``keep_magnitude``; default: pages up to :data:`KEEP_MAGNITUDE_PIXELS`) or computed
-    again, identical, band by band (no 4 bytes per pixel held).
-    """
-    rows, cols = image.shape
-    halo = _gaussian_radius(sigma) + 2  # Gaussian, then Sobel (1 row), then NMS (1 row)
-    if cols < _ALIGN_BLOCK:  # too narrow for the magnitude's block grid: one band
-        height = rows
-    else:
-        height = max(_bands.band_height(cols, band_pixels or _bands.BAND_PIXELS), halo)
-    plan = _bands.bands(rows, height)
-    threads = _bands.thread_count(threads)
-    level = np.empty((rows, cols), np.uint8)  # the NMS mask, then q in place
-    if keep_magnitude is None:
-        keep_magnitude = rows * cols <= KEEP_MAGNITUDE_PIXELS
-    kept = np.empty((rows, cols), np.float32) if keep_magnitude else None
-    local = threading.local()
-    max_band = max(r1 - r0 for r0, r1 in plan)
+    def __init__(self, image: np.ndarray, sigma: float, band_pixels: int | None,
+                 threads: int | None, keep_magnitude: bool | None) -> None:
+        rows, cols = image.shape
+        self.image, self.sigma, self.rows, self.cols = image, sigma, rows, cols
+        self.halo = _gaussian_radius(sigma) + 2  # Gaussian, then Sobel (1 row), then NMS
+        if cols < _ALIGN_BLOCK:  # too narrow for the magnitude's block grid: one band
+            height = rows
+        else:
+            height = max(_bands.band_height(cols, band_pixels or _bands.BAND_PIXELS),
+                         self.halo)
+        self.plan = _bands.bands(rows, height)
+        self.threads = _bands.thread_count(threads)
+        self.level = np.empty((rows, cols), np.uint8)  # the NMS mask, then q in place
+        if keep_magnitude is None:
+            keep_magnitude = rows * cols <= KEEP_MAGNITUDE_PIXELS
+        self.kept = np.empty((rows, cols), np.float32) if keep_magnitude else None
+        self.local = threading.local()
+        self.max_band = max(r1 - r0 for r0, r1 in self.plan)
+        self.scale = np.float32(0)
 
-    def scratch() -> dict:
+    def scratch(self) -> dict:
+        local = self.local
         if not hasattr(local, "buffers"):
-            n = max_band + 2 * halo
-            buffers = _suppress_scratch(max_band, cols)
-            buffers.update(gray=np.empty((n, cols), np.float32),
-                           smooth=np.empty((n, cols), np.float32),
-                           **{name: np.empty(n * cols + 16, np.float32)
+            n = self.max_band + 2 * self.halo
+            buffers = _suppress_scratch(self.max_band, self.cols)
+            buffers.update(gray=np.empty((n, self.cols), np.float32),
+                           smooth=np.empty((n, self.cols), np.float32),
+                           **{name: np.empty(n * self.cols + 16, np.float32)
                               for name in ("grad_cols", "grad_rows", "magnitude")})
             local.buffers = buffers
         return local.buffers
 
-    def gradients(s: dict, r0: int, r1: int, m0: int, m1: int):
+    def gradients(self, s: dict, r0: int, r1: int, m0: int, m1: int):
         """Gradients of rows [r0 − halo, r1 + halo) and the magnitude of rows [m0, m1)."""
-        a0, a1 = _bands.with_halo(r0, r1, halo, rows)
+        rows, cols, sigma = self.rows, self.cols, self.sigma
+        a0, a1 = _bands.with_halo(r0, r1, self.halo, rows)
         n = a1 - a0
         gray = s["gray"][:n]
-        np.copyto(gray, image[a0:a1])
+        np.copyto(gray, self.image[a0:a1])
         size = 2 * _gaussian_radius(sigma) + 1
         smooth = cv2.GaussianBlur(gray, (size, size), sigma, dst=s["smooth"][:n],
                                   borderType=cv2.BORDER_REPLICATE)
@@ -287,13 +290,14 @@ def _edge_levels(image: np.ndarray, sigma: float = CONSTANTS.sigma, *,
         magnitude = flat["magnitude"].reshape(n, cols)[m0 - a0:m1 - a0]
         return grad_rows[r0 - a0:r1 - a0], grad_cols[r0 - a0:r1 - a0], magnitude
 
-    def first_pass(band):
+    def first_pass(self, band) -> float:
         r0, r1 = band
-        s = scratch()
+        rows, cols = self.rows, self.cols
+        s = self.scratch()
         # magnitude rows [m0, m1): the band and one row above and below for the NMS
         m0, m1 = max(0, r0 - 1), min(rows, r1 + 1)
-        grad_rows, grad_cols, magnitude = gradients(s, r0, r1, m0, m1)
-        keep = level[r0:r1]
+        grad_rows, grad_cols, magnitude = self.gradients(s, r0, r1, m0, m1)
+        keep = self.level[r0:r1]
         # the page's outer ring of pixels is never an edge (as in the method's reference),
         # so the NMS runs on the pixels inside it, whose neighbours are all on the page
         c0, c1 = max(r0, 1), min(r1, rows - 1)
@@ -301,8 +305,8 @@ def _edge_levels(image: np.ndarray, sigma: float = CONSTANTS.sigma, *,
             inner = (magnitude[c0 - 1 - m0:c1 + 1 - m0], grad_rows[c0 - r0:c1 - r0, 1:-1],
                      grad_cols[c0 - r0:c1 - r0, 1:-1], keep[c0 - r0:c1 - r0, 1:-1])
             if kernels.compiled is not None:
-                if kernels.compiled.suppress(magnitude, grad_rows, grad_cols, keep, cols, c0 - r0,
-                                     c1 - r0, r0 - m0):
+                if kernels.compiled.suppress(magnitude, grad_rows, grad_cols, keep, cols,
+                                             c0 - r0, c1 - r0, r0 - m0):
                     _fix_ties(*inner)
             else:
                 _suppress(*inner, s)
@@ -313,35 +317,25 @@ def _edge_levels(image: np.ndarray, sigma: float = CONSTANTS.sigma, *,
         else:
             keep.fill(0)
         band = magnitude[r0 - m0:r1 - m0]
-        if kept is not None:
-            np.copyto(kept[r0:r1], band)
+        if self.kept is not None:
+            np.copyto(self.kept[r0:r1], band)
         return cv2.minMaxLoc(band, keep)[1] if cv2.countNonZero(keep) else 0.0
 
-    # nms = M where kept, else 0: its max is the largest kept M, its min is 0 (the outer
-    # ring is always suppressed)
-    hi = max(_bands.map_bands(first_pass, plan, threads))
-    histogram = np.zeros(256, np.int64)
-    if hi < NOISE_MAGNITUDE:
-        level.fill(0)
-        histogram[0] = level.size
-        return _EdgeLevels(level, histogram, plan, threads)
-    # e = 255 − clip(floor(nms · s), 0, 255) in float32 arithmetic, s = fl32(255 / hi)
-    scale = np.float32(255.0 / hi)
-
-    def second_pass(band):
+    def second_pass(self, band) -> np.ndarray:
         r0, r1 = band
-        s = scratch()
-        if kept is not None:
-            source = kept[r0:r1]
+        cols = self.cols
+        s = self.scratch()
+        if self.kept is not None:
+            source = self.kept[r0:r1]
         else:
-            source = gradients(s, r0, r1, r0, r1)[2]  # the same values as in pass 1
-        keep = level[r0:r1]
+            source = self.gradients(s, r0, r1, r0, r1)[2]  # the same values as in pass 1
+        keep = self.level[r0:r1]
         if kernels.compiled is not None:
             counts = np.zeros(256, np.int64)
-            kernels.compiled.levels(source, keep, scale, counts, cols)
+            kernels.compiled.levels(source, keep, self.scale, counts, cols)
             return counts
         value = s["other"][:r1 - r0]
-        np.multiply(source, scale, out=value)
+        np.multiply(source, self.scale, out=value)
         np.floor(value, out=value)
         q = cv2.convertScaleAbs(value, dst=s["tmp"][:r1 - r0])  # saturates to [0, 255]
         cv2.bitwise_and(q, keep, dst=keep)  # suppressed pixels: nms = 0, q = 0
@@ -349,12 +343,35 @@ def _edge_levels(image: np.ndarray, sigma: float = CONSTANTS.sigma, *,
         # turn instead of one, which makes calcHist twice as fast
         if "lanes" not in s:
             s["lanes"] = np.ascontiguousarray(np.broadcast_to(
-                (np.arange(cols) % 4).astype(np.uint8), (max_band, cols)))
+                (np.arange(cols) % 4).astype(np.uint8), (self.max_band, cols)))
         counts = cv2.calcHist([keep, s["lanes"][:r1 - r0]], [0, 1], None, [256, 4],
                               [0, 256, 0, 4])
         return counts.sum(axis=1)
 
-    for counts in _bands.map_bands(second_pass, plan, threads):
+
+def _edge_levels(image: np.ndarray, sigma: float = CONSTANTS.sigma, *,
+                 band_pixels: int | None = None, threads: int | None = None,
+                 keep_magnitude: bool | None = None) -> _EdgeLevels:
+    """Passes 1 and 2: ``q = 255 − e`` for every pixel of the page (see the module doc).
+
+    Pass 1 keeps the NMS mask (in ``level``) and the largest kept magnitude;
+    pass 2 quantises the magnitude where the mask kept it: the magnitude kept from pass 1
+    (``keep_magnitude``; default: pages up to :data:`KEEP_MAGNITUDE_PIXELS`) or computed
+    again, identical, band by band (no 4 bytes per pixel held).
+    """
+    passes = _EdgePasses(image, sigma, band_pixels, threads, keep_magnitude)
+    plan, threads, level = passes.plan, passes.threads, passes.level
+    # nms = M where kept, else 0: its max is the largest kept M, its min is 0 (the outer
+    # ring is always suppressed)
+    hi = max(_bands.map_bands(passes.first_pass, plan, threads))
+    histogram = np.zeros(256, np.int64)
+    if hi < NOISE_MAGNITUDE:
+        level.fill(0)
+        histogram[0] = level.size
+        return _EdgeLevels(level, histogram, plan, threads)
+    # e = 255 − clip(floor(nms · s), 0, 255) in float32 arithmetic, s = fl32(255 / hi)
+    passes.scale = np.float32(255.0 / hi)
+    for counts in _bands.map_bands(passes.second_pass, plan, threads):
         histogram += counts.astype(np.int64)  # calcHist's float32 counts are exact: < 2**24
     return _EdgeLevels(level, histogram, plan, threads)
 

@@ -10,6 +10,6 @@ benchmark do) switches every step to the OpenCV/NumPy form at once.
 from __future__ import annotations
 
 try:  # the inner loops in compiled passes (optional: the same results without, slower)
-    from docbin import _kernels as compiled
+    import docbin._kernels as compiled
 except ImportError:  # pragma: no cover - docbin installed where no C compiler was found
     compiled = None

@@ -255,76 +255,70 @@ def measure_page_blocks(image: np.ndarray, block: int, grid: tuple[int, int], *,
     return _measure(image, band_pixels=band_pixels, threads=threads, blocks=(block, grid))
 
 
-def _measure(image: np.ndarray, *, band_pixels: int | None = None,
-             threads: int | None = None, blocks: tuple | None = None):
-    image = check_gray(image)
-    mask, threshold, levels = strong_edge_mask(image, band_pixels=band_pixels,
-                                                threads=threads)
-    plan = levels.plan
-    rows, cols = image.shape
-    local = threading.local()
-    table = acceptance_table(CONSTANTS.gamma).ravel()
-    max_band = max(r1 - r0 for r0, r1 in plan)
+class _SamplePass:
+    """The statistics pass over one band (called per band, on any thread): the B_I and T_I
+    samples' histograms, the components of E in the band, and, with ``blocks`` = (block
+    size, (block rows, block cols)), the samples' histograms per block."""
 
-    if blocks is not None:
-        block, (block_rows, block_cols) = blocks
-        block_hists = BlockHistograms(block, np.zeros((block_rows, block_cols, 256), np.int64),
-                                      np.zeros((block_rows, block_cols, 256), np.int64))
+    def __init__(self, image: np.ndarray, mask: np.ndarray, max_band: int,
+                 blocks: tuple | None) -> None:
+        self.image, self.mask, self.max_band = image, mask, max_band
+        self.table = acceptance_table(CONSTANTS.gamma).ravel()
+        self.local = threading.local()
+        self.blocks = blocks
 
-    def band_blocks(edge, r0, r1, centre_values, codes, owner, accepted):
-        """The band's block histograms: (first block row, contour, ink)."""
-        first, last = r0 // block, (r1 - 1) // block
-        size = (last - first + 1) * block_cols * 256
-        row, col = np.divmod(edge, cols)
-        key = ((row + r0) // block - first) * block_cols + col // block
-        contour = np.bincount(key * 256 + centre_values, minlength=size)
-        ink = np.bincount(key[owner[accepted]] * 256 + (codes[accepted] & 255),
-                          minlength=size)
-        shape = (last - first + 1, block_cols, 256)
-        return first, contour.reshape(shape), ink.reshape(shape)
-
-    def third_pass(band):
+    def __call__(self, band):
+        """``(counts, components, in_blocks)``: counts = (contour, ink) histograms or None
+        (no edge in the band); in_blocks = (first block row, contour, ink) or None."""
         r0, r1 = band
-        if not hasattr(local, "labels"):
-            local.labels = np.empty((max_band, cols), np.int32)
-        if kernels.compiled is not None and blocks is None:
-            return (*_kernel_samples(image, mask, table, r0, r1, local.labels), None)
+        image, mask, table = self.image, self.mask, self.table
+        if not hasattr(self.local, "labels"):
+            self.local.labels = np.empty((self.max_band, image.shape[1]), np.int32)
+        labels = self.local.labels
+        if kernels.compiled is not None and self.blocks is None:
+            return (*_kernel_samples(image, mask, table, r0, r1, labels), None)
         if kernels.compiled is not None:
+            block, (_, block_cols) = self.blocks
             first = r0 // block
             shape = ((r1 - 1) // block - first + 1, block_cols, 256)
             contour, ink = np.zeros(shape, np.int64), np.zeros(shape, np.int64)
-            counts, part = _kernel_samples(image, mask, table, r0, r1, local.labels,
+            counts, part = _kernel_samples(image, mask, table, r0, r1, labels,
                                            (block, block_cols, contour, ink))
             return counts, part, (first, contour, ink)
         edge = np.flatnonzero(mask[r0:r1].view(bool).reshape(-1))
         counts = in_blocks = None
         if edge.size:
-            if blocks is None:
+            if self.blocks is None:
                 contour, codes = _edge_pixel_counts(image, edge, r0, r1)
                 counts = contour, _accepted(codes, table)
             else:
                 contour, codes, owner = _edge_pixel_counts(image, edge, r0, r1, owners=True)
                 accepted = table[codes]
                 counts = contour, np.bincount(codes[accepted] & 255, minlength=256)
-                in_blocks = band_blocks(edge, r0, r1, image[r0:r1].reshape(-1)[edge], codes,
-                                        owner, accepted)
-        return counts, _band_components(mask, edge, r0, r1, local.labels), in_blocks
+                in_blocks = self.band_blocks(edge, r0, r1, codes, owner, accepted)
+        return counts, _band_components(mask, edge, r0, r1, labels), in_blocks
 
-    contour_hist = np.zeros(256, np.int64)
-    ink_hist = np.zeros(256, np.int64)
-    parts = []
-    if threshold is not None:
-        for counts, part, in_blocks in _bands.map_bands(third_pass, plan, levels.threads):
-            parts.append(part)
-            if counts is not None:
-                contour_hist += counts[0]
-                ink_hist += counts[1]
-            if in_blocks is not None:
-                first, contour, ink = in_blocks
-                block_hists.contour[first:first + len(contour)] += contour
-                block_hists.ink[first:first + len(ink)] += ink
-    n_edges = int(contour_hist.sum())
-    if n_edges:
+    def band_blocks(self, edge, r0, r1, codes, owner, accepted):
+        """The band's block histograms: (first block row, contour, ink)."""
+        cols = self.image.shape[1]
+        block, (_, block_cols) = self.blocks
+        first, last = r0 // block, (r1 - 1) // block
+        size = (last - first + 1) * block_cols * 256
+        row, col = np.divmod(edge, cols)
+        key = ((row + r0) // block - first) * block_cols + col // block
+        contour = np.bincount(key * 256 + self.image[r0:r1].reshape(-1)[edge], minlength=size)
+        ink = np.bincount(key[owner[accepted]] * 256 + (codes[accepted] & 255),
+                          minlength=size)
+        shape = (last - first + 1, block_cols, 256)
+        return first, contour.reshape(shape), ink.reshape(shape)
+
+
+def _page_values(image: np.ndarray, plan: list, contour_hist: np.ndarray,
+                 ink_hist: np.ndarray) -> tuple[float, float]:
+    """B_I and T_I from their samples' histograms, with the fallbacks of METHOD.md §1.3:
+    no edge → B_I = the page's median (and no T_I sample); no T_I sample → T_I = the
+    page's 5 % quantile; T_I >= 1."""
+    if contour_hist.sum():
         contour = median_of_counts(contour_hist)
     else:
         contour = quantile_of_counts(_page_histogram(image, plan), 0.5)
@@ -333,23 +327,47 @@ def _measure(image: np.ndarray, *, band_pixels: int | None = None,
         ink = median_of_counts(ink_hist)
     else:
         ink = quantile_of_counts(_page_histogram(image, plan), 0.05)
-    ink = max(ink, 1.0)
-    if parts:
-        radius = _radius_from_components(
-            _bands.merge_components(parts), (rows, cols), CONSTANTS.diagonal_factor,
-            CONSTANTS.max_radius_fraction, CONSTANTS.min_component_pixels)
-    else:
-        radius = _radius_from_components(
-            {"area": np.zeros(0, np.int64)}, (rows, cols), CONSTANTS.diagonal_factor,
-            CONSTANTS.max_radius_fraction, CONSTANTS.min_component_pixels)
+    return float(contour), float(max(ink, 1.0))
+
+
+def _measure(image: np.ndarray, *, band_pixels: int | None = None,
+             threads: int | None = None, blocks: tuple | None = None):
+    image = check_gray(image)
+    mask, threshold, levels = strong_edge_mask(image, band_pixels=band_pixels,
+                                               threads=threads)
+    plan = levels.plan
+    block_hists = None
+    if blocks is not None:
+        block, (block_rows, block_cols) = blocks
+        block_hists = BlockHistograms(block, np.zeros((block_rows, block_cols, 256), np.int64),
+                                      np.zeros((block_rows, block_cols, 256), np.int64))
+    sample_pass = _SamplePass(image, mask, max(r1 - r0 for r0, r1 in plan), blocks)
+    contour_hist = np.zeros(256, np.int64)
+    ink_hist = np.zeros(256, np.int64)
+    parts = []
+    if threshold is not None:
+        for counts, part, in_blocks in _bands.map_bands(sample_pass, plan, levels.threads):
+            parts.append(part)
+            if counts is not None:
+                contour_hist += counts[0]
+                ink_hist += counts[1]
+            if in_blocks is not None:
+                first, contour, ink = in_blocks
+                block_hists.contour[first:first + len(contour)] += contour
+                block_hists.ink[first:first + len(ink)] += ink
+    contour, ink = _page_values(image, plan, contour_hist, ink_hist)
+    components = _bands.merge_components(parts) if parts else {"area": np.zeros(0, np.int64)}
+    radius = _radius_from_components(
+        components, image.shape, CONSTANTS.diagonal_factor, CONSTANTS.max_radius_fraction,
+        CONSTANTS.min_component_pixels)
     stats = PageStats(
-        ink_intensity=float(ink),
-        contour_intensity=float(contour),
+        ink_intensity=ink,
+        contour_intensity=contour,
         window_radius=radius,
         edge_threshold=-1 if threshold is None else int(threshold),
-        edge_pixels=n_edges,
+        edge_pixels=int(contour_hist.sum()),
     )
-    return stats, mask.view(bool), block_hists if blocks is not None else None
+    return stats, mask.view(bool), block_hists
 
 
 def page_stats(image: np.ndarray) -> PageStats:
