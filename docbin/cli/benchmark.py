@@ -8,6 +8,8 @@ from typing import Annotated
 import typer
 
 from docbin.cli.common import (
+    ModelOption,
+    StepsOption,
     advance,
     check_folder_of,
     fail,
@@ -18,7 +20,7 @@ from docbin.cli.common import (
     write_text,
 )
 from docbin.errors import DocbinError, ExitCode, InputError
-from docbin.options import STEPS, Options
+from docbin.options import Options
 
 
 def benchmark(
@@ -41,13 +43,8 @@ def benchmark(
     jobs: Annotated[int, typer.Option(
         "--jobs", "-j", min=1, help="Worker processes (pages run in parallel; the timings "
         "then include the competition for CPU cores).")] = 1,
-    model: Annotated[Path | None, typer.Option(
-        "--model", show_default=False,
-        help="hybrid: an ONNX model file to use instead of the shipped one.")] = None,
-    steps: Annotated[str | None, typer.Option(
-        "--steps", show_default=False,
-        help=f"hybrid: which of its learned steps run ({', '.join(STEPS)}; default: all).")
-    ] = None,
+    model: ModelOption = None,
+    steps: StepsOption = None,
     ocr: Annotated[bool, typer.Option(
         "--ocr", help="Also run Tesseract on each binarized page (and on the gray page, row "
         "'gray') and report its character error rate against the page's transcription "

@@ -16,14 +16,16 @@ from docbin.cli import common
 from docbin.cli.common import (
     DEFAULTS,
     Method,
+    ModelOption,
     OutputFormat,
     Scope,
+    StepsOption,
     fail,
     usage_error,
     verbose,
 )
 from docbin.errors import DocbinError, ExitCode, InputError, OutputError
-from docbin.options import STEPS, Options
+from docbin.options import Options
 
 _DEFAULT_METHOD = Method(DEFAULTS.method)
 _DEFAULT_SCOPE = Scope(DEFAULTS.scope)
@@ -46,15 +48,8 @@ def binarize(
         "--balance", min=0.0, max=1.0, help="hybrid: toward 1 more of the re-decided pixels "
         "become text (keeps faint strokes), toward 0 fewer (cleaner background).")
     ] = DEFAULTS.balance,
-    model: Annotated[Path | None, typer.Option(
-        "--model", show_default=False,
-        help="hybrid: an ONNX network (docbin train) to use instead of the shipped one.")
-    ] = None,
-    steps: Annotated[str | None, typer.Option(
-        "--steps", show_default=False,
-        help="hybrid: which of its learned steps run, comma-separated, in their fixed order "
-             f"({', '.join(STEPS)}); default: all. Measure one step alone with "
-             "--steps refine.")] = None,
+    model: ModelOption = None,
+    steps: StepsOption = None,
     scope: Annotated[Scope, typer.Option(
         "--scope", help="page: one decision factor f per page (the paper's form). region "
         "(classical only): f varies across the page, from T_I and B_I per 256 px tile. "

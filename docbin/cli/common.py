@@ -11,11 +11,12 @@ import contextlib
 import enum
 import sys
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
 from docbin.errors import DocbinError, ExitCode, OutputError
-from docbin.options import METHODS, SCOPES, Options
+from docbin.options import METHODS, SCOPES, STEPS, Options
 
 DEFAULTS = Options()
 
@@ -74,6 +75,18 @@ def stderr_is_terminal() -> bool:
 #: The choices of --method and --scope, from docbin.options (defined once there).
 Method = enum.Enum("Method", {name: name for name in METHODS}, type=str)
 Scope = enum.Enum("Scope", {name: name for name in SCOPES}, type=str)
+
+
+#: Options that several commands share, declared once.
+ModelOption = Annotated[Path | None, typer.Option(
+    "--model", show_default=False,
+    help="hybrid: a refinement network (ONNX, from docbin train) to use instead of the "
+         "shipped one.")]
+StepsOption = Annotated[str | None, typer.Option(
+    "--steps", show_default=False,
+    help="hybrid: which of its learned steps run, comma-separated, in their fixed order "
+         f"({', '.join(STEPS)}); default: all. Measure one step alone with, for example, "
+         "--steps refine.")]
 
 
 class OutputFormat(str, enum.Enum):

@@ -29,7 +29,7 @@ def train(
     direction: Annotated[Direction, typer.Option(
         "--direction", help="add: the network may only turn the classical background into "
         "text (the shipped form); both: it decides the band's pixels either way.")
-    ] = Direction("add"),
+    ] = Direction.add,
     reach: Annotated[int, typer.Option(
         "--reach", min=0, help="Added text must lie within this many pixels of the "
         "classical text (1: touching it, the shipped form); 0: no limit.")] = 1,
