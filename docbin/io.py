@@ -245,7 +245,11 @@ def _decode_frame(image: Image.Image, label: str, max_megapixels: float, read_by
     # Recent Pillow applies a TIFF's orientation while loading and then drops the tag, so
     # the orientation still to apply is read after load().
     orientation = image.getexif().get(_ORIENTATION_TAG, 1)
-    return _apply_orientation(_to_gray(image), orientation), dpi
+    try:
+        gray = _to_gray(image)
+    except InputError as error:  # name the file: a batch lists many
+        raise InputError(f"{label}: {error}") from None
+    return _apply_orientation(gray, orientation), dpi
 
 
 def _to_gray(image: Image.Image) -> np.ndarray:

@@ -44,6 +44,16 @@ def is_url(text: str) -> bool:
     return _URL.match(str(text)) is not None
 
 
+def canonical(text: str) -> str:
+    """The name a manifest keys a file by: a local path made absolute with its links
+    resolved (``scans/a.png``, ``./scans/a.png`` and ``/home/me/scans/a.png`` are one file);
+    a URL as it is."""
+    text = str(text)
+    if is_url(text) or text.startswith("<"):  # a URL, or <stdin>
+        return text
+    return os.path.realpath(text)
+
+
 def location(text: str | os.PathLike) -> LocalLocation | RemoteLocation:
     """The location named by ``text``: a local path or an fsspec URL.
 
@@ -121,6 +131,13 @@ class LocalLocation:
 
     def exists(self) -> bool:
         return self.path.exists()
+
+    def size(self) -> int | None:
+        """Bytes of the file, or None when it does not exist."""
+        try:
+            return self.path.stat().st_size
+        except OSError:
+            return None
 
     def is_dir(self) -> bool:
         return self.path.is_dir()
@@ -212,6 +229,13 @@ class RemoteLocation:
 
     def exists(self) -> bool:
         return self._ask(self.fs.exists, self.path)
+
+    def size(self) -> int | None:
+        """Bytes of the object, or None when it does not exist."""
+        try:
+            return int(self.fs.size(self.path))
+        except (OSError, ValueError, TypeError):
+            return None
 
     def is_dir(self) -> bool:
         return self._ask(self.fs.isdir, self.path)

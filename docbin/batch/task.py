@@ -10,6 +10,7 @@ a bad file; an error every file would meet (model, dependency) is marked ``fatal
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import sys
@@ -49,6 +50,7 @@ class Task:
     source: Location
     target: Location
     label: str
+    redo: bool = False  # a manifest's output of it is missing or damaged: replace it
 
 
 @dataclass
@@ -148,7 +150,7 @@ def _record(label: str, output: Location, status: str, *, page=None, info=None,
                       cols=page.image.shape[1])
     if info is not None:
         values.update(T_I=info["ink_intensity"], B_I=info["contour_intensity"],
-                      K=info["window_radius"], f=info["f"])
+                      K=info["window_radius"], f=info["f"], bytes=info.get("bytes"))
     return record(**values)
 
 
@@ -158,11 +160,12 @@ def _write_page(page, name: Location, sidecar: Location | None, format: str,
     result = binarize_page(page.image, settings.options.method, options=settings.options,
                            record_refined=picture is not None)
     dpi = settings.dpi if settings.dpi is not None else page.dpi
-    name.write_bytes(encode_binary(result.image, format, dpi), settings.overwrite)
+    data = encode_binary(result.image, format, dpi)
+    name.write_bytes(data, settings.overwrite)
     if sidecar is not None:
         _explain.write_explanation(page, result, name, sidecar, picture, dpi=dpi,
                                    overwrite=settings.overwrite)
-    return result.info
+    return {**result.info, "bytes": len(data)}
 
 
 def read_source(source, label: str, settings: Settings) -> list:
@@ -208,6 +211,8 @@ def failed_outcome(task: Task, message: str, traceback: str | None = None) -> Ou
 
 def run_task(task: Task, settings: Settings) -> Outcome:
     """Binarize one file of a batch; errors become the outcome (runs in workers)."""
+    if task.redo:
+        settings = dataclasses.replace(settings, overwrite=True)
     try:
         outcome = binarize_source(task.source, task.label, task.target, settings,
                                   skip_existing=True, make_folders=True)

@@ -6,6 +6,7 @@ file, a file or stdin to stdout, a folder through :func:`docbin.batch.runner.run
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -44,10 +45,10 @@ def binarize(
         "(experimental): the classical decision with the pixels near its threshold "
         "re-decided by the shipped network; see models/README.md for how it "
         "compares.")] = _DEFAULT_METHOD,
-    balance: Annotated[float, typer.Option(
-        "--balance", min=0.0, max=1.0, help="hybrid: toward 1 more of the re-decided pixels "
-        "become text (keeps faint strokes), toward 0 fewer (cleaner background).")
-    ] = DEFAULTS.balance,
+    balance: Annotated[float | None, typer.Option(
+        "--balance", min=0.0, max=1.0, show_default=False,
+        help="hybrid: toward 1 its learned steps keep more ink (faint strokes), toward 0 "
+             f"less (a cleaner background). Default: {DEFAULTS.balance}.")] = None,
     model: ModelOption = None,
     steps: StepsOption = None,
     scope: Annotated[Scope, typer.Option(
@@ -79,7 +80,7 @@ def binarize(
     quiet: Annotated[bool, typer.Option(
         "--quiet", "-q", help="Print only errors.")] = False,
     dpi: Annotated[float | None, typer.Option(
-        "--dpi", min=1.0, show_default=False,
+        "--dpi", min=1.0, max=1e5, show_default=False,
         help="Resolution written to the outputs. Default: the input's, when it has one.")] = None,
     max_megapixels: Annotated[float, typer.Option(
         "--max-megapixels", help="Refuse pages with more pixels than this (millions).")
@@ -106,8 +107,17 @@ def binarize(
     """
     from docbin.batch.task import Settings
 
+    for name, value in (("INPUT", input), ("OUTPUT", output)):
+        if not value.strip():
+            raise usage_error(f"{name} is empty; give a file, a folder or -")
+    if method.value != "hybrid":
+        for flag, value in (("--model", model), ("--balance", balance), ("--steps", steps)):
+            if value is not None:
+                raise usage_error(f"{flag} sets the hybrid's learned steps; add --method "
+                                  "hybrid (the classical method has no model)")
     try:
-        options = Options(method=method.value, balance=balance,
+        options = Options(method=method.value,
+                          balance=DEFAULTS.balance if balance is None else balance,
                           model=str(model) if model is not None else None,
                           steps=steps, scope=scope.value, threads=threads,
                           max_megapixels=max_megapixels)
@@ -156,6 +166,8 @@ def _binarize_one(source, output: str, settings) -> None:
         _to_stdout(source, str(source), settings)
         return
     target = location(output)
+    if output.endswith(("/", os.sep)) and not target.exists():  # a folder to make
+        target.make_folder()
     if target.is_dir():
         target = target.child(source.stem + _suffix(settings.format or "png"))
     binarize_source(source, str(source), target, settings, skip_existing=False)

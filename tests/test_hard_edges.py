@@ -1,0 +1,78 @@
+"""Hostile command lines and resumes: each case failed before its fix."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from docbin.batch.manifest import read_records, summarise
+from docbin.errors import ExitCode
+
+
+def write_pages(folder: Path, make_page, count: int = 3) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for k in range(count):
+        Image.fromarray(make_page(seed=k)).save(folder / f"p{k}.png")
+    return folder
+
+
+def test_resume_redoes_a_deleted_or_truncated_output(run, tmp_path, make_page):
+    scans = write_pages(tmp_path / "scans", make_page)
+    out, manifest = tmp_path / "out", tmp_path / "run.jsonl"
+    assert run("binarize", scans, out, "--manifest", manifest, "-j", "1").exit_code == 0
+    good = (out / "p1.png").read_bytes()
+    (out / "p0.png").unlink()
+    (out / "p1.png").write_bytes(good[:20])
+    again = run("binarize", scans, out, "--manifest", manifest, "-j", "1")
+    assert again.exit_code == 0, again.stderr
+    assert "2 page(s) written" in again.stderr
+    assert (out / "p0.png").exists() and (out / "p1.png").read_bytes() == good
+
+
+def test_manifest_keys_files_by_their_resolved_path(run, tmp_path, make_page, monkeypatch):
+    scans = write_pages(tmp_path / "scans", make_page)
+    out, manifest = tmp_path / "out", tmp_path / "run.jsonl"
+    monkeypatch.chdir(tmp_path)
+    assert run("binarize", "scans", "out", "--manifest", manifest, "-j", "1").exit_code == 0
+    again = run("binarize", scans.resolve(), out.resolve(), "--manifest", manifest, "-j", "1")
+    assert again.exit_code == 0
+    assert "0 page(s) written" in again.stderr and "3 file(s) done before" in again.stderr
+    assert summarise(read_records(manifest), 0).pages == 3
+
+
+def test_an_empty_input_or_output_is_a_usage_error(run, tmp_path, make_page, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_pages(tmp_path, make_page, 1)
+    for args in (("", "o/e.png"), ("p0.png", "")):
+        result = run("binarize", *args)
+        assert result.exit_code == ExitCode.usage
+        assert result.stderr.strip().startswith("docbin: error:")
+    assert not (tmp_path / "o").exists()
+
+
+def test_options_that_would_do_nothing_or_crash_are_refused(run, tmp_path, make_page):
+    source = write_pages(tmp_path, make_page, 1) / "p0.png"
+    for extra in (("--balance", "0.3"), ("--model", tmp_path / "n.onnx"),
+                  ("--steps", "refine"), ("--max-megapixels", "nan"), ("--dpi", "1e30")):
+        result = run("binarize", source, tmp_path / "x.png", *extra)
+        assert result.exit_code == ExitCode.usage, (extra, result.output)
+        assert "Traceback" not in result.output
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_a_float_tiff_error_names_the_file(run, tmp_path):
+    source = tmp_path / "float.tif"
+    Image.fromarray(np.arange(400, dtype=np.float32).reshape(20, 20) / 100).save(source)
+    result = run("binarize", source, tmp_path / "x.png")
+    assert result.exit_code == ExitCode.input_error
+    assert result.stderr.startswith(f"docbin: error: {source}: ")
+
+
+def test_an_output_with_a_trailing_slash_is_a_folder(run, tmp_path, make_page):
+    source = write_pages(tmp_path / "in", make_page, 1) / "p0.png"
+    result = run("binarize", source, str(tmp_path / "new") + os.sep)
+    assert result.exit_code == 0, result.stderr
+    assert (tmp_path / "new" / "p0.png").exists()
