@@ -174,6 +174,16 @@ def read_pages(source: Source, max_megapixels: float = 300.0, *,
         raise InputError(f"{label}: cannot read: {_one_line(error)}") from error
 
 
+def count_pages(source) -> int:
+    """How many pages (frames) an image file holds, from its header; 1 for a file that
+    cannot be opened (reading it reports the error)."""
+    try:
+        with Image.open(source) as image:
+            return int(getattr(image, "n_frames", 1))
+    except (OSError, ValueError, UnidentifiedImageError, Image.DecompressionBombError):
+        return 1
+
+
 def read_image(source: Source, max_megapixels: float = 300.0, *,
                name: str | None = None) -> Page:
     """Read the first page of an image file; see :func:`read_pages`."""

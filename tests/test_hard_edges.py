@@ -76,3 +76,18 @@ def test_an_output_with_a_trailing_slash_is_a_folder(run, tmp_path, make_page):
     result = run("binarize", source, str(tmp_path / "new") + os.sep)
     assert result.exit_code == 0, result.stderr
     assert (tmp_path / "new" / "p0.png").exists()
+
+
+def test_a_page_name_of_a_multi_page_tiff_that_collides_is_reported(run, tmp_path, make_page):
+    scans = tmp_path / "scans"
+    scans.mkdir()
+    frames = [Image.fromarray(make_page(seed=s)) for s in (1, 2)]
+    frames[0].save(scans / "book.tif", save_all=True, append_images=frames[1:])
+    Image.fromarray(make_page(seed=3)).save(scans / "book-p2.png")
+    Image.fromarray(make_page(seed=4)).save(scans / "book-p3.png")  # no page 3: no clash
+    result = run("binarize", scans, tmp_path / "out")
+    assert result.exit_code == ExitCode.failed_pages
+    failed = [line for line in result.stderr.splitlines() if line.startswith("docbin: failed")]
+    assert len(failed) == 1 and "book-p2.png" in failed[0] and "page 2 of" in failed[0]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "book-p1.png", "book-p2.png", "book-p3.png"]

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from docbin.errors import InputError, OutputError, SetupError
-from docbin.io import read_pages, write_bytes
+from docbin.io import count_pages, read_pages, write_bytes
 
 _URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://")
 #: Backends whose single put is atomic (the object appears whole or not at all).
@@ -156,6 +156,10 @@ class LocalLocation:
         return self.path.exists() and other.path.exists() and \
             os.path.samefile(self.path, other.path)
 
+    def page_count(self) -> int:
+        """Pages of the image file here (its header only)."""
+        return count_pages(self.path)
+
     def read_pages(self, max_megapixels: float, label: str):
 
         return read_pages(self.path, max_megapixels, name=label)
@@ -255,6 +259,14 @@ class RemoteLocation:
     def same_file(self, other: LocalLocation | RemoteLocation) -> bool:
         return isinstance(other, RemoteLocation) and other.scheme == self.scheme and \
             other.path == self.path
+
+    def page_count(self) -> int:
+        """Pages of the image file here (its header only)."""
+        try:
+            with self.fs.open(self.path, "rb") as stream:
+                return count_pages(stream)
+        except (OSError, ValueError):
+            return 1
 
     def read_pages(self, max_megapixels: float, label: str):
 
