@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from docbin.batch.manifest import read_records, summarise
-from docbin.errors import ExitCode
+from docbin.errors import ExitCode, SetupError
 
 
 def write_pages(folder: Path, make_page, count: int = 3) -> Path:
@@ -91,3 +93,83 @@ def test_a_page_name_of_a_multi_page_tiff_that_collides_is_reported(run, tmp_pat
     assert len(failed) == 1 and "book-p2.png" in failed[0] and "page 2 of" in failed[0]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
         "book-p1.png", "book-p2.png", "book-p3.png"]
+
+
+# --- --cluster at something that is not (or not yet) a usable Dask scheduler -------------------
+
+def _serve(handler) -> tuple[str, object]:
+    """A TCP server on a free local port whose connections ``handler(sock)`` serves."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+
+    def loop():
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            threading.Thread(target=handler, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=loop, daemon=True).start()
+    return f"tcp://127.0.0.1:{server.getsockname()[1]}", server
+
+
+def _silent(conn) -> None:  # accepts, reads, never answers (an HTTP server's behaviour)
+    try:
+        while conn.recv(4096):
+            pass
+    except OSError:
+        pass
+
+
+def _banner(conn) -> None:  # answers with a text banner, then hangs up
+    conn.sendall(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n" * 4)
+    conn.close()
+
+
+@pytest.mark.parametrize("handler", [_silent, _banner], ids=["silent", "banner"])
+def test_a_server_that_is_not_a_scheduler_is_one_line_and_leaves_nothing(
+        run, tmp_path, make_page, handler):
+    pytest.importorskip("distributed")
+    address, server = _serve(handler)
+    scans = write_pages(tmp_path / "scans", make_page, 1)
+    out, manifest = tmp_path / "out", tmp_path / "run.jsonl"
+    start = time.monotonic()
+    try:
+        result = run("binarize", scans, out, "--cluster", address, "--cluster-timeout", "2",
+                     "--manifest", manifest)
+    finally:
+        server.close()
+    assert time.monotonic() - start < 30
+    assert result.exit_code == ExitCode.usage, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"docbin: error: --cluster {address}")
+    assert "pip install" not in lines[0]
+    assert not out.exists() and not manifest.exists()
+
+
+def test_a_scheduler_without_workers_is_reported_and_given_up(run, tmp_path, make_page):
+    distributed = pytest.importorskip("distributed")
+    from docbin.batch import cluster as cluster_module
+
+    scheduler = distributed.LocalCluster(n_workers=0, processes=False,
+                                         dashboard_address=None)
+    notices = []
+    try:
+        with pytest.raises(SetupError, match="no worker"):
+            cluster_module.DaskExecutor.connect(scheduler.scheduler_address, 0.6,
+                                                notice=notices.append)
+        cluster_module.WORKERS_NOTICE, saved = 0.1, cluster_module.WORKERS_NOTICE
+        try:
+            with pytest.raises(SetupError):
+                cluster_module.DaskExecutor.connect(scheduler.scheduler_address, 0.6,
+                                                    notice=notices.append)
+        finally:
+            cluster_module.WORKERS_NOTICE = saved
+    finally:
+        scheduler.close()
+    assert notices and "no worker yet" in notices[0]

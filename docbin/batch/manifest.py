@@ -100,12 +100,14 @@ def completed(records: list[dict]) -> dict[str, list[dict]]:
 
 
 class ManifestWriter:
-    """Appends records to a manifest file, one flushed line each.
+    """Appends records to a manifest file, one flushed line each. The file is opened at
+    the first record, so a batch that stops before any page (a cluster that cannot be
+    used) leaves no empty manifest behind.
 
     Raises
     ------
     OutputError
-        The file cannot be opened or written.
+        The folder does not exist, or the file cannot be opened or written.
     """
 
     def __init__(self, path: str | os.PathLike) -> None:
@@ -113,6 +115,9 @@ class ManifestWriter:
         if not self.path.parent.is_dir():
             raise OutputError(f"--manifest {self.path}: the folder {self.path.parent} "
                               "does not exist")
+        self._stream = None
+
+    def _open(self) -> None:
         try:
             self._stream = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
             if self._stream.tell() > 0:
@@ -130,7 +135,8 @@ class ManifestWriter:
                 self._stream.write("\n")
 
     def write(self, records: list[dict]) -> None:
-
+        if self._stream is None:
+            self._open()
         text = "".join(json.dumps(json_safe(item), separators=(", ", ": ")) + "\n"
                        for item in records)
         try:
@@ -141,7 +147,8 @@ class ManifestWriter:
                 from error
 
     def close(self) -> None:
-        self._stream.close()
+        if self._stream is not None:
+            self._stream.close()
 
 
 @dataclass

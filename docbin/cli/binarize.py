@@ -90,6 +90,10 @@ def binarize(
         help="Folders: run the pages on a Dask cluster, one task per page: a scheduler "
              "address (tcp://HOST:8786), or local:N for N local worker processes. Needs "
              "pip install \"docbin\\[cluster]\".")] = None,
+    cluster_timeout: Annotated[float, typer.Option(
+        "--cluster-timeout", min=0.5, max=86400.0,
+        help="--cluster: seconds to wait for the scheduler to answer and for a first worker "
+             "to join it.")] = 10.0,
     manifest: Annotated[Path | None, typer.Option(
         "--manifest", show_default=False,
         help="Folders: append a JSON line per page as it finishes (input, output, status, "
@@ -136,6 +140,7 @@ def binarize(
         if source.is_dir():
             code = _binarize_folder(source, output, settings, recursive=recursive,
                                     jobs=jobs, quiet=quiet, cluster=cluster,
+                                    cluster_timeout=cluster_timeout,
                                     manifest=manifest)
             if code != ExitCode.ok:
                 raise typer.Exit(int(code))
@@ -257,6 +262,7 @@ class _Reporter:
 
 def _binarize_folder(folder, output: str, settings, *, recursive: bool, jobs: int,
                      quiet: bool, cluster: str | None = None,
+                     cluster_timeout: float = 10.0,
                      manifest: Path | None = None) -> ExitCode:
     """Every image of ``folder`` into the folder ``output`` (paths or URLs), on this
     machine or a Dask cluster; failures reported at the end."""
@@ -266,15 +272,16 @@ def _binarize_folder(folder, output: str, settings, *, recursive: bool, jobs: in
 
     if output == "-":
         raise usage_error("a folder INPUT needs an output folder, not -")
-    entries = plan_folder(folder, location(output), recursive=recursive,
-                          format=settings.format)
+    target = location(output)
     if cluster is None:
         executor = LocalExecutor(jobs)
-    else:
+    else:  # connect first: a scheduler that cannot be used leaves nothing behind
         from docbin.batch.cluster import DaskExecutor
 
-        executor = DaskExecutor.connect(cluster)
+        executor = DaskExecutor.connect(cluster, cluster_timeout,
+                                        notice=lambda message: typer.echo(message, err=True))
     try:
+        entries = plan_folder(folder, target, recursive=recursive, format=settings.format)
         if executor.dashboard_link and not quiet:
             typer.echo(f"docbin: Dask dashboard at {executor.dashboard_link}", err=True)
         with _Reporter(len(entries), quiet) as reporter:
