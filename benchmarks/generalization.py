@@ -442,9 +442,9 @@ def main(argv=None) -> int:
                         "(classical and learned) to this CSV file")
     parser.add_argument("--surface-steps", type=int, default=1000,
                         help="training steps of the surface network per split")
-    parser.add_argument("--surface-mu", type=float, default=0.1,
+    parser.add_argument("--surface-mu", type=float, default=3.0,
                         help="μ, the weight of ‖Δz‖² of the surface network")
-    parser.add_argument("--surface-regret", type=float, default=1.0,
+    parser.add_argument("--surface-regret", type=float, default=10.0,
                         help="λ, the weight of the regret term of the surface network")
     args = parser.parse_args(argv)
     if not args.data.is_dir():

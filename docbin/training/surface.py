@@ -54,11 +54,11 @@ DEFAULT_CHANNELS = _adjust.CHANNELS
 class TrainConfig:
     """Settings of :func:`fit` (the shipped network uses the defaults)."""
 
-    steps: int = 1500
+    steps: int = 1000
     batch_pages: int = 8
     learning_rate: float = 2e-3
-    mu: float = 0.1          # weight of mean ‖Δz‖² per patch
-    regret: float = 1.0      # λ, weight of max(0, L(f) − L(f_page))
+    mu: float = 3.0          # weight of mean ‖Δz‖² per patch
+    regret: float = 10.0     # λ, weight of max(0, L(f) − L(f_page))
     delta_max: float = 0.15
     tau_start: float = 4.0
     tau_end: float = 1.0

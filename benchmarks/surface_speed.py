@@ -1,0 +1,101 @@
+"""Cost of the hybrid's surface step beside doxapy's Sauvola, on a generated page.
+
+In one process, on the page of benchmarks/speed.py (:func:`speed.make_page`, 24 MP by
+default), the following run in turn (rotating order, ``--repeats`` timed rounds after a
+warm-up) and the median times are printed with their ratio to doxapy's Sauvola:
+
+- ``statistics``: :func:`docbin.stats.measure_page` (the classical statistics);
+- ``statistics + patch histograms``: :func:`docbin.stats.measure_page_blocks` with blocks of
+  512 px (what the step needs for the patches' own (b, t));
+- ``surface step``: :func:`docbin.method.adjust.surface_factor` (downscaling, inputs,
+  onnxruntime, patch factors);
+- ``decision, page f``: :func:`docbin.threshold.binary_page` with the scalar factor;
+- ``decision, blended f``: the same with the step's rows callable;
+- ``doxapy Sauvola`` (window 75, k 0.2).
+
+The surface step's added cost is (statistics + histograms − statistics) + surface step +
+(decision blended − decision page f).
+
+    python benchmarks/surface_speed.py --megapixels 24 --repeats 5 [--model PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def main(argv=None) -> int:
+    here = Path(__file__).resolve().parent
+    sys.path.insert(0, str(here))
+    import speed
+
+    from docbin import stats, threshold
+    from docbin.method import adjust
+    from docbin.method import surface as ms
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--megapixels", type=float, default=24.0)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--model", default=None)
+    parser.add_argument("--cache", type=Path, default=here.parent / "runs/speed")
+    args = parser.parse_args(argv)
+    path, _ = speed.make_page(args.megapixels, args.cache)
+    page_image = np.load(path)
+    model = adjust.load_surface_model(args.model)
+    grid = ms.patch_grid_shape(page_image.shape)
+    page, _, blocks = stats.measure_page_blocks(page_image, 512, grid)
+    f = float(ms.logistic_surface(page.b, page.t))
+    field, info = adjust.surface_factor(page_image, page, f, model=model, blocks=blocks)
+    field_callable = field if callable(field) else ms.PatchFieldRows(
+        np.full(grid, f), page_image.shape)
+    import doxapy
+
+    def sauvola(image):
+        out = np.empty_like(image)
+        algorithm = doxapy.Binarization(doxapy.Binarization.Algorithms.SAUVOLA)
+        algorithm.initialize(image)
+        algorithm.to_binary(out, {"window": 75, "k": 0.2})
+        return out
+
+    methods = {
+        "statistics": lambda: stats.measure_page(page_image),
+        "statistics + patch histograms": lambda: stats.measure_page_blocks(page_image, 512, grid),
+        "surface step": lambda: adjust.surface_factor(page_image, page, f, model=model,
+                                                      blocks=blocks),
+        "decision, page f": lambda: threshold.binary_page(page_image, page.window_radius, f),
+        "decision, blended f": lambda: threshold.binary_page(page_image, page.window_radius,
+                                                             field_callable),
+        "doxapy Sauvola": lambda: sauvola(page_image),
+    }
+    names = list(methods)
+    for name in names:
+        methods[name]()
+    times = {name: [] for name in names}
+    for round_ in range(args.repeats):
+        order = names[round_ % len(names):] + names[:round_ % len(names)]
+        for name in order:
+            start = time.perf_counter()
+            methods[name]()
+            times[name].append(time.perf_counter() - start)
+    median = {name: statistics.median(v) for name, v in times.items()}
+    base = median["doxapy Sauvola"]
+    print(f"page {page_image.shape[0]} × {page_image.shape[1]} "
+          f"({page_image.size / 1e6:.1f} MP), {grid[0] * grid[1]} patches, "
+          f"f range {info['f_min']:.4f}–{info['f_max']:.4f}")
+    print("| step | median s | × Sauvola |\n|---|---:|---:|")
+    for name in names:
+        print(f"| {name} | {median[name]:.3f} | {median[name] / base:.2f} |")
+    added = (median["statistics + patch histograms"] - median["statistics"]) + \
+        median["surface step"] + (median["decision, blended f"] - median["decision, page f"])
+    print(f"| added by the surface step | {added:.3f} | {added / base:.2f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
