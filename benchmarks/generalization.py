@@ -30,7 +30,7 @@ Variants (``--variants``), all but ``-page`` with the features of docbin/refine.
   with no margin limit; ``refine-wide-add-below-mean``: δ = 0.2, adding only pixels that
   also pass the classical mean test I < L_a);
 - ``*-reachN``: the text the network adds must lie within N pixels of the classical text
-  (:func:`docbin.refine.limit_reach`; ``-reach1``: touching it);
+  (:func:`docbin.method.refine.limit_reach`; ``-reach1``: touching it);
 - ``*-confident``: the network overrides the classical decision only where its probability
   is outside [0.25, 0.75];
 - ``<variant>+synth``: trained with ``--synth N`` generated pages (docbin.synth, as
@@ -89,9 +89,9 @@ def _prepare(job) -> str:
     collection, image_path, gt_path, out = job
     if Path(out).exists():
         return out
-    from docbin import refine, stats, threshold
+    from docbin.method import refine, stats, decision as threshold
     from docbin.io import read_image
-    from docbin.surface import logistic_surface
+    from docbin.method.surface import logistic_surface
 
     gray = read_image(image_path).image
     gt = read_image(gt_path).image < 128
@@ -178,7 +178,7 @@ def build_cache(data, cache: Path, jobs: int) -> list[Page]:
 # --- learning -------------------------------------------------------------------------------
 
 
-#: the cached features: docbin.refine.FEATURES, then the page constants f, t, b
+#: the cached features: docbin.method.refine.FEATURES, then the page constants f, t, b
 LOCAL_COLUMNS = 13
 
 
@@ -246,8 +246,8 @@ def refined_mask(page: Page, key: str, predict, confidence: float = 0.0,
             sure &= ~decided
         before = ink[index[sure]]
         ink[index[sure]] = decided[sure]
-        if reach:  # as docbin.refine.RowRefiner.finish: added text must touch classical text
-            from docbin.refine import MADE_BACKGROUND, MADE_TEXT, limit_reach
+        if reach:  # as docbin.method.refine.RowRefiner.finish: added text must touch classical text
+            from docbin.method.refine import MADE_BACKGROUND, MADE_TEXT, limit_reach
 
             changes = np.zeros(ink.shape, np.uint8)
             changes[index[sure][decided[sure] & ~before]] = MADE_TEXT
@@ -259,7 +259,7 @@ def refined_mask(page: Page, key: str, predict, confidence: float = 0.0,
 
 
 def score(prediction: np.ndarray, gt: np.ndarray) -> dict:
-    from docbin import metrics
+    from docbin.evaluation import metrics
 
     result = metrics.evaluate(prediction, gt)
     return {k: float(result[k]) for k in METRICS}
@@ -320,10 +320,10 @@ def surface_pages(roots, cache: Path, synth: int) -> tuple[list[dict], list[dict
 def surface_binarize(page: dict, model, balance: float = 0.5):
     """(classical ink mask, surface-step ink mask, ground truth, info) of a prepared page,
     through the runtime's own path: surface_factor → binary_page."""
-    from docbin import threshold
     from docbin.io import read_image
+    from docbin.method import decision as threshold
     from docbin.method.adjust import surface_factor
-    from docbin.stats import BlockHistograms, PageStats
+    from docbin.method.stats import BlockHistograms, PageStats
 
     gray = read_image(page["image_path"]).image
     gt = read_image(page["gt_path"]).image < 128

@@ -107,7 +107,7 @@ def make_page(megapixels: float, cache: Path, seed: int = 2024) -> tuple[Path, s
 
 def find_model(model: str | None) -> str | None:
     """The network to time: ``model``, or "" for the packaged one; None when none loads."""
-    from docbin.refine import load_refiner
+    from docbin.method.refine import load_refiner
 
     try:
         load_refiner(model)
@@ -120,7 +120,7 @@ def find_model(model: str | None) -> str | None:
 def without_kernels(run):
     """``run()`` with the statistics step and the rule in their OpenCV/NumPy form, as where
     docbin's compiled kernels (``docbin._kernels``) were not built."""
-    from docbin import stats
+    from docbin.method import stats
 
     kernels, stats._kernels = stats._kernels, None
     try:
@@ -140,7 +140,7 @@ def build_methods(model: str | None) -> dict:
                                                                   threads=1).image,
                "docbin classical region": lambda page: binarize(page, "classical",
                                                                 scope="region").image}
-    from docbin import stats
+    from docbin.method import stats
 
     if stats._kernels is not None:
         methods["docbin classical no kernels"] = lambda page: without_kernels(
@@ -172,7 +172,7 @@ def build_methods(model: str | None) -> dict:
         remove (the window radius is measured once, in the warm-up run)."""
         key = (page.shape, page.ctypes.data)
         if key not in radii:
-            from docbin.stats import measure_page
+            from docbin.method.stats import measure_page
 
             radii[key] = measure_page(page)[0].window_radius
         size = 2 * radii[key] + 1
@@ -294,7 +294,7 @@ def environment() -> str:
         versions.append(f"doxapy {version('doxapy')}")
     except PackageNotFoundError:
         versions.append("no doxapy")
-    from docbin import stats
+    from docbin.method import stats
 
     kernels = "built" if stats._kernels is not None else "not built"
     return (f"{platform.processor() or platform.machine()}, {cpus} usable CPUs, "

@@ -4,12 +4,12 @@ In one process, on the page of benchmarks/speed.py (:func:`speed.make_page`, 24 
 default), the following run in turn (rotating order, ``--repeats`` timed rounds after a
 warm-up) and the median times are printed with their ratio to doxapy's Sauvola:
 
-- ``statistics``: :func:`docbin.stats.measure_page` (the classical statistics);
-- ``statistics + patch histograms``: :func:`docbin.stats.measure_page_blocks` with blocks of
+- ``statistics``: :func:`docbin.method.stats.measure_page` (the classical statistics);
+- ``statistics + patch histograms``: :func:`docbin.method.stats.measure_page_blocks` with blocks of
   512 px (what the step needs for the patches' own (b, t));
 - ``surface step``: :func:`docbin.method.adjust.surface_factor` (downscaling, inputs,
   onnxruntime, patch factors);
-- ``decision, page f``: :func:`docbin.threshold.binary_page` with the scalar factor;
+- ``decision, page f``: :func:`docbin.method.decision.binary_page` with the scalar factor;
 - ``decision, blended f``: the same with the step's rows callable;
 - ``doxapy Sauvola`` (window 75, k 0.2).
 
@@ -35,7 +35,8 @@ def main(argv=None) -> int:
     sys.path.insert(0, str(here))
     import speed
 
-    from docbin import stats, threshold
+    from docbin.method import decision as threshold
+    from docbin.method import stats
     from docbin.method import adjust
     from docbin.method import surface as ms
 

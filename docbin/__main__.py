@@ -1,3 +1,3 @@
-from .cli import main
+from docbin.cli.commands import main
 
 main()

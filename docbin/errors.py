@@ -1,6 +1,6 @@
 """Exceptions raised by docbin, each with the exit code the CLI maps it to.
 
-Library code raises these; only :mod:`docbin.cli` turns them into a message and an
+Library code raises these; only :mod:`docbin.cli.commands` turns them into a message and an
 exit code. Messages say what went wrong and, where possible, how to fix it.
 """
 

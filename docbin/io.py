@@ -38,8 +38,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from .errors import InputError, OutputError
-from .pipeline import as_gray
+from docbin.errors import InputError, OutputError
+from docbin.pipeline import as_gray
 
 #: Suffixes of the files a folder batch picks up (lower case).
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".jpe", ".tif", ".tiff", ".bmp", ".dib",

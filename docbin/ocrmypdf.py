@@ -31,8 +31,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from .errors import MissingDependencyError
-from .options import METHODS, Options
+from docbin.errors import MissingDependencyError
+from docbin.options import METHODS, Options
 
 try:
     from ocrmypdf import hookimpl
@@ -87,14 +87,14 @@ def settings(options) -> Options:
 
 @hookimpl
 def check_options(options) -> None:
-    from .errors import ModelError
+    from docbin.errors import ModelError
 
     try:
         chosen = settings(options)
     except ValueError as error:
         raise BadArgsError(f"docbin: {error}") from None
     if chosen.method == "hybrid":
-        from .refine import load_refiner
+        from docbin.method.refine import load_refiner
 
         try:
             load_refiner(chosen.model)
@@ -116,7 +116,7 @@ def binarize_image(image, options):
     import numpy as np
     from PIL import Image
 
-    from .pipeline import binarize
+    from docbin.pipeline import binarize
 
     if image.mode == "1":
         return image

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import stats as _stats
-from . import threshold as _threshold
-from .options import Options
-from .surface import logistic_surface
+from docbin.method import stats as _stats
+from docbin.method import decision as _threshold
+from docbin.options import Options
+from docbin.method.surface import logistic_surface
 
 
 @dataclass
@@ -26,7 +26,7 @@ class BinarizationResult:
         (B_I), ``window_radius`` (K), ``f`` and ``timings`` (seconds per step); the
         hybrid adds ``hybrid`` (its network, band and how many pixels it re-decided);
         scope ``region`` adds ``regional`` (the tile fields b, t, f of
-        :func:`docbin.regional.explain`; ``f`` stays the page's factor).
+        :func:`docbin.method.regional.explain`; ``f`` stays the page's factor).
     refined : ndarray or None
         With ``record_refined`` and the hybrid: uint8 page, 0 where the classical
         decision stands, 1 where the network re-decided it and the classical decision
@@ -85,7 +85,7 @@ def binarize(image: np.ndarray, method: str | None = None, *, options: Options |
         ``classical``: the parameter-free method of METHOD.md §1 with the logistic
         decision surface. ``hybrid``: the same decision, with the pixels near its
         threshold re-decided by the shipped refinement network (METHOD.md §3,
-        :mod:`docbin.refine`). Default: ``options.method``, or the default of
+        :mod:`docbin.method.refine`). Default: ``options.method``, or the default of
         :class:`~docbin.options.Options` without ``options``.
     options : Options, optional
         Every other setting; keyword arguments override its fields.
@@ -108,7 +108,7 @@ def binarize(image: np.ndarray, method: str | None = None, *, options: Options |
     gray = as_gray(image)
     network = None
     if options.method == "hybrid":  # load (and check) before the costly statistics
-        from . import refine as _refine  # onnxruntime is imported only here
+        from docbin.method import refine as _refine  # onnxruntime is imported only here
 
         network = _refine.load_refiner(options.model)
     timings: dict[str, float] = {}
@@ -116,7 +116,7 @@ def binarize(image: np.ndarray, method: str | None = None, *, options: Options |
     regional = None
     scope = options.resolved_scope
     if scope == "region":
-        from . import regional as _regional
+        from docbin.method import regional as _regional
         regional = _regional.regional_stats(gray)  # the page's statistics and the tiles'
         page = regional.page
     else:

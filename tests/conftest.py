@@ -31,7 +31,7 @@ def run():
     """``run(*args, input=None)``: docbin's CLI through Typer's CliRunner (stderr apart)."""
     from typer.testing import CliRunner
 
-    from docbin import cli
+    import docbin.cli.commands as cli
 
     runner = CliRunner()
 
@@ -76,7 +76,7 @@ def require_module(name: str, extra: str):
 def kernel_form(request, monkeypatch):
     """Run a test with docbin's compiled kernels (docbin._kernels) and with the OpenCV/NumPy
     form that docbin uses where they were not built."""
-    from docbin import stats
+    from docbin.method import stats
 
     compiled = stats._kernels
     if request.param == "compiled" and compiled is None:

@@ -17,10 +17,10 @@ import pytest
 from PIL import Image
 
 import docbin
-from docbin import batch
+from docbin.batch import runner as batch
 from docbin import io as dio
 from docbin.errors import ExitCode
-from docbin.manifest import FIELDS, read_records, summarise
+from docbin.batch.manifest import FIELDS, read_records, summarise
 from docbin.options import Options
 
 fsspec = pytest.importorskip("fsspec")
@@ -88,7 +88,7 @@ class _DeadPool:
 
 def _page_jobs(folder, make_page, count):
     """``count`` (task, settings) jobs of classical binarization, pages in ``folder``."""
-    from docbin.storage import location
+    from docbin.batch.storage import location
 
     settings = batch.Settings(options=Options(method="classical"))
     jobs = []
@@ -207,7 +207,7 @@ def test_a_failed_put_leaves_no_object(run, memory, make_page, monkeypatch):
 def test_temporary_name_then_move_on_file_systems(tmp_path, make_page, monkeypatch):
     """Backends that are not object stores get a temporary name, then a move: a failed
     move leaves neither the output nor the temporary file."""
-    from docbin.storage import location
+    from docbin.batch.storage import location
 
     faulty_storage.register()
     target = location(f"faulty://{tmp_path}/out.png")

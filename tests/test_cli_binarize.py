@@ -14,7 +14,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 import docbin
-from docbin import cli
+import docbin.cli.commands as cli
 from docbin import io as dio
 from docbin.errors import ExitCode
 
@@ -487,7 +487,7 @@ def test_hybrid_without_a_model_is_a_model_error(run, scans, tmp_path):
 def test_version_and_help_do_not_import_heavy_modules(args):
     code = (
         "import sys\n"
-        "from docbin.cli import app\n"
+        "from docbin.cli.commands import app\n"
         "try:\n"
         f"    app({args!r})\n"
         "except SystemExit:\n"
@@ -502,7 +502,7 @@ def test_version_and_help_do_not_import_heavy_modules(args):
     assert "HEAVY []" in result.stdout
     if args == ["--version"]:
         assert f"docbin {docbin.__version__}" in result.stdout
-        from docbin import stats
+        from docbin.method import stats
 
         built = "built" if stats._kernels is not None else "not built"
         assert f"compiled kernels: {built}" in result.stdout
@@ -510,7 +510,7 @@ def test_version_and_help_do_not_import_heavy_modules(args):
 
 def test_a_missing_input_is_reported_before_an_existing_output(tmp_path):
 
-    from docbin.cli import app
+    from docbin.cli.commands import app
 
     existing = tmp_path / "out.png"
     existing.write_bytes(b"keep")

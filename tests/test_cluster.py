@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from docbin import batch, cli
+from docbin.batch import runner as batch
+import docbin.cli.commands as cli
 from docbin import io as dio
 from docbin.errors import ExitCode
-from docbin.manifest import read_records
+from docbin.batch.manifest import read_records
 from docbin.options import Options
 
 distributed = pytest.importorskip("distributed")
@@ -30,7 +31,7 @@ def client():
     """Two one-thread worker processes, set up as docbin sets up ``--cluster local:N``."""
     import dask
 
-    from docbin.cluster import ALLOWED_FAILURES
+    from docbin.batch.cluster import ALLOWED_FAILURES
 
     with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
                           "distributed.scheduler.worker-saturation": 1.0}):
@@ -105,7 +106,7 @@ def test_cluster_gives_the_outputs_of_jobs_and_records_bad_pages(run, workers, c
     assert "Permission denied" in reasons["unreadable.png"]
     assert "empty" in reasons["zero.png"] and "--max-megapixels" in reasons["large.png"]
     # each worker that binarized a page loaded the network's session once, and kept it
-    from docbin import refine
+    from docbin.method import refine
 
     sessions = client.run(lambda: len(refine._cache))
     assert set(sessions.values()) <= {0, 1} and 1 in sessions.values()
@@ -174,7 +175,7 @@ def test_progress_bar_across_the_cluster(run, workers, tmp_path, make_page, monk
 def test_unreachable_scheduler_is_a_usage_error(run, tmp_path, make_page, monkeypatch):
     import socket
 
-    from docbin import cluster
+    from docbin.batch import cluster
 
     monkeypatch.setattr(cluster, "CONNECT_TIMEOUT", 1.0)
     with socket.socket() as probe:  # a port nobody listens on

@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from docbin import evaluation, metrics
-from docbin.cli import app
+from docbin.evaluation import benchmark as evaluation, metrics
+from docbin.cli.commands import app
 from docbin.errors import ExitCode, InputError
 
 
@@ -166,7 +166,7 @@ def test_benchmark_page_times_and_scores(tmp_path, make_page):
     assert run.seconds > 0
     page = np.asarray(Image.open(collection.matching.pairs[0].prediction))
     truth = np.asarray(Image.open(collection.matching.pairs[0].ground_truth))
-    from docbin.baselines import otsu
+    from docbin.evaluation.baselines import otsu
     assert run.scores == metrics.evaluate(otsu(page), truth)
 
 

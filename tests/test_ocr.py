@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 from PIL import Image
 from typer.testing import CliRunner
 
-from docbin import evaluation, ocr, synth
-from docbin.cli import app
+from docbin.evaluation import benchmark as evaluation, ocr
+from docbin import synth
+from docbin.cli.commands import app
 from docbin.errors import ExitCode, InputError, MissingDependencyError
 
 require_module("rapidfuzz", "ocr")

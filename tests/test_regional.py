@@ -1,4 +1,4 @@
-"""Regional statistics and the per-pixel f map (docbin.regional)."""
+"""Regional statistics and the per-pixel f map (docbin.method.regional)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from conftest import synthetic_page
 
-from docbin import regional, stats, threshold
+from docbin.method import regional, stats, decision as threshold
 from docbin.pipeline import binarize
-from docbin.surface import logistic_surface
+from docbin.method.surface import logistic_surface
 
 
 def two_sided_page(rows: int = 256, cols: int = 1024) -> np.ndarray:
@@ -272,7 +272,7 @@ def test_region_scope_decision_uses_the_map():
 
 def test_tile_rows_equal_the_upsampled_map():
     # against one bilinear resize of the whole tile grid by the stride, cropped to the page
-    from docbin.regional import TILE_SIZE, tile_grid_shape, upsample_tile_rows, upsample_tiles
+    from docbin.method.regional import TILE_SIZE, tile_grid_shape, upsample_tile_rows, upsample_tiles
 
     rng = np.random.default_rng(5)
     stride = TILE_SIZE // 2
@@ -293,7 +293,7 @@ def test_tile_rows_equal_the_upsampled_map():
 def test_fields_from_the_statistics_pass_equal_the_sample_reference(seed, tile_size,
                                                                     monkeypatch, kernel_form):
     # the banded, threaded block histograms of measure_page_blocks against edge_samples
-    from docbin import bands, stats
+    from docbin.method import bands, stats
     from docbin.synth import degraded_page
 
     monkeypatch.setattr(bands, "BAND_PIXELS", 20_000)  # many bands, block rows split

@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy import ndimage
 
-from docbin import stats as _stats_module
+from docbin.method import stats as _stats_module
 from docbin.options import CONSTANTS
-from docbin.stats import (
+from docbin.method.stats import (
     PageStats,
     edge_image,
     edge_threshold,
@@ -374,7 +374,7 @@ def large_page():
 @pytest.mark.parametrize("keep_magnitude", [True, False])
 def test_bands_give_the_whole_page_result(large_page, keep_magnitude, monkeypatch, kernel_form):
     # the magnitude kept between the passes (small pages) or computed again (large ones)
-    from docbin import stats as stats_module
+    from docbin.method import stats as stats_module
 
     monkeypatch.setattr(stats_module, "KEEP_MAGNITUDE_PIXELS", 1 << 40 if keep_magnitude else 0)
     whole_stats, whole_edges = measure_page(large_page, band_pixels=10**9, threads=1)
@@ -388,7 +388,7 @@ def test_bands_give_the_whole_page_result(large_page, keep_magnitude, monkeypatc
 @pytest.mark.parametrize("keep_magnitude", [True, False])
 def test_banded_edges_match_the_whole_page_reference(keep_magnitude, monkeypatch, kernel_form):
     # 130 columns and bands of 16 rows: many band borders cross the magnitude's block grid
-    from docbin import stats as stats_module
+    from docbin.method import stats as stats_module
 
     monkeypatch.setattr(stats_module, "KEEP_MAGNITUDE_PIXELS", 1 << 40 if keep_magnitude else 0)
     rng = np.random.default_rng(11)
@@ -405,7 +405,7 @@ def test_banded_edges_match_the_whole_page_reference(keep_magnitude, monkeypatch
 
 def test_components_are_joined_across_band_borders():
     # a U shape and a diagonal cut by many band borders; a 5-pixel component cut in two
-    from docbin import bands
+    from docbin.method import bands
 
     edges = np.zeros((64, 80), bool)
     edges[5:60, 10] = edges[5:60, 30] = edges[59, 10:31] = True
@@ -432,7 +432,7 @@ def test_components_are_joined_across_band_borders():
 
 
 def test_union_find_joins_chains_and_cycles():
-    from docbin.bands import union_find
+    from docbin.method.bands import union_find
 
     root = union_find(8, [7, 6, 5, 1, 2], [6, 5, 4, 2, 1])
     np.testing.assert_array_equal(root, [0, 1, 1, 3, 4, 4, 4, 4])

@@ -9,7 +9,8 @@ import json
 import numpy as np
 import pytest
 
-from docbin import stats, threshold
+from docbin.method import decision as threshold
+from docbin.method import stats
 from docbin.errors import ModelError
 from docbin.method import adjust
 from docbin.method import surface as ms
@@ -42,10 +43,10 @@ class ZeroModel:
 
 
 def test_logistic_is_the_classical_one():
-    from docbin.surface import logistic_surface
+    from docbin.method.surface import logistic_surface as classical
 
     b, t = np.meshgrid(np.linspace(0, 1, 51), np.linspace(0, 1, 51))
-    assert np.array_equal(ms.logistic_surface(b, t), logistic_surface(b, t))
+    assert np.array_equal(ms.logistic_surface(b, t), classical(b, t))
     assert ms.logistic_surface(114 / 255, 63 / 255) == pytest.approx(0.655, abs=5e-4)
 
 

@@ -9,10 +9,10 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy import ndimage
 
-from docbin import stats as _stats
+from docbin.method import stats as _stats
 from docbin.pipeline import binarize
-from docbin.surface import logistic_surface
-from docbin.threshold import (
+from docbin.method.surface import logistic_surface
+from docbin.method.decision import (
     LocalStats,
     ink_mask,
     local_mean,
@@ -74,7 +74,7 @@ def test_large_window_median_is_exact(radius, levels, seed):
 @pytest.mark.parametrize("bright", [False, True])
 def test_median_filter_of_bright_pages_runs_on_the_inverted_page(radius, bright, make_page,
                                                                   monkeypatch):
-    from docbin import threshold
+    from docbin.method import decision as threshold
 
     page = make_page(60, 80, 3)
     image = page if bright else 255 - page
@@ -238,7 +238,7 @@ def band_page():
 def test_binary_page_equals_the_whole_page_rule(band_page, radius, band_pixels,
                                                 sub_band_pixels, threads, monkeypatch,
                                                 kernel_form):
-    from docbin import threshold
+    from docbin.method import decision as threshold
 
     assert band_page.size >= threshold.SMALL_PAGE
     if sub_band_pixels:
@@ -254,7 +254,7 @@ def test_binary_page_equals_the_whole_page_rule(band_page, radius, band_pixels,
 @pytest.mark.parametrize("radius", [3, 40])
 def test_binary_page_of_a_dark_page_equals_the_whole_page_rule(band_page, radius, kernel_form):
     # a dark page: its median is not taken on the inverted page
-    from docbin import threshold
+    from docbin.method import decision as threshold
 
     page = (255 - band_page) // 2
     assert page.mean() < 127.5
@@ -304,7 +304,7 @@ def test_compiled_rule_with_a_factor_per_pixel(inverted):
 
 
 def test_binary_page_on_a_small_page_and_with_a_factor_per_pixel(make_page):
-    from docbin import threshold
+    from docbin.method import decision as threshold
 
     image = make_page(60, 80, 2)
     local = local_stats(image, 7)
@@ -316,8 +316,8 @@ def test_binary_page_on_a_small_page_and_with_a_factor_per_pixel(make_page):
 
 
 def test_rank_median_bands_equal_the_whole_page(band_page):
-    from docbin.bands import bands
-    from docbin.threshold import _rank_median_rows
+    from docbin.method.bands import bands
+    from docbin.method.decision import _rank_median_rows
 
     image = band_page[:200, :260]
     whole = _rank_median_rows(image, 129, 0, 200)
@@ -329,7 +329,7 @@ def test_rank_median_bands_equal_the_whole_page(band_page):
 
 @pytest.mark.parametrize("factor", [1.5, float("nan"), float("inf"), -0.5])
 def test_table_is_refused_outside_the_unit_range_and_the_rule_still_holds(factor):
-    from docbin.threshold import median_threshold_table
+    from docbin.method.decision import median_threshold_table
 
     assert median_threshold_table(factor) is None
     image, median = every_pair()
@@ -343,7 +343,7 @@ def test_large_windows_use_the_median_filter_where_its_counters_hold():
     # OpenCV's 16-bit bins overflow where one 16-level bin fills more than 65535 pixels of
     # a window: those rows (the flat top) take the threshold decomposition, the others
     # (noise: no bin dominates) the median filter; both give the exact median
-    from docbin.threshold import _large_median_rows, _overflow_rows, _rank_median_rows
+    from docbin.method.decision import _large_median_rows, _overflow_rows, _rank_median_rows
 
     rng = np.random.default_rng(4)
     image = rng.integers(0, 256, (700, 320)).astype(np.uint8)
@@ -380,7 +380,7 @@ def _overflow_rows_reference(image, radius, r0, r1, limit=65535):
 def test_overflow_rows_with_a_low_limit_match_the_exact_counts(seed, monkeypatch):
     # a limit near typical window counts puts many blocks near the bound: the bound must
     # never be below a window's count (else a row is missed), and the exact counts decide
-    from docbin import threshold
+    from docbin.method import decision as threshold
 
     rng = np.random.default_rng(100 + seed)
     rows, cols = int(rng.integers(60, 140)), int(rng.integers(40, 700))
@@ -400,7 +400,7 @@ def test_overflow_rows_with_a_low_limit_match_the_exact_counts(seed, monkeypatch
 def test_overflow_rows_match_the_exact_window_counts(seed):
     # the block bound only chooses where the exact counts are taken: the rows it returns
     # are exactly the rows with an overflowing window, whatever the layout
-    from docbin.threshold import _overflow_rows
+    from docbin.method.decision import _overflow_rows
 
     rng = np.random.default_rng(seed)
     rows, cols = int(rng.integers(300, 520)), int(rng.integers(150, 400))
@@ -417,7 +417,7 @@ def test_overflow_rows_match_the_exact_window_counts(seed):
 @pytest.mark.parametrize("threads", [1, 2])
 def test_binary_page_with_factor_rows_equals_the_whole_page_rule(band_page, threads,
                                                                   monkeypatch, kernel_form):
-    from docbin import threshold
+    from docbin.method import decision as threshold
 
     monkeypatch.setattr(threshold, "SUB_BAND_PIXELS", 7_000)
     rows, cols = band_page.shape

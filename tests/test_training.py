@@ -7,7 +7,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from docbin import refine
+from docbin.method import refine
 from docbin.training import refine as training
 
 
@@ -27,8 +27,8 @@ def test_collection_weights_give_every_collection_the_same_total():
 
 
 def test_page_samples_are_the_runtime_features_of_the_band(make_page):
-    from docbin import stats, threshold
-    from docbin.surface import logistic_surface
+    from docbin.method import stats, decision as threshold
+    from docbin.method.surface import logistic_surface
 
     gray = make_page(90, 130, 1)
     text = gray < 120
@@ -79,7 +79,8 @@ def test_train_exports_a_network_the_runtime_runs(tmp_path):
 def test_train_command(tmp_path):
     from typer.testing import CliRunner
 
-    from docbin import cli, synth
+    import docbin.cli.commands as cli
+    from docbin import synth
 
     pages = [synth.degraded_page(200, 240, seed, ("noise",)) for seed in range(2)]
     _write_collection(tmp_path / "data", "c", pages)

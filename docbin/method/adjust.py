@@ -38,8 +38,8 @@ import threading
 import cv2
 import numpy as np
 
-from ..errors import InputError, ModelError
-from . import surface as _surface
+from docbin.errors import InputError, ModelError
+from docbin.method import surface as _surface
 
 #: Every input channel this runtime can build, in the shipped order.
 CHANNELS = ("gray", "base_z", "b_page", "t_page", "alpha", "beta", "b_patch", "t_patch",
@@ -243,7 +243,7 @@ def surface_factor(gray: np.ndarray, page, factor: float, *, model, balance: flo
     ----------
     gray : ndarray
         2-D uint8 page (rows, cols).
-    page : docbin.stats.PageStats
+    page : docbin.method.stats.PageStats
         The page's T_I, B_I, K (``.t``, ``.b``).
     factor : float
         The classical page factor f = logistic(b, t) (returned unchanged when the network
@@ -256,9 +256,9 @@ def surface_factor(gray: np.ndarray, page, factor: float, *, model, balance: flo
     record : bool
         Also return a small picture of the f field (``info["f_field"]``, float32, 16 px per
         patch) for ``--explain``.
-    blocks : docbin.stats.BlockHistograms, optional
+    blocks : docbin.method.stats.BlockHistograms, optional
         Per-patch histograms of the B_I and T_I samples (blocks of 512 px,
-        :func:`docbin.stats.measure_page_blocks`): patches are then read at their own
+        :func:`docbin.method.stats.measure_page_blocks`): patches are then read at their own
         (b, t); without them at the page's.
 
     Returns

@@ -426,10 +426,10 @@ def patch_statistics(page_b: float, page_t: float, contour_counts=None, ink_coun
     """Each patch's own point (b, t) on the surface, pulled toward the page's point.
 
     ``contour_counts``/``ink_counts`` are per-patch histograms of the B_I and T_I samples,
-    shape (patch_rows, patch_cols, 256) (:class:`docbin.stats.BlockHistograms` with
+    shape (patch_rows, patch_cols, 256) (:class:`docbin.method.stats.BlockHistograms` with
     blocks of :data:`PATCH_SIZE`). A patch's B is the median of its contour samples, its
     T that of its ink samples (``T >= 1``), both shrunk toward the page value as in
-    :mod:`docbin.regional`::
+    :mod:`docbin.method.regional`::
 
         b_patch = b_page + w_B · (B/255 − b_page),   w_B = n_B / (n_B + CONTOUR_PRIOR)
         t_patch = t_page + w_T · (T/255 − t_page),   w_T = n_T / (n_T + INK_PRIOR)
@@ -442,7 +442,7 @@ def patch_statistics(page_b: float, page_t: float, contour_counts=None, ink_coun
     if contour_counts is None or ink_counts is None:
         return (np.full((1, 1), float(page_b)), np.full((1, 1), float(page_t)),
                 np.zeros((1, 1)))
-    from ..regional import histogram_medians, shrink_to_page
+    from docbin.method.regional import histogram_medians, shrink_to_page
 
     contour_median, n_contour = histogram_medians(np.asarray(contour_counts))
     ink_median, n_ink = histogram_medians(np.asarray(ink_counts))
@@ -487,18 +487,18 @@ def upsample_patch_rows(values: np.ndarray, shape: tuple[int, int], r0: int, r1:
     The value of patch (i, j) sits at its centre ``(P·i + (P − 1)/2, P·j + (P − 1)/2)``;
     between centres the map is bilinear, beyond the outermost centres it keeps the border
     value (continuous everywhere: no seams at patch borders). This is
-    :func:`docbin.regional.upsample_tile_rows` with tiles of 2P at stride P (its resize
+    :func:`docbin.method.regional.upsample_tile_rows` with tiles of 2P at stride P (its resize
     puts value j at ``P·j + (P − 1)/2``), computed from the patch rows around [r0, r1)
     only; float32, shape (r1 − r0, cols).
     """
-    from ..regional import upsample_tile_rows
+    from docbin.method.regional import upsample_tile_rows
 
     return upsample_tile_rows(np.asarray(values, np.float32), shape, r0, r1, 2 * patch_size)
 
 
 class PatchFieldRows:
     """``rows(r0, r1)``: rows of the blended per-pixel factor map of the patch factors,
-    for :func:`docbin.threshold.binary_page` (the page's map is never held: extra memory
+    for :func:`docbin.method.decision.binary_page` (the page's map is never held: extra memory
     is one band of float32 rows while the decision runs)."""
 
     def __init__(self, values: np.ndarray, shape: tuple[int, int],

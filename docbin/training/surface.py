@@ -41,10 +41,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
-from ..method import adjust as _adjust
-from ..method import surface as _surface
-from . import require_torch
+from docbin.errors import InputError
+from docbin.method import adjust as _adjust
+from docbin.method import surface as _surface
+from docbin.training import require_torch
 
 INPUT_SIZE = 64
 DEFAULT_CHANNELS = _adjust.CHANNELS
@@ -77,13 +77,14 @@ def prepare_page(gray: np.ndarray, text: np.ndarray, *, collection: str = "", na
                  samples: int = 8192, seed: int = 0) -> dict:
     """Everything training and evaluation need from one page (plain arrays, for .npz).
 
-    Page statistics and per-patch histograms (:func:`docbin.stats.measure_page_blocks`),
+    Page statistics and per-patch histograms (:func:`docbin.method.stats.measure_page_blocks`),
     patch points (:func:`docbin.method.surface.patch_statistics`), the downscaled patches,
-    ``L_m`` and ``L_a`` (:func:`docbin.threshold.local_stats`), and a uniform sample of the
+    ``L_m`` and ``L_a`` (:func:`docbin.method.decision.local_stats`), and a uniform sample of the
     candidate pixels ``I < L_a`` with their I, L_m, ground truth and the four patch
     indices and bilinear weights of the runtime's blended f at their position.
     """
-    from .. import stats, threshold
+    from docbin.method import decision as threshold
+    from docbin.method import stats
 
     if text.shape != gray.shape:
         raise InputError(f"{name}: ground truth {text.shape} and page {gray.shape} differ")
@@ -128,7 +129,7 @@ def prepare_page(gray: np.ndarray, text: np.ndarray, *, collection: str = "", na
 
 def synthetic_pairs(count: int, seed: int = 1000):
     """``count`` generated degraded pages (page, text mask), as for the refinement network."""
-    from .refine import synthetic_pairs as pairs
+    from docbin.training.refine import synthetic_pairs as pairs
 
     return pairs(count, seed)
 
@@ -138,7 +139,7 @@ def prepare_pages(pairs, cache: Path | None = None, *, samples: int = 8192, seed
     """:func:`prepare_page` of every ``(collection, image_path, gt_path)``, or of every
     ``(collection, name, gray, text)`` for in-memory pages; cached as ``.npz`` in ``cache``
     when given (delete the cache after changing the code)."""
-    from ..io import read_image
+    from docbin.io import read_image
 
     pages = []
     for k, item in enumerate(pairs):
@@ -342,7 +343,7 @@ def export_onnx(net, out, *, channels=DEFAULT_CHANNELS, description: str = "") -
     torch = require_torch()
     import onnx
 
-    from .. import __version__
+    from docbin import __version__
 
     n, degree = net.n, _surface.DEFAULT_DEGREE
     example = torch.rand(4, len(channels), INPUT_SIZE, INPUT_SIZE)
@@ -382,7 +383,7 @@ def train(data, out, *, exclude=(), config: TrainConfig = TrainConfig(), cache=N
           progress=None) -> dict:
     """Train the surface network on ``<data>/<collection>/{img,gt}`` (msi2015 is never a
     training collection) plus ``config.synthetic_pages`` generated pages, and export it."""
-    from .refine import find_pairs
+    from docbin.training.refine import find_pairs
 
     require_torch()
     start = time.perf_counter()

@@ -1,11 +1,11 @@
 """The Dask executor of the batch runner (``--cluster``; the ``cluster`` extra).
 
-One Dask task per input file runs :func:`docbin.batch.run_task` on a worker. The task
+One Dask task per input file runs :func:`docbin.batch.runner.run_task` on a worker. The task
 reads its page from storage, binarizes it and writes the output itself, so only file
 names and manifest records cross the network, and a worker holds only the pages it is
 working on (Dask's scheduler queues tasks and hands a worker about as many as it has
 threads). The hybrid's network (an onnxruntime session) is loaded once per worker process
-(:func:`docbin.refine.load_refiner` keeps it) and OpenCV runs one thread per task.
+(:func:`docbin.method.refine.load_refiner` keeps it) and OpenCV runs one thread per task.
 
 A worker that dies (killed, out of memory) has its task run again on another worker by
 the scheduler; a file whose task kills a worker twice is recorded as failed rather than
@@ -24,9 +24,9 @@ import re
 import secrets
 from collections.abc import Iterator
 
-from .batch import Outcome, Settings, Task, _run_job, failed_outcome
-from .errors import SetupError
-from .storage import EXTRA_HINT
+from docbin.batch.runner import Outcome, Settings, Task, _run_job, failed_outcome
+from docbin.errors import SetupError
+from docbin.batch.storage import EXTRA_HINT
 
 #: Worker deaths a task may cause before it is failed: the second death fails it.
 ALLOWED_FAILURES = 1

@@ -33,7 +33,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .pipeline import as_gray
+from docbin.pipeline import as_gray
 
 #: Names accepted by :func:`get_baseline` and ``docbin benchmark --baseline``.
 BASELINES = ("otsu", "sauvola", "wolf", "niblack")

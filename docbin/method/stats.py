@@ -1,9 +1,9 @@
 """Page statistics of the classical method: strong edges, B_I, T_I and K.
 
 This is the statistics step of METHOD.md §1 (items 1–4). Everything here is measured
-on the page itself; the decision step lives in :mod:`docbin.threshold`.
+on the page itself; the decision step lives in :mod:`docbin.method.decision`.
 
-The page is processed in horizontal bands (:mod:`docbin.bands`) in three passes, with
+The page is processed in horizontal bands (:mod:`docbin.method.bands`) in three passes, with
 results identical to whole-page processing:
 
 1. per band (halo of 9 rows): Gaussian, Sobel gradients, magnitude ``M`` and the
@@ -36,11 +36,11 @@ from fractions import Fraction
 import cv2
 import numpy as np
 
-from . import bands as _bands
-from .options import CONSTANTS
+from docbin.method import bands as _bands
+from docbin.options import CONSTANTS
 
 try:  # the inner loops in compiled passes (optional: the same results without, slower)
-    from . import _kernels
+    from docbin import _kernels
 except ImportError:  # pragma: no cover - docbin installed where no C compiler was found
     _kernels = None
 
@@ -638,7 +638,7 @@ def window_radius(edges: np.ndarray, diagonal_factor: float = CONSTANTS.diagonal
     exactly two values (its scaled bounding-box diagonal and its area). K is the element at
     index ``len // 2`` of the sorted list, at least 1, capped at
     ``floor(rho · min(rows, cols))``. Components are labelled band by band and joined
-    across the band borders (:func:`docbin.bands.merge_components`).
+    across the band borders (:func:`docbin.method.bands.merge_components`).
     """
     mask = np.ascontiguousarray(edges, bool).view(np.uint8)
     rows, cols = mask.shape
@@ -684,7 +684,7 @@ def measure_page(image: np.ndarray, *, band_pixels: int | None = None,
         Approximate size of a processing band, in pixels (a tuning knob for speed and
         memory; the results do not depend on it).
     threads : int, optional
-        Threads over bands; default :func:`docbin.bands.thread_count` (OpenCV's count).
+        Threads over bands; default :func:`docbin.method.bands.thread_count` (OpenCV's count).
     """
     stats, edges, _ = _measure(image, band_pixels=band_pixels, threads=threads)
     return stats, edges

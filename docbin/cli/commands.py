@@ -14,14 +14,14 @@ from typing import Annotated
 
 import typer
 
-from . import __version__
-from .errors import (
+from docbin import __version__
+from docbin.errors import (
     DocbinError,
     ExitCode,
     InputError,
     OutputError,
 )
-from .options import Options
+from docbin.options import Options
 
 
 def _flags_without_type() -> None:
@@ -134,7 +134,7 @@ class ModelKind(str, enum.Enum):
 
 
 class Direction(str, enum.Enum):
-    """What the hybrid's network may change (``docbin.refine.DIRECTIONS``)."""
+    """What the hybrid's network may change (``docbin.method.refine.DIRECTIONS``)."""
 
     add = "add"
     both = "both"
@@ -233,7 +233,7 @@ def binarize(
     INPUT and OUTPUT may be URLs (s3://bucket/scans/, memory://...) read and written through
     fsspec: pip install "docbin\\[cluster]" and the scheme's backend (s3fs, gcsfs, adlfs).
     """
-    from .batch import Settings
+    from docbin.batch.runner import Settings
 
     try:
         options = Options(method=method.value, balance=balance,
@@ -249,7 +249,7 @@ def binarize(
             _batch_only(cluster, manifest)
             _binarize_stdin(output, settings)
             return
-        from .storage import location
+        from docbin.batch.storage import location
 
         source = location(input)
         if source.is_dir():
@@ -273,8 +273,8 @@ def _batch_only(cluster: str | None, manifest: Path | None) -> None:
 
 def _binarize_one(source, output: str, settings) -> None:
     """A single file (a path or URL) to a file, into an existing folder, or to stdout."""
-    from .batch import binarize_source
-    from .storage import location
+    from docbin.batch.runner import binarize_source
+    from docbin.batch.storage import location
 
     if settings.explain and output == "-":
         raise _usage_error("--explain writes a sidecar next to the output; give an output "
@@ -291,8 +291,8 @@ def _binarize_one(source, output: str, settings) -> None:
 
 
 def _binarize_stdin(output: str, settings) -> None:
-    from .batch import binarize_source
-    from .storage import location
+    from docbin.batch.runner import binarize_source
+    from docbin.batch.storage import location
 
     target = None if output == "-" else location(output)
     if target is not None and target.is_dir():
@@ -311,14 +311,14 @@ def _binarize_stdin(output: str, settings) -> None:
 
 
 def _suffix(format: str) -> str:
-    from .io import OUTPUT_SUFFIXES
+    from docbin.io import OUTPUT_SUFFIXES
 
     return OUTPUT_SUFFIXES[format]
 
 
 def _binarize_to_stdout(source, label: str, settings) -> None:
-    from .io import encode_binary_pages, read_pages
-    from .pipeline import binarize as binarize_page
+    from docbin.io import encode_binary_pages, read_pages
+    from docbin.pipeline import binarize as binarize_page
 
     if sys.stdout.isatty():
         raise OutputError("refusing to write image data to a terminal; redirect stdout "
@@ -396,8 +396,8 @@ def _binarize_folder(folder, output: str, settings, *, recursive: bool, jobs: in
                      manifest: Path | None = None) -> ExitCode:
     """Every image of ``folder`` into the folder ``output`` (paths or URLs), on this
     machine or a Dask cluster; failures reported at the end."""
-    from .batch import LocalExecutor, plan_folder, run_batch
-    from .storage import location
+    from docbin.batch.runner import LocalExecutor, plan_folder, run_batch
+    from docbin.batch.storage import location
 
     if output == "-":
         raise _usage_error("a folder INPUT needs an output folder, not -")
@@ -406,7 +406,7 @@ def _binarize_folder(folder, output: str, settings, *, recursive: bool, jobs: in
     if cluster is None:
         executor = LocalExecutor(jobs)
     else:
-        from .cluster import DaskExecutor
+        from docbin.batch.cluster import DaskExecutor
 
         executor = DaskExecutor.connect(cluster)
     try:
@@ -450,7 +450,7 @@ def manifest_command(
     Each page counts once, with its latest record. The exit code is 1 while pages remain
     failed (run the batch again to retry them).
     """
-    from .manifest import read_records, summarise
+    from docbin.batch.manifest import read_records, summarise
 
     try:
         records = read_records(file)
@@ -499,8 +499,8 @@ def surface(
     b (contour intensity) across, t (ink intensity) up, f in colour with contours.
     """
     try:
-        from .io import read_image, write_bytes
-        from .plotting import surface_picture
+        from docbin.io import read_image, write_bytes
+        from docbin.plotting import surface_picture
 
         if not overwrite and out.exists():
             raise OutputError(f"{out} exists; pass --overwrite to replace it")
@@ -508,7 +508,7 @@ def surface(
         if scope == PictureScope.region:
             if gray is None:
                 raise _usage_error("--scope region draws a page's factor map: give --page")
-            from .plotting import factor_map_picture
+            from docbin.plotting import factor_map_picture
 
             png, summary = factor_map_picture(gray, page_name=page.name)
         else:
@@ -574,8 +574,8 @@ def train(
         if model_kind is ModelKind.surface:
             _train_surface(data, out, exclude or (), synthetic, seed, steps)
             return
-        from .training.refine import TrainConfig
-        from .training.refine import train as train_refiner  # needs torch
+        from docbin.training.refine import TrainConfig
+        from docbin.training.refine import train as train_refiner  # needs torch
 
         config = TrainConfig(margin=margin, direction=direction.value, reach=reach,
                              per_page=per_page,
@@ -596,8 +596,8 @@ def train(
 
 def _train_surface(data, out, exclude, synthetic: int, seed: int, steps: int | None) -> None:
     """``docbin train --model-kind surface``: docbin.training.surface.train."""
-    from .training.surface import TrainConfig
-    from .training.surface import train as train_surface  # needs torch
+    from docbin.training.surface import TrainConfig
+    from docbin.training.surface import train as train_surface  # needs torch
 
     config = TrainConfig(synthetic_pages=synthetic, seed=seed)
     if steps is not None:
@@ -645,7 +645,7 @@ def _print_table(title: str | None, header: list, cells: list, mean: list | None
 
 
 def _write_text(path: Path, text: str) -> None:
-    from .io import write_bytes
+    from docbin.io import write_bytes
 
     write_bytes(path, text.encode("utf-8"), overwrite=True)
 
@@ -694,8 +694,8 @@ def evaluate(
     """
     import json
 
-    from .errors import InputError
-    from .evaluation import (
+    from docbin.errors import InputError
+    from docbin.evaluation.benchmark import (
         EVALUATE_METRICS,
         TITLES,
         evaluate_pairs,
@@ -704,7 +704,7 @@ def evaluate(
         format_value,
         pair_paths,
     )
-    from .io import json_safe
+    from docbin.io import json_safe
 
     try:
         _check_folder_of(json_file, "--json")
@@ -791,9 +791,9 @@ def benchmark(
     and the binarization time in seconds per megapixel. With --ocr, also the character
     error rate (CER, %) of Tesseract's text, plain and ignoring case and punctuation.
     """
-    from .baselines import BASELINES
-    from .errors import InputError
-    from .evaluation import (
+    from docbin.evaluation.baselines import BASELINES
+    from docbin.errors import InputError
+    from docbin.evaluation.benchmark import (
         DOCBIN_METHODS,
         check_methods,
         find_collections,
@@ -864,7 +864,7 @@ def benchmark(
 
 def _ocr_settings(language: str):
     """OCR settings for --ocr, after checking that Tesseract and its data are installed."""
-    from .ocr import OcrSettings, check_tesseract
+    from docbin.evaluation.ocr import OcrSettings, check_tesseract
 
     try:
         settings = OcrSettings(language=language)

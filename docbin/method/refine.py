@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .errors import ModelError
+from docbin.errors import ModelError
 
 FEATURES = ("margin", "to_mean", "to_ink", "to_contour", "median_minus_mean",
             "to_mean_2", "std_2", "to_mean_s", "std_s", "to_mean_h",
@@ -320,7 +320,7 @@ def load_refiner(path=None) -> Refiner:
 class RowRefiner:
     """Refines the classical decision of rows ``[s0, s1)`` of a page in place.
 
-    Called by :func:`docbin.threshold.binary_page` per sub-band with the rows' L_m, L_a and
+    Called by :func:`docbin.method.decision.binary_page` per sub-band with the rows' L_m, L_a and
     ink mask (255 = ink); reads the image rows it needs (halo) itself. A band pixel becomes
     text iff the network's probability exceeds ``1 − balance`` (0.5 by default; toward 1
     more of the uncertain pixels become text); a network of direction "add" only adds text

@@ -68,10 +68,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from . import stats as _stats
-from .options import CONSTANTS
-from .stats import NEIGHBOURS_8, PageStats
-from .surface import logistic_surface
+from docbin.method import stats as _stats
+from docbin.options import CONSTANTS
+from docbin.method.stats import NEIGHBOURS_8, PageStats
+from docbin.method.surface import logistic_surface
 
 #: Side of a tile, px. The stride is half of it.
 TILE_SIZE = 256
@@ -105,12 +105,12 @@ class EdgeSamples:
 def edge_samples(image: np.ndarray, edges: np.ndarray,
                  gamma: float = CONSTANTS.gamma) -> EdgeSamples:
     """B_I and T_I samples with their edge pixel (the positions-keeping variant of
-    :func:`docbin.stats.ink_samples_histogram`).
+    :func:`docbin.method.stats.ink_samples_histogram`).
 
     A neighbour q of an edge pixel p is accepted when ``I(q) <= d·|d|^gamma`` with
     ``d = I(p) − I(q)`` (METHOD.md §1.3); each (p, q) pair counts once. The test depends
     on the two gray levels only, so it is read from
-    :func:`docbin.stats.acceptance_table`. The page
+    :func:`docbin.method.stats.acceptance_table`. The page
     is padded with 255, which is never accepted (d <= 0), in place of bounds checks.
     """
     rows, cols = image.shape
@@ -136,7 +136,7 @@ def edge_samples(image: np.ndarray, edges: np.ndarray,
 def page_stats_from_samples(image: np.ndarray, edges: np.ndarray, edge_threshold: int | None,
                             samples: EdgeSamples) -> PageStats:
     """The page's T_I, B_I and K from precomputed samples (same result as
-    :func:`docbin.stats.page_stats`, without computing the edges twice).
+    :func:`docbin.method.stats.page_stats`, without computing the edges twice).
 
     Fallbacks as METHOD.md §1.3: no edge → B_I = page median; no ink sample → T_I = 5 %
     quantile of the page; ``T_I >= 1``.
@@ -236,7 +236,7 @@ def histogram_medians(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     ``counts`` has shape (..., 256). Returns ``(median, n)``: float64 medians (NaN for
     an empty histogram) and the sample counts, each of shape ``counts.shape[:-1]``.
-    Vectorised :func:`docbin.stats.median_of_counts`.
+    Vectorised :func:`docbin.method.stats.median_of_counts`.
     """
     cumulative = np.cumsum(counts, axis=-1)
     n = cumulative[..., -1]
@@ -334,11 +334,11 @@ def regional_stats(image: np.ndarray, edges: np.ndarray | None = None,
                    tile_size: int = TILE_SIZE) -> RegionalFields:
     """Page statistics and regional fields of a gray page, from one edge computation.
 
-    Without ``edges``, the page's statistics pass (:func:`docbin.stats.measure_page_blocks`,
+    Without ``edges``, the page's statistics pass (:func:`docbin.method.stats.measure_page_blocks`,
     banded and threaded) also histograms the samples per quarter-tile block. With
     ``edges`` (and its ``edge_threshold`` e*) already computed, the samples are gathered
     from them (:func:`edge_samples`). Either way ``result.page`` equals
-    :func:`docbin.stats.page_stats` of the page, and the fields are the same.
+    :func:`docbin.method.stats.page_stats` of the page, and the fields are the same.
     """
     image = _stats._check_gray(image)
     tile_size = _check_tile_size(tile_size)
@@ -400,7 +400,7 @@ def upsample_tile_rows(values: np.ndarray, shape: tuple[int, int], r0: int, r1: 
 
 class TileFieldRows:
     """``rows(r0, r1)``: rows of the per-pixel map of a tile field, for
-    :func:`docbin.threshold.binary_page` (the page's map is never held)."""
+    :func:`docbin.method.decision.binary_page` (the page's map is never held)."""
 
     def __init__(self, values: np.ndarray, shape: tuple[int, int], tile_size: int = TILE_SIZE):
         self.values = np.asarray(values, np.float32)

@@ -26,7 +26,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from .errors import InputError, OutputError, SetupError
+from docbin.errors import InputError, OutputError, SetupError
 
 _URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://")
 #: Backends whose single put is atomic (the object appears whole or not at all).
@@ -139,12 +139,12 @@ class LocalLocation:
             os.path.samefile(self.path, other.path)
 
     def read_pages(self, max_megapixels: float, label: str):
-        from .io import read_pages
+        from docbin.io import read_pages
 
         return read_pages(self.path, max_megapixels, name=label)
 
     def write_bytes(self, data: bytes, overwrite: bool) -> None:
-        from .io import write_bytes
+        from docbin.io import write_bytes
 
         write_bytes(self.path, data, overwrite=overwrite)
 
@@ -234,7 +234,7 @@ class RemoteLocation:
             other.path == self.path
 
     def read_pages(self, max_megapixels: float, label: str):
-        from .io import read_pages
+        from docbin.io import read_pages
 
         try:
             data = self.fs.cat_file(self.path)

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from . import bands as _bands
-from . import stats as _stats  # _stats._kernels: the rule in one compiled pass, where built
+from docbin.method import bands as _bands
+from docbin.method import stats as _stats  # _stats._kernels: the rule in one compiled pass, where built
 
 # OpenCV's constant-time median keeps 16-bit histogram counters: windows of more than
 # 65535 pixels can overflow them (an assertion, or a wrong median, on flat pages). Larger
@@ -51,7 +51,7 @@ def local_median(image: np.ndarray, radius: int, *, threads: int | None = 1) -> 
     Windows up to 255 px use OpenCV's ``medianBlur`` (border replicated, time independent
     of the window). Larger windows use :func:`rank_median` (``medianBlur`` where its 16-bit
     counters cannot overflow, threshold decomposition elsewhere), exact as well. With
-    ``threads`` > 1 (None: :func:`docbin.bands.thread_count`) the page is cut into bands
+    ``threads`` > 1 (None: :func:`docbin.method.bands.thread_count`) the page is cut into bands
     computed in parallel, each from its rows and ``radius`` rows around them.
     """
     radius = _check_radius(radius)
@@ -392,14 +392,14 @@ def binary_page(image: np.ndarray, radius: int, factor, *, threads: int | None =
         that the page's map is never held.
     threads : int, optional
         Bands run in parallel on this many threads; default
-        :func:`docbin.bands.thread_count`.
+        :func:`docbin.method.bands.thread_count`.
     band_pixels : int, optional
         Work size of a band in pixels (memory and speed only; the result does not depend
         on it).
     refine : callable, optional
         ``refine(r0, r1, median_rows, mean_rows, ink_rows)`` may change the decision of
         rows [r0, r1) in place (``ink_rows``: uint8, 255 = text) before they are written;
-        it is given their L_m (uint8) and L_a (float32). :class:`docbin.refine.RowRefiner`.
+        it is given their L_m (uint8) and L_a (float32). :class:`docbin.method.refine.RowRefiner`.
     """
     image = np.ascontiguousarray(image)
     radius = _check_radius(radius)

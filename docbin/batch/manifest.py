@@ -27,7 +27,7 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import InputError, OutputError
+from docbin.errors import InputError, OutputError
 
 FIELDS = ("input", "output", "page", "pages", "status", "error", "rows", "cols", "T_I",
           "B_I", "K", "f", "seconds", "worker", "finished", "run")
@@ -124,7 +124,7 @@ class ManifestWriter:
                 self._stream.write("\n")
 
     def write(self, records: list[dict]) -> None:
-        from .io import json_safe
+        from docbin.io import json_safe
 
         text = "".join(json.dumps(json_safe(item), separators=(", ", ": ")) + "\n"
                        for item in records)

@@ -4,14 +4,14 @@ A batch is a list of :class:`Task` (one input file and its output), run by an ex
 
 - :class:`LocalExecutor`, the process pool of ``--jobs``: this process and N − 1 spawned
   worker processes, a page per core, outcomes in input order;
-- :class:`docbin.cluster.DaskExecutor`, a Dask cluster (``--cluster``): one Dask task per
+- :class:`docbin.batch.cluster.DaskExecutor`, a Dask cluster (``--cluster``): one Dask task per
   file, outcomes as they finish, a worker that dies has its page run again elsewhere.
 
 Both run the same function, :func:`run_task`, on the same :class:`Settings`, and
 :func:`run_batch` turns their outcomes into manifest records, resumes from a manifest, and
 reports each outcome to a callback (the CLI's progress bar). :func:`binarize_urls` is the
 Python API over the same runner. Inputs and outputs are local paths or fsspec URLs
-(:mod:`docbin.storage`). Nothing here prints: errors are raised or recorded.
+(:mod:`docbin.batch.storage`). Nothing here prints: errors are raised or recorded.
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
-from .errors import DocbinError, InputError, MissingDependencyError, ModelError, OutputError
-from .manifest import ManifestWriter, completed, read_records, record
-from .options import Options
-from .storage import LocalLocation, RemoteLocation, location
+from docbin.errors import DocbinError, InputError, MissingDependencyError, ModelError, OutputError
+from docbin.batch.manifest import ManifestWriter, completed, read_records, record
+from docbin.options import Options
+from docbin.batch.storage import LocalLocation, RemoteLocation, location
 
 Location = LocalLocation | RemoteLocation
 
@@ -117,7 +117,7 @@ def binarize_source(source, label: str, target: Location, settings: Settings,
     ``make_folders`` creates the folder of ``target`` when a page is written (batches
     mirror trees). The outcome carries a manifest record per page.
     """
-    from .io import output_format
+    from docbin.io import output_format
 
     outcome = Outcome(label)
     format = output_format(str(target), settings.format)
@@ -130,7 +130,7 @@ def binarize_source(source, label: str, target: Location, settings: Settings,
         raise OutputError(f"{target} exists; pass --overwrite to replace it")
     start = time.perf_counter()
     if isinstance(source, (bytes, bytearray, memoryview)):
-        from .io import read_pages
+        from docbin.io import read_pages
 
         pages = read_pages(source, settings.options.max_megapixels, name=label)
     else:
@@ -183,8 +183,8 @@ def _write_page(page, name: Location, sidecar: Location | None, format: str,
     import json
     from pathlib import PurePosixPath
 
-    from .io import encode_binary, json_safe
-    from .pipeline import binarize as binarize_page
+    from docbin.io import encode_binary, json_safe
+    from docbin.pipeline import binarize as binarize_page
 
     result = binarize_page(page.image, settings.options.method, options=settings.options,
                            record_refined=picture is not None)
@@ -192,7 +192,7 @@ def _write_page(page, name: Location, sidecar: Location | None, format: str,
     name.write_bytes(encode_binary(result.image, format, dpi), settings.overwrite)
     extra = {}
     if picture is not None and result.refined is not None:
-        from .plotting import refined_overlay
+        from docbin.plotting import refined_overlay
 
         hybrid = result.info["hybrid"]
         png = refined_overlay(page.image, result.refined, title=(
@@ -204,8 +204,8 @@ def _write_page(page, name: Location, sidecar: Location | None, format: str,
     if picture is not None and "regional" in result.info:
         import numpy as np
 
-        from .plotting import factor_map_overlay
-        from .regional import upsample_tiles
+        from docbin.plotting import factor_map_overlay
+        from docbin.method.regional import upsample_tiles
 
         regional = result.info["regional"]
         f_map = upsample_tiles(np.asarray(regional["f"], np.float32), page.image.shape,
@@ -259,7 +259,7 @@ def collect_images(folder: Location, recursive: bool, exclude: Location | None =
     """Image files of ``folder`` as (location, relative posix path), sorted; hidden files
     and folders, and ``exclude`` (the output folder) when it lies inside ``folder``, left
     out."""
-    from .io import IMAGE_SUFFIXES
+    from docbin.io import IMAGE_SUFFIXES
 
     found = []
     for item, relative in folder.list_files(recursive):
@@ -279,7 +279,7 @@ def plan(pairs: Iterable[tuple[Location, str]], output: Location,
     """Tasks for (input, relative name) pairs: the output is ``output/<relative stem>``
     with the format's suffix. An output claimed twice (``page.png`` and ``page.jpg``)
     gives a failed :class:`Outcome` in place of the second task."""
-    from .io import OUTPUT_SUFFIXES
+    from docbin.io import OUTPUT_SUFFIXES
 
     suffix = OUTPUT_SUFFIXES[format or "png"]
     entries, claimed = [], {}
@@ -309,7 +309,7 @@ def plan_folder(folder: Location, output: Location, *, recursive: bool,
     InputError
         ``folder`` holds no image.
     """
-    from .io import IMAGE_SUFFIXES
+    from docbin.io import IMAGE_SUFFIXES
 
     if output.exists() and not output.is_dir():
         raise OutputError(f"{output} is a file; with a folder INPUT, OUTPUT must be a folder")
@@ -459,7 +459,7 @@ class LocalExecutor:
         if jobs < 0:
             raise ValueError(f"jobs must be >= 0, got {jobs!r}")
         if jobs == 0:
-            from .bands import cpu_count
+            from docbin.method.bands import cpu_count
 
             jobs = cpu_count()
         self.jobs = jobs
@@ -611,14 +611,14 @@ def binarize_urls(inputs: Iterable[str], output: str, *, root: str | None = None
         model once); default: ``jobs`` processes on this machine.
     manifest : path, optional
         A JSON-lines file to append a record per page to; files it has done already are
-        not run again (see :mod:`docbin.manifest`).
+        not run again (see :mod:`docbin.batch.manifest`).
     overwrite, format, explain, dpi
         As the ``docbin binarize`` flags of the same names.
 
     Returns
     -------
     list of dict
-        The manifest records, one per page (:data:`docbin.manifest.FIELDS`): status
+        The manifest records, one per page (:data:`docbin.batch.manifest.FIELDS`): status
         ``ok``, ``skipped`` (the output existed) or ``failed`` (with ``error``).
 
     Raises
@@ -641,7 +641,7 @@ def binarize_urls(inputs: Iterable[str], output: str, *, root: str | None = None
                         explain=explain, dpi=dpi)
     entries = plan(pairs, out, format)
     if client is not None:
-        from .cluster import DaskExecutor
+        from docbin.batch.cluster import DaskExecutor
 
         executor = DaskExecutor(client)
     else:
