@@ -480,26 +480,65 @@ def patch_factors(page_b: float, page_t: float, delta_z: np.ndarray, b_patch, t_
     return f.reshape(b_patch.shape)
 
 
+def patch_column_rows(values: np.ndarray, cols: int, patch_size: int = PATCH_SIZE) -> np.ndarray:
+    """Each patch row's factors interpolated along the columns: float32 (patch_rows, cols).
+
+    Column x reads the position ``u = (x + 0.5)/P − 0.5`` of the patch grid (value j at the
+    patch centre ``P·j + (P − 1)/2``), clamped to ``[0, patch_cols − 1]``:
+    ``(1 − (u − ⌊u⌋))·v[⌊u⌋] + (u − ⌊u⌋)·v[⌊u⌋ + 1]``.
+    """
+    values = np.asarray(values, np.float64)
+    u = np.clip((np.arange(cols) + 0.5) / patch_size - 0.5, 0.0, values.shape[1] - 1)
+    j0 = np.floor(u).astype(np.intp)
+    j1 = np.minimum(j0 + 1, values.shape[1] - 1)
+    w = u - j0
+    return (values[:, j0] * (1.0 - w) + values[:, j1] * w).astype(np.float32)
+
+
 def upsample_patch_rows(values: np.ndarray, shape: tuple[int, int], r0: int, r1: int,
-                        patch_size: int = PATCH_SIZE) -> np.ndarray:
+                        patch_size: int = PATCH_SIZE, columns: np.ndarray | None = None
+                        ) -> np.ndarray:
     """Rows [r0, r1) of the per-pixel factor map, bilinear between patch centres.
 
     The value of patch (i, j) sits at its centre ``(P·i + (P − 1)/2, P·j + (P − 1)/2)``;
     between centres the map is bilinear, beyond the outermost centres it keeps the border
-    value (continuous everywhere: no seams at patch borders). This is
-    :func:`docbin.method.regional.upsample_tile_rows` with tiles of 2P at stride P (its resize
-    puts value j at ``P·j + (P − 1)/2``), computed from the patch rows around [r0, r1)
-    only; float32, shape (r1 − r0, cols).
-    """
-    from docbin.method.regional import upsample_tile_rows
+    value (continuous everywhere: no seams at patch borders). Separable: the patch rows
+    interpolated along the columns (:func:`patch_column_rows`, or ``columns`` when given),
+    then row r reads ``u = (r + 0.5)/P − 0.5`` clamped to ``[0, patch_rows − 1]``::
 
-    return upsample_tile_rows(np.asarray(values, np.float32), shape, r0, r1, 2 * patch_size)
+        f(r, ·) = C[i] + (u − i)·(C[i + 1] − C[i]),   i = ⌊u⌋
+
+    Each row depends on r only (not on which rows are asked for); float32, shape
+    (r1 − r0, cols). The rows between the same two patch centres are one outer product.
+    """
+    rows, cols = int(shape[0]), int(shape[1])
+    if not 0 <= r0 < r1 <= rows:
+        raise ValueError(f"rows [{r0}, {r1}) are not inside a page of {rows} rows")
+    if columns is None:
+        columns = patch_column_rows(values, cols, patch_size)
+    count = columns.shape[0]
+    u = np.clip((np.arange(r0, r1) + 0.5) / patch_size - 0.5, 0.0, count - 1)
+    first = np.minimum(np.floor(u).astype(np.intp), max(count - 2, 0))
+    weight = (u - first).astype(np.float32)
+    out = np.empty((r1 - r0, cols), np.float32)
+    if count == 1:
+        out[:] = columns[0]
+        return out
+    # runs of rows between the same two centres
+    breaks = np.flatnonzero(np.diff(first)) + 1
+    for a, b in zip(np.r_[0, breaks], np.r_[breaks, r1 - r0]):
+        i = first[a]
+        step = columns[i + 1] - columns[i]
+        np.multiply(weight[a:b, None], step[None, :], out=out[a:b])
+        out[a:b] += columns[i]
+    return out
 
 
 class PatchFieldRows:
     """``rows(r0, r1)``: rows of the blended per-pixel factor map of the patch factors,
-    for :func:`docbin.method.decision.binary_page` (the page's map is never held: extra memory
-    is one band of float32 rows while the decision runs)."""
+    for :func:`docbin.method.decision.binary_page` (the page's map is never held: extra
+    memory is the patch rows interpolated along the columns, 4 bytes × patch rows × cols,
+    and one band of float32 rows while the decision runs)."""
 
     def __init__(self, values: np.ndarray, shape: tuple[int, int],
                  patch_size: int = PATCH_SIZE):
@@ -510,8 +549,11 @@ class PatchFieldRows:
             raise ValueError(f"a {self.shape} page has {patch_grid_shape(self.shape, patch_size)}"
                              f" patches, got factors of shape {self.values.shape}")
 
+        self.columns = patch_column_rows(self.values, self.shape[1], self.patch_size)
+
     def __call__(self, r0: int, r1: int) -> np.ndarray:
-        return upsample_patch_rows(self.values, self.shape, r0, r1, self.patch_size)
+        return upsample_patch_rows(self.values, self.shape, r0, r1, self.patch_size,
+                                   self.columns)
 
     def whole(self) -> np.ndarray:
         """The whole map (for tests and small pictures only)."""
