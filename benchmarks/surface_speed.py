@@ -17,17 +17,66 @@ The surface step's added cost is (statistics + histograms − statistics) + surf
 (decision blended − decision page f).
 
     python benchmarks/surface_speed.py --megapixels 24 --repeats 5 [--model PATH]
+    python benchmarks/surface_speed.py --megapixels 140 --memory   # peak extra B/px
+
+``--memory``: in a child process each (as benchmarks/speed.py measures it: VmHWM − VmRSS
+after a warm-up on a crop, peak reset through /proc/self/clear_refs), the peak extra
+resident memory per pixel of the classical decision with the page f, and of the surface
+step plus the decision with its blended f (statistics excluded from both).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+
+def memory_probe(which: str, page_path: str, model_path: str | None) -> dict:
+    """Run in a child process: peak extra resident memory of one run of ``which``."""
+    import gc
+
+    from docbin.method import adjust
+    from docbin.method import decision
+    from docbin.method import stats
+    from docbin.method import surface as ms
+
+    here = Path(__file__).resolve().parent
+    sys.path.insert(0, str(here))
+    from speed import _status
+
+    page_image = np.load(page_path)
+    model = adjust.load_surface_model(model_path)
+
+    def run(image):
+        grid = ms.patch_grid_shape(image.shape)
+        page, _, blocks = stats.measure_page_blocks(image, 512, grid)
+        f = float(ms.logistic_surface(page.b, page.t))
+        if which == "classical decision":
+            return lambda: decision.binary_page(image, page.window_radius, f)
+
+        def step():
+            factor, _ = adjust.surface_factor(image, page, f, model=model, blocks=blocks)
+            return decision.binary_page(image, page.window_radius, factor)
+        return step
+
+    run(np.ascontiguousarray(page_image[:2048, :2048]))()
+    job = run(page_image)
+    gc.collect()
+    with open("/proc/self/clear_refs", "w") as clear:
+        clear.write("5")
+    base = _status("VmRSS")
+    start = time.perf_counter()
+    job()
+    seconds = time.perf_counter() - start
+    return {"pixels": int(page_image.size), "extra_bytes": max(0, _status("VmHWM") - base),
+            "seconds": seconds}
 
 
 def main(argv=None) -> int:
@@ -45,8 +94,23 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--model", default=None)
     parser.add_argument("--cache", type=Path, default=here.parent / "runs/speed")
+    parser.add_argument("--memory", action="store_true")
+    parser.add_argument("--memory-probe", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.memory_probe:
+        print(json.dumps(memory_probe(args.memory_probe[0], args.memory_probe[1], args.model)))
+        return 0
     path, _ = speed.make_page(args.megapixels, args.cache)
+    if args.memory:
+        for which in ("classical decision", "surface step + decision"):
+            command = [sys.executable, __file__, "--memory-probe", which, str(path)]
+            if args.model:
+                command += ["--model", args.model]
+            done = subprocess.run(command, check=True, capture_output=True, text=True)
+            result = json.loads(done.stdout.strip().splitlines()[-1])
+            print(f"{which}: {result['extra_bytes'] / result['pixels']:.2f} B/px extra peak "
+                  f"({result['pixels'] / 1e6:.0f} MP, {result['seconds']:.1f} s)")
+        return 0
     page_image = np.load(path)
     model = adjust.load_surface_model(args.model)
     grid = ms.patch_grid_shape(page_image.shape)

@@ -339,3 +339,26 @@ def test_fit_learns_and_untrained_starts_at_zero():
     assert float(net0(x).abs().max()) == 0.0
     net = ts.fit(pages, ts.TrainConfig(steps=5, batch_pages=2))
     assert all(torch.isfinite(p).all() for p in net.parameters())
+
+
+def test_surface_factor_in_chunks_equals_one_call():
+    from docbin.method.stats import PageStats
+
+    class GrayModel(ZeroModel):
+        def predict(self, x):  # Δz from each patch's own pixels
+            mean = x[:, 0].mean(axis=(1, 2))
+            return np.broadcast_to((0.1 * mean)[:, None, None], (len(x), 8, 8)).astype(
+                np.float32)
+
+    gray = np.random.default_rng(9).integers(0, 256, (2600, 4100), dtype=np.uint8)
+    page = PageStats(60.0, 120.0, 10, 200, 1000)
+    f = float(ms.logistic_surface(page.b, page.t))
+    model = GrayModel()
+    factor, info = adjust.surface_factor(gray, page, f, model=model)
+    grid = ms.patch_grid_shape(gray.shape)
+    assert grid[0] * grid[1] > adjust.PREDICT_CHUNK
+    small = adjust.downscaled_patches(gray, 512, 64)
+    expected = np.clip(f + 0.1 * (small / 255.0).astype(np.float32).mean(axis=(1, 2)),
+                       0.05, 1.0).reshape(grid)
+    assert np.allclose(factor.values, expected, atol=1e-6)
+    assert np.allclose(info["f"], expected, atol=1e-5)

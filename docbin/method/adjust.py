@@ -58,6 +58,8 @@ META_INPUT = "docbin.input_size"
 META_NORMALISATION = "docbin.normalisation"
 META_VERSION = "docbin.version"
 META_DESCRIPTION = "docbin.description"
+#: Patches per network call (bounds the input buffer to about 5 MB).
+PREDICT_CHUNK = 32
 NORMALISATION = "gray = I/255 area-averaged over scale × scale blocks; planes as named"
 
 
@@ -287,7 +289,13 @@ def surface_factor(gray: np.ndarray, page, factor: float, *, model, balance: flo
     scalars = {"b_page": page.b, "t_page": page.t, "alpha": 1.0 - float(balance),
                "beta": float(balance), "b_patch": b_patch, "t_patch": t_patch,
                "f_page": float(factor), "edge_weight": weight}
-    delta_z = model.predict(build_inputs(small, model.channels, scalars, model.base))
+    # in chunks of patches: the input of a whole large page would be 164 kB per patch
+    delta_z = np.concatenate([
+        model.predict(build_inputs(small[k:k + PREDICT_CHUNK], model.channels,
+                                   {key: value if np.ndim(value) == 0 else
+                                    np.ravel(value)[k:k + PREDICT_CHUNK]
+                                    for key, value in scalars.items()}, model.base))
+        for k in range(0, len(small), PREDICT_CHUNK)])
     rms = np.sqrt(np.mean(np.square(delta_z, dtype=np.float64), axis=(1, 2))).reshape(grid)
     if not np.any(delta_z):
         f_patch = np.full(grid, float(factor))
