@@ -42,9 +42,7 @@ def memory_probe(which: str, page_path: str, model_path: str | None) -> dict:
     """Run in a child process: peak extra resident memory of one run of ``which``."""
     import gc
 
-    from docbin.method import adjust
-    from docbin.method import decision
-    from docbin.method import stats
+    from docbin.method import adjust, decision, stats
     from docbin.method import surface as ms
 
     here = Path(__file__).resolve().parent
@@ -84,9 +82,8 @@ def main(argv=None) -> int:
     sys.path.insert(0, str(here))
     import speed
 
+    from docbin.method import adjust, stats
     from docbin.method import decision as threshold
-    from docbin.method import stats
-    from docbin.method import adjust
     from docbin.method import surface as ms
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

@@ -9,10 +9,9 @@ import json
 import numpy as np
 import pytest
 
-from docbin.method import decision as threshold
-from docbin.method import stats
 from docbin.errors import ModelError
-from docbin.method import adjust
+from docbin.method import adjust, stats
+from docbin.method import decision as threshold
 from docbin.method import surface as ms
 
 
@@ -198,7 +197,7 @@ def test_surface_factor_moves_f_by_the_offset():
     page = stats.page_stats(gray)
     f = float(ms.logistic_surface(page.b, page.t))
     model = ZeroModel(0.05)
-    factor, info = adjust.surface_factor(gray, page, f, model=model, balance=0.8)
+    factor, _ = adjust.surface_factor(gray, page, f, model=model, balance=0.8)
     assert callable(factor)
     # a constant net moves f by exactly that constant (partition of unity)
     assert np.allclose(factor(0, 700), min(f + 0.05, 1.0), atol=1e-6)
@@ -362,3 +361,20 @@ def test_surface_factor_in_chunks_equals_one_call():
                        0.05, 1.0).reshape(grid)
     assert np.allclose(factor.values, expected, atol=1e-6)
     assert np.allclose(info["f"], expected, atol=1e-5)
+
+
+def test_surface_command_draws_the_adjusted_surface(tmp_path, run):
+    from importlib.resources import files
+
+    pytest.importorskip("matplotlib")
+    if not (files("docbin") / "models" / "surface.onnx").is_file():
+        pytest.skip("no shipped surface network in this tree")
+    from PIL import Image
+
+    page = tmp_path / "page.png"
+    Image.fromarray(_page(700, 900, seed=11)).save(page)
+    out = tmp_path / "surface.png"
+    result = run("surface", "--page", page, "--adjusted", "-o", out)
+    assert result.exit_code == 0, result.output
+    assert Image.open(out).size[0] > 2 * Image.open(out).size[1]  # three panels
+    assert run("surface", "--adjusted", "-o", tmp_path / "x.png").exit_code != 0

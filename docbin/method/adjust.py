@@ -269,7 +269,9 @@ def surface_factor(gray: np.ndarray, page, factor: float, *, model, balance: flo
         ``factor`` is the float ``factor`` itself when every Δz is exactly 0, else a
         :class:`docbin.method.surface.PatchFieldRows` (``rows(r0, r1)`` → float32 rows).
         ``info``: ``grid`` (patch rows, cols), ``delta_z_rms`` and ``f`` per patch (nested
-        lists), ``f_min``/``f_max``, ``max_change`` = max |f_patch − f|, ``balance``.
+        lists), ``f_min``/``f_max``, ``max_change`` = max |f_patch − f|, ``balance``,
+        ``delta_z_mean`` (the mean offset net over the patches, n × n) and the patches'
+        points ``b_patch``/``t_patch``.
     """
     if not 0.0 <= float(balance) <= 1.0:
         raise InputError(f"balance must lie in [0, 1], got {balance}")
@@ -308,7 +310,9 @@ def surface_factor(gray: np.ndarray, page, factor: float, *, model, balance: flo
             "delta_z_rms": np.round(rms, 6).tolist(),
             "f": np.round(f_patch, 6).tolist(),
             "f_min": float(f_patch.min()), "f_max": float(f_patch.max()),
-            "max_change": float(np.max(np.abs(f_patch - float(factor))))}
+            "max_change": float(np.max(np.abs(f_patch - float(factor)))),
+            "delta_z_mean": np.round(delta_z.mean(axis=0, dtype=np.float64), 6).tolist(),
+            "b_patch": np.round(b_patch, 6).tolist(), "t_patch": np.round(t_patch, 6).tolist()}
     if record:
         picture = 16
         info["f_field"] = _surface.PatchFieldRows(

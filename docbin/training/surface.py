@@ -275,8 +275,9 @@ def page_inputs(page: dict, channels, balance: float, base: np.ndarray) -> np.nd
     return _adjust.build_inputs(page["small"], channels, scalars, base)
 
 
-def fit(pages: list[dict], config: TrainConfig = TrainConfig(), progress=None):
+def fit(pages: list[dict], config: TrainConfig | None = None, progress=None):
     """Train the surface network on prepared pages; returns the torch module."""
+    config = config or TrainConfig()
     torch = require_torch()
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
@@ -379,12 +380,13 @@ def export_onnx(net, out, *, channels=DEFAULT_CHANNELS, description: str = "") -
     return difference
 
 
-def train(data, out, *, exclude=(), config: TrainConfig = TrainConfig(), cache=None,
+def train(data, out, *, exclude=(), config: TrainConfig | None = None, cache=None,
           progress=None) -> dict:
     """Train the surface network on ``<data>/<collection>/{img,gt}`` (msi2015 is never a
     training collection) plus ``config.synthetic_pages`` generated pages, and export it."""
     from docbin.training.refine import find_pairs
 
+    config = config or TrainConfig()
     require_torch()
     start = time.perf_counter()
     excluded = set(exclude) | {"msi2015"}
