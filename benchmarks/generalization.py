@@ -15,9 +15,9 @@ method and of each variant, with the number of test pages that gain or lose more
 msi2015 (multispectral pages rendered gray; the classical method scores about 23 FM there)
 is never a training collection. A page's result never depends on training on that page.
 
-Variants (``--variants``), all but ``-page`` with the features of docbin/refine.py:
+Variants (``--variants``), all but ``-page`` with the features of docbin/method/refine.py:
 
-- ``refine``: the form of ``--method hybrid`` (docbin/refine.py): a small per-pixel network
+- ``refine``: the form of ``--method hybrid`` (docbin/method/refine.py): a small per-pixel network
   re-decides the pixels within ``δ·(B_I − T_I)`` of the threshold f·L_m (δ = 0.1), every
   collection weighted equally in the loss;
 - ``refine-page``: the same with the page constants f, T_I/255, B_I/255 as three more
@@ -41,7 +41,7 @@ The shipped network is ``refine-wide-add-reach1+synth`` with ``--synth 40`` (mod
     python benchmarks/generalization.py --data ../shared/data/dev --cache runs/gen \\
         --report runs/gen/report.md
 
-Page features are cached in ``--cache`` (delete it after changing docbin/refine.py).
+Page features are cached in ``--cache`` (delete it after changing docbin/method/refine.py).
 """
 
 from __future__ import annotations
@@ -89,18 +89,16 @@ def _prepare(job) -> str:
     collection, image_path, gt_path, out = job
     if Path(out).exists():
         return out
-    from docbin.method import refine, stats, decision as threshold
     from docbin.io import read_image
-    from docbin.method.surface import logistic_surface
+    from docbin.method import refine
+    from docbin.method.page import classical_page
 
     gray = read_image(image_path).image
     gt = read_image(gt_path).image < 128
-    page = stats.page_stats(gray)
-    f = float(logistic_surface(page.b, page.t))
-    local = threshold.local_stats(gray, page.window_radius)
-    classical = threshold.ink_mask(local, f)
-    constants = refine.PageConstants(page.ink_intensity, page.contour_intensity,
-                                     page.window_radius, f)
+    page = classical_page(gray, local=True)
+    f, local = page.factor, page.local
+    classical = page.ink()
+    constants = refine.PageConstants.of(page)
     arrays = {"gt": np.packbits(gt), "classical": np.packbits(classical),
               "shape": np.array(gray.shape), "page": np.array(
                   [page.ink_intensity, page.contour_intensity, page.window_radius, f])}

@@ -120,13 +120,13 @@ def find_model(model: str | None) -> str | None:
 def without_kernels(run):
     """``run()`` with the statistics step and the rule in their OpenCV/NumPy form, as where
     docbin's compiled kernels (``docbin._kernels``) were not built."""
-    from docbin.method import stats
+    from docbin.method import kernels
 
-    kernels, stats._kernels = stats._kernels, None
+    compiled, kernels.compiled = kernels.compiled, None
     try:
         return run()
     finally:
-        stats._kernels = kernels
+        kernels.compiled = compiled
 
 
 def build_methods(model: str | None) -> dict:
@@ -140,9 +140,9 @@ def build_methods(model: str | None) -> dict:
                                                                   threads=1).image,
                "docbin classical region": lambda page: binarize(page, "classical",
                                                                 scope="region").image}
-    from docbin.method import stats
+    from docbin.method import kernels
 
-    if stats._kernels is not None:
+    if kernels.compiled is not None:
         methods["docbin classical no kernels"] = lambda page: without_kernels(
             lambda: binarize(page, "classical").image)
     if model is not None:
@@ -294,11 +294,11 @@ def environment() -> str:
         versions.append(f"doxapy {version('doxapy')}")
     except PackageNotFoundError:
         versions.append("no doxapy")
-    from docbin.method import stats
+    from docbin.method import kernels
 
-    kernels = "built" if stats._kernels is not None else "not built"
+    built = "built" if kernels.compiled is not None else "not built"
     return (f"{platform.processor() or platform.machine()}, {cpus} usable CPUs, "
-            f"OpenCV threads {threads}; docbin's compiled kernels {kernels}; "
+            f"OpenCV threads {threads}; docbin's compiled kernels {built}; "
             + ", ".join(versions))
 
 

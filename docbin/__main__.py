@@ -1,3 +1,3 @@
-from docbin.cli.commands import main
+from docbin.cli import main
 
 main()

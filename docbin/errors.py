@@ -1,6 +1,6 @@
 """Exceptions raised by docbin, each with the exit code the CLI maps it to.
 
-Library code raises these; only :mod:`docbin.cli.commands` turns them into a message and an
+Library code raises these; only :mod:`docbin.cli` turns them into a message and an
 exit code. Messages say what went wrong and, where possible, how to fix it.
 """
 
@@ -24,6 +24,13 @@ class DocbinError(Exception):
     """Base class of every error docbin raises on purpose."""
 
     exit_code = ExitCode.internal
+
+
+class UsageError(DocbinError, ValueError):
+    """An option or argument that cannot be used: an unknown method, a value out of range,
+    a combination that would do nothing."""
+
+    exit_code = ExitCode.usage
 
 
 class InputError(DocbinError, ValueError):

@@ -4,7 +4,7 @@ Reading (:func:`read_pages`, :func:`read_image`) turns any file Pillow decodes (
 TIFF with every page, BMP, PNM, WebP, ...) into 2-D uint8 gray pages:
 
 - colour is converted with ``floor(0.299 R + 0.587 G + 0.114 B)``
-  (:func:`docbin.pipeline.as_gray`); palette, CMYK and other colour modes go through RGB;
+  (:func:`as_gray`); palette, CMYK and other colour modes go through RGB;
 - an alpha channel (gray+alpha, RGBA, palette transparency) is flattened on white:
   ``v·a + 255·(1 − a)`` with ``a = alpha/255``;
 - 16-bit samples are scaled, never clipped: ``round(v · 255 / 65535)``;
@@ -39,7 +39,6 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from docbin.errors import InputError, OutputError
-from docbin.pipeline import as_gray
 
 #: Suffixes of the files a folder batch picks up (lower case).
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".jpe", ".tif", ".tiff", ".bmp", ".dib",
@@ -48,6 +47,35 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".jpe", ".tif", ".tiff", ".bmp", ".di
 OUTPUT_SUFFIXES = {"png": ".png", "tiff": ".tif"}
 _SUFFIX_FORMATS = {".png": "png", ".tif": "tiff", ".tiff": "tiff"}
 _ORIENTATION_TAG = 0x0112
+def as_gray(image: np.ndarray) -> np.ndarray:
+    """A 2-D uint8 gray page from a gray or RGB(A) uint8 array.
+
+    Colour is converted with ``floor(0.299 R + 0.587 G + 0.114 B)`` (METHOD.md);
+    an alpha channel is flattened on white first.
+    """
+    image = np.asarray(image)
+    if image.dtype != np.uint8:
+        raise InputError(f"expected a uint8 image, got dtype {image.dtype}")
+    if image.ndim == 2:
+        gray = image
+    elif image.ndim == 3 and image.shape[2] in (1, 3, 4):
+        if image.shape[2] == 1:
+            gray = image[:, :, 0]
+        else:
+            rgb = image[:, :, :3].astype(np.float64)
+            if image.shape[2] == 4:
+                alpha = image[:, :, 3:4].astype(np.float64) / 255.0
+                rgb = rgb * alpha + 255.0 * (1.0 - alpha)
+            gray = np.floor(rgb @ np.array([0.299, 0.587, 0.114]) + 1e-9)
+            gray = np.clip(gray, 0, 255).astype(np.uint8)
+    else:
+        raise InputError(f"expected a gray (rows, cols) or colour (rows, cols, 3|4) image, "
+                         f"got shape {image.shape}")
+    if gray.size == 0:
+        raise InputError("the image is empty")
+    return np.ascontiguousarray(gray)
+
+
 # Pixels converted per colour-to-gray call: bounds the float64 temporaries of as_gray
 # (24 bytes per pixel for RGB) to about 24 MB whatever the page size.
 _STRIPE_PIXELS = 1 << 20
@@ -256,7 +284,7 @@ def colour_to_gray(values: np.ndarray) -> np.ndarray:
     """Gray uint8 page from a uint8 (rows, cols, 2|3|4) gray+alpha, RGB or RGBA array.
 
     Gray+alpha is treated as RGBA with R = G = B, so every case is
-    :func:`docbin.pipeline.as_gray`: alpha flattened on white, then
+    :func:`as_gray`: alpha flattened on white, then
     ``floor(0.299 R + 0.587 G + 0.114 B)``. Converted in stripes of rows to bound the
     temporary memory.
     """

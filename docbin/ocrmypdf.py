@@ -31,7 +31,12 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from docbin.errors import MissingDependencyError
+import numpy as np
+from PIL import Image
+
+from docbin import pipeline
+from docbin.errors import MissingDependencyError, ModelError
+from docbin.method.refine import load_refiner
 from docbin.options import METHODS, Options
 
 try:
@@ -87,14 +92,12 @@ def settings(options) -> Options:
 
 @hookimpl
 def check_options(options) -> None:
-    from docbin.errors import ModelError
 
     try:
         chosen = settings(options)
     except ValueError as error:
         raise BadArgsError(f"docbin: {error}") from None
     if chosen.method == "hybrid":
-        from docbin.method.refine import load_refiner
 
         try:
             load_refiner(chosen.model)
@@ -113,16 +116,11 @@ def binarize_image(image, options):
 
     Raises whatever :func:`docbin.binarize` raises.
     """
-    import numpy as np
-    from PIL import Image
-
-    from docbin.pipeline import binarize
-
     if image.mode == "1":
         return image
     pixels = np.asarray(image if image.mode in ("L", "RGB", "RGBA") else image.convert("RGB"))
     chosen = settings(options)
-    result = Image.fromarray(binarize(pixels, chosen.method, options=chosen).image)
+    result = Image.fromarray(pipeline.binarize(pixels, chosen.method, options=chosen).image)
     if "dpi" in image.info:  # OCRmyPDF places the text layer by it
         result.info["dpi"] = image.info["dpi"]
     return result

@@ -17,10 +17,12 @@ import pytest
 from PIL import Image
 
 import docbin
-from docbin.batch import runner as batch
+from docbin import batch
 from docbin import io as dio
-from docbin.errors import ExitCode
+from docbin.batch import runner as batch_runner
 from docbin.batch.manifest import FIELDS, read_records, summarise
+from docbin.batch.task import Settings, Task
+from docbin.errors import ExitCode
 from docbin.options import Options
 
 fsspec = pytest.importorskip("fsspec")
@@ -90,12 +92,12 @@ def _page_jobs(folder, make_page, count):
     """``count`` (task, settings) jobs of classical binarization, pages in ``folder``."""
     from docbin.batch.storage import location
 
-    settings = batch.Settings(options=Options(method="classical"))
+    settings = Settings(options=Options(method="classical"))
     jobs = []
     for k in range(count):
         source = folder / f"p{k}.png"
         source.write_bytes(png_bytes(make_page(seed=k)))
-        task = batch.Task(k, location(source), location(folder / f"out{k}.png"), str(source))
+        task = Task(k, location(source), location(folder / f"out{k}.png"), str(source))
         jobs.append((task, settings))
     return jobs
 
@@ -103,7 +105,7 @@ def _page_jobs(folder, make_page, count):
 def test_a_dead_worker_fails_its_page_and_the_batch_goes_on(tmp_path, make_page):
     jobs = _page_jobs(tmp_path, make_page, 5)
     pool = _DeadPool()
-    outcomes = list(batch._shared_map(pool, jobs, 1))
+    outcomes = list(batch_runner._shared_map(pool, jobs, 1))
     assert [o.label for o in outcomes] == [job[0].label for job in jobs]  # in order, none lost
     failed = [o for o in outcomes if o.error is not None]
     assert pool.submitted == 1 and len(failed) == 1  # the helper stops after the death
@@ -133,7 +135,7 @@ def test_a_pool_shut_down_under_a_helper_hands_its_page_back(tmp_path, make_page
     jobs = _page_jobs(tmp_path, make_page, 3)
     pool = _ShutPool()
     outcomes = []  # in a thread: a page the helper lost would make the map wait forever
-    runner = threading.Thread(target=lambda: outcomes.extend(batch._shared_map(pool, jobs, 1)),
+    runner = threading.Thread(target=lambda: outcomes.extend(batch_runner._shared_map(pool, jobs, 1)),
                               daemon=True)
     runner.start()
     runner.join(timeout=120)

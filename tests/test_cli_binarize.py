@@ -14,9 +14,10 @@ from PIL import Image
 from typer.testing import CliRunner
 
 import docbin
-import docbin.cli.commands as cli
 from docbin import io as dio
+from docbin.cli import common as cli_common
 from docbin.errors import ExitCode
+from docbin.method import kernels as _kernels_module
 
 
 def write_png(path: Path, page: np.ndarray, dpi=None) -> Path:
@@ -391,7 +392,7 @@ def test_jobs_give_the_same_outputs_and_report(run, scans, tmp_path, make_page, 
 
 
 def test_progress_bar_on_a_terminal(run, scans, tmp_path, monkeypatch):
-    monkeypatch.setattr(cli, "_stderr_is_terminal", lambda: True)
+    monkeypatch.setattr(cli_common, "stderr_is_terminal", lambda: True)
     result = run("binarize", scans, tmp_path / "out")
     assert result.exit_code == 0
     assert "binarizing" in result.stderr
@@ -487,7 +488,7 @@ def test_hybrid_without_a_model_is_a_model_error(run, scans, tmp_path):
 def test_version_and_help_do_not_import_heavy_modules(args):
     code = (
         "import sys\n"
-        "from docbin.cli.commands import app\n"
+        "from docbin.cli import app\n"
         "try:\n"
         f"    app({args!r})\n"
         "except SystemExit:\n"
@@ -502,15 +503,14 @@ def test_version_and_help_do_not_import_heavy_modules(args):
     assert "HEAVY []" in result.stdout
     if args == ["--version"]:
         assert f"docbin {docbin.__version__}" in result.stdout
-        from docbin.method import stats
 
-        built = "built" if stats._kernels is not None else "not built"
+        built = "built" if _kernels_module.compiled is not None else "not built"
         assert f"compiled kernels: {built}" in result.stdout
 
 
 def test_a_missing_input_is_reported_before_an_existing_output(tmp_path):
 
-    from docbin.cli.commands import app
+    from docbin.cli import app
 
     existing = tmp_path / "out.png"
     existing.write_bytes(b"keep")

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from docbin.batch import runner as batch
-import docbin.cli.commands as cli
+from docbin import batch
 from docbin import io as dio
-from docbin.errors import ExitCode
 from docbin.batch.manifest import read_records
+from docbin.cli import common as cli_common
+from docbin.errors import ExitCode
 from docbin.options import Options
 
 distributed = pytest.importorskip("distributed")
@@ -161,7 +161,7 @@ def test_local_cluster_from_the_command_line(run, tmp_path, make_page):
 
 
 def test_progress_bar_across_the_cluster(run, workers, tmp_path, make_page, monkeypatch):
-    monkeypatch.setattr(cli, "_stderr_is_terminal", lambda: True)
+    monkeypatch.setattr(cli_common, "stderr_is_terminal", lambda: True)
     (tmp_path / "scans").mkdir()
     for k in range(3):
         (tmp_path / "scans" / f"p{k}.png").write_bytes(png_bytes(make_page(seed=k)))

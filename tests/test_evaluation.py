@@ -11,9 +11,10 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from docbin.evaluation import benchmark as evaluation, metrics
-from docbin.cli.commands import app
+from docbin.cli import app
 from docbin.errors import ExitCode, InputError
+from docbin.evaluation import benchmark as evaluation
+from docbin.evaluation import metrics
 
 
 def touch(path: Path) -> Path:

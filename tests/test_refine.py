@@ -8,10 +8,11 @@ import cv2
 import numpy as np
 import pytest
 
-from docbin.method import refine, stats, decision as threshold
 from docbin.errors import ModelError
-from docbin.pipeline import binarize
+from docbin.method import decision as threshold
+from docbin.method import refine, stats
 from docbin.method.surface import logistic_surface
+from docbin.pipeline import binarize
 
 onnx = pytest.importorskip("onnx")
 

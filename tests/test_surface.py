@@ -40,7 +40,7 @@ def test_surface_command_draws_the_logistic(tmp_path):
     pytest.importorskip("matplotlib")
     from typer.testing import CliRunner
 
-    from docbin.cli.commands import app
+    from docbin.cli import app
     from docbin.plotting import figure_size
 
     out = tmp_path / "s.png"
@@ -58,9 +58,9 @@ def test_surface_command_marks_a_page(tmp_path, make_page):
     from PIL import Image
     from typer.testing import CliRunner
 
-    from docbin.cli.commands import app
-    from docbin.plotting import figure_size
+    from docbin.cli import app
     from docbin.method.stats import page_stats
+    from docbin.plotting import figure_size
 
     page = make_page(200, 300)
     Image.fromarray(page).save(tmp_path / "page.png")
@@ -92,7 +92,7 @@ def test_surface_command_draws_the_regional_factor_map(tmp_path, make_page):
     from typer.testing import CliRunner
 
     import docbin
-    from docbin.cli.commands import app
+    from docbin.cli import app
     from docbin.plotting import figure_size
 
     page = make_page(600, 700)

@@ -9,9 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy import ndimage
 
-from docbin.method import stats as _stats
-from docbin.pipeline import binarize
-from docbin.method.surface import logistic_surface
+from docbin.method import kernels as _kernels_module
 from docbin.method.decision import (
     LocalStats,
     ink_mask,
@@ -20,6 +18,8 @@ from docbin.method.decision import (
     local_stats,
     to_binary_image,
 )
+from docbin.method.surface import logistic_surface
+from docbin.pipeline import binarize
 
 
 def window_median_reference(image: np.ndarray, radius: int) -> np.ndarray:
@@ -265,9 +265,8 @@ def test_binary_page_of_a_dark_page_equals_the_whole_page_rule(band_page, radius
     assert (expected == 0).any() and (expected == 255).any()
 
 
-@pytest.mark.skipif(_stats._kernels is None, reason="docbin._kernels is not built here")
+@pytest.mark.skipif(_kernels_module.compiled is None, reason="docbin._kernels is not built here")
 def test_compiled_rule_is_both_conditions():
-    stats = _stats
     rng = np.random.default_rng(4)
     image = rng.integers(0, 256, (7, 33)).astype(np.uint8)
     median = rng.integers(0, 256, (7, 33)).astype(np.uint8)
@@ -275,16 +274,16 @@ def test_compiled_rule_is_both_conditions():
     mean[0, :5] = image[0, :5]  # equal: not below the mean
     table = rng.integers(0, 256, 256).astype(np.uint8)
     out = np.full((7, 33), 7, np.uint8)
-    stats._kernels.rule(image, median, mean, table, out, 33)
+    _kernels_module.compiled.rule(image, median, mean, table, out, 33)
     ink = (image < table[median]) & (image.astype(np.float32) < mean)
     np.testing.assert_array_equal(out, np.where(ink, 0, 255))
     with pytest.raises(ValueError, match="mean"):
-        stats._kernels.rule(image, median, mean[:3], table, out, 33)
+        _kernels_module.compiled.rule(image, median, mean[:3], table, out, 33)
     with pytest.raises(ValueError, match="table"):
-        stats._kernels.rule(image, median, mean, table[:100], out, 33)
+        _kernels_module.compiled.rule(image, median, mean, table[:100], out, 33)
 
 
-@pytest.mark.skipif(_stats._kernels is None, reason="docbin._kernels is not built here")
+@pytest.mark.skipif(_kernels_module.compiled is None, reason="docbin._kernels is not built here")
 @pytest.mark.parametrize("inverted", [False, True])
 def test_compiled_rule_with_a_factor_per_pixel(inverted):
     rng = np.random.default_rng(5)
@@ -295,12 +294,12 @@ def test_compiled_rule_with_a_factor_per_pixel(inverted):
     factor[0, :8] = image[0, :8] / np.maximum(median[0, :8], 1)  # products near I: ties
     level = 255 - median if inverted else median
     out = np.full(image.shape, 7, np.uint8)
-    _stats._kernels.rule_factor(image, median, mean, factor, out, 41, inverted)
+    _kernels_module.compiled.rule_factor(image, median, mean, factor, out, 41, inverted)
     ink = ((image < np.multiply(factor, level, dtype=np.float32))
            & (image.astype(np.float32) < mean))
     np.testing.assert_array_equal(out, np.where(ink, 0, 255))
     with pytest.raises(ValueError, match="factor"):
-        _stats._kernels.rule_factor(image, median, mean, factor[:2], out, 41, inverted)
+        _kernels_module.compiled.rule_factor(image, median, mean, factor[:2], out, 41, inverted)
 
 
 def test_binary_page_on_a_small_page_and_with_a_factor_per_pixel(make_page):

@@ -27,7 +27,8 @@ def test_collection_weights_give_every_collection_the_same_total():
 
 
 def test_page_samples_are_the_runtime_features_of_the_band(make_page):
-    from docbin.method import stats, decision as threshold
+    from docbin.method import decision as threshold
+    from docbin.method import stats
     from docbin.method.surface import logistic_surface
 
     gray = make_page(90, 130, 1)
@@ -79,8 +80,7 @@ def test_train_exports_a_network_the_runtime_runs(tmp_path):
 def test_train_command(tmp_path):
     from typer.testing import CliRunner
 
-    import docbin.cli.commands as cli
-    from docbin import synth
+    from docbin import cli, synth
 
     pages = [synth.degraded_page(200, 240, seed, ("noise",)) for seed in range(2)]
     _write_collection(tmp_path / "data", "c", pages)

@@ -1,6 +1,6 @@
 """The Dask executor of the batch runner (``--cluster``; the ``cluster`` extra).
 
-One Dask task per input file runs :func:`docbin.batch.runner.run_task` on a worker. The task
+One Dask task per input file runs :func:`docbin.batch.task.run_task` on a worker. The task
 reads its page from storage, binarizes it and writes the output itself, so only file
 names and manifest records cross the network, and a worker holds only the pages it is
 working on (Dask's scheduler queues tasks and hands a worker about as many as it has
@@ -24,9 +24,9 @@ import re
 import secrets
 from collections.abc import Iterator
 
-from docbin.batch.runner import Outcome, Settings, Task, _run_job, failed_outcome
-from docbin.errors import SetupError
 from docbin.batch.storage import EXTRA_HINT
+from docbin.batch.task import Outcome, Settings, Task, failed_outcome, run_job
+from docbin.errors import SetupError
 
 #: Worker deaths a task may cause before it is failed: the second death fails it.
 ALLOWED_FAILURES = 1
@@ -156,7 +156,7 @@ class DaskExecutor:
                                          "file system or object storage")
         self._prepare()
         prefix = f"docbin-page-{secrets.token_hex(4)}"
-        futures = self.client.map(_run_job, [(task, settings) for task in tasks], pure=False,
+        futures = self.client.map(run_job, [(task, settings) for task in tasks], pure=False,
                                   key=[f"{prefix}-{task.index}" for task in tasks])
         by_key = {future.key: task for future, task in zip(futures, tasks)}
         try:

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from docbin.errors import InputError, OutputError
+from docbin.io import json_safe
 
 FIELDS = ("input", "output", "page", "pages", "status", "error", "rows", "cols", "T_I",
           "B_I", "K", "f", "seconds", "worker", "finished", "run")
@@ -124,7 +125,6 @@ class ManifestWriter:
                 self._stream.write("\n")
 
     def write(self, records: list[dict]) -> None:
-        from docbin.io import json_safe
 
         text = "".join(json.dumps(json_safe(item), separators=(", ", ": ")) + "\n"
                        for item in records)

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from docbin.errors import InputError, OutputError, SetupError
+from docbin.io import read_pages, write_bytes
 
 _URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://")
 #: Backends whose single put is atomic (the object appears whole or not at all).
@@ -139,12 +140,10 @@ class LocalLocation:
             os.path.samefile(self.path, other.path)
 
     def read_pages(self, max_megapixels: float, label: str):
-        from docbin.io import read_pages
 
         return read_pages(self.path, max_megapixels, name=label)
 
     def write_bytes(self, data: bytes, overwrite: bool) -> None:
-        from docbin.io import write_bytes
 
         write_bytes(self.path, data, overwrite=overwrite)
 
@@ -234,7 +233,6 @@ class RemoteLocation:
             other.path == self.path
 
     def read_pages(self, max_megapixels: float, label: str):
-        from docbin.io import read_pages
 
         try:
             data = self.fs.cat_file(self.path)

@@ -29,16 +29,29 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from docbin.errors import InputError
+from docbin import __version__
+from docbin.errors import DocbinError, InputError
+from docbin.evaluation import metrics
+from docbin.evaluation.baselines import BASELINES, get_baseline
 from docbin.evaluation.metrics import METRICS
-from docbin.evaluation.ocr import OCR_METRICS
+from docbin.evaluation.ocr import (
+    OCR_METRICS,
+    ocr_scores,
+    read_transcription,
+    tesseract_text,
+    transcription_path,
+)
+from docbin.io import IMAGE_SUFFIXES, read_image
+from docbin.method.refine import load_refiner
+from docbin.options import METHODS, Options
+from docbin.pipeline import binarize
 
 #: Metrics of ``docbin evaluate`` and its JSON/CSV, in display order.
 EVALUATE_METRICS = ("fm", "pfm", "psnr", "drd", "nrm", "mpm")
 #: Metrics of the benchmark tables.
 BENCHMARK_METRICS = ("fm", "pfm", "psnr", "drd")
 #: docbin's own methods; every other method name is a baseline.
-DOCBIN_METHODS = ("classical", "hybrid")
+DOCBIN_METHODS = METHODS  # docbin's own methods (the others are baselines)
 #: The OCR reference row: Tesseract on the gray page, with its own thresholding.
 GRAY = "gray"
 #: Column titles.
@@ -88,7 +101,6 @@ def image_files(folder: Path) -> list[Path]:
 
     Image files are those with a suffix of :data:`docbin.io.IMAGE_SUFFIXES`.
     """
-    from docbin.io import IMAGE_SUFFIXES
 
     folder = Path(folder)
     if not folder.is_dir():
@@ -179,7 +191,6 @@ def pair_paths(prediction: Path, ground_truth: Path) -> Matching:
 
 def read_binary(path: Path):
     """A page read as 2-D uint8 gray (text where < 128), via :func:`docbin.io.read_image`."""
-    from docbin.io import read_image
 
     return read_image(path).image
 
@@ -192,7 +203,6 @@ def score_pair(pair: Pair) -> dict[str, float]:
     InputError
         A file cannot be read, or the two images differ in size.
     """
-    from docbin.evaluation import metrics
 
     prediction = read_binary(pair.prediction)
     truth = read_binary(pair.ground_truth)
@@ -327,7 +337,6 @@ def keep_transcribed(collections: Sequence[Collection]) -> tuple[list[Collection
     """
     from dataclasses import replace
 
-    from docbin.evaluation.ocr import transcription_path
 
     kept, skipped = [], 0
     for collection in collections:
@@ -367,12 +376,11 @@ def method_function(method: str, options=None) -> Callable:
     if method in DOCBIN_METHODS:
         from dataclasses import replace
 
-        from docbin.options import Options
-        from docbin.pipeline import binarize
 
-        options = replace(options or Options(), method=method)
+        options = options or Options()
+        options = replace(options, method=method,
+                          steps=options.steps if method == "hybrid" else None)
         return lambda image: binarize(image, method, options=options).image
-    from docbin.evaluation.baselines import get_baseline
 
     return get_baseline(method)
 
@@ -387,14 +395,12 @@ def check_methods(methods: Sequence[str], options=None) -> None:
     docbin.errors.ModelError
         ``hybrid`` is asked for and the model is missing or does not match.
     """
-    from docbin.evaluation.baselines import BASELINES
 
     for method in methods:
         if method not in DOCBIN_METHODS and method not in BASELINES:
             raise ValueError(f"unknown method {method!r}; choose from "
                              f"{', '.join(DOCBIN_METHODS + BASELINES)}")
     if "hybrid" in methods:
-        from docbin.method.refine import load_refiner
 
         load_refiner(getattr(options, "model", None))
 
@@ -408,14 +414,11 @@ def benchmark_page(job: tuple) -> PageOutcome:
     CER against the page's transcription joins the scores. Only the binarization is
     timed; reading, OCR and scoring are not.
     """
-    from docbin.evaluation import metrics
-    from docbin.errors import DocbinError
 
     collection, pair, methods, options, *rest = job
     ocr_settings = rest[0] if rest else None
     outcome = PageOutcome(collection, pair.name)
     try:
-        from docbin.io import read_image
 
         image = read_image(pair.prediction).image
         truth = read_image(pair.ground_truth).image
@@ -448,7 +451,6 @@ def benchmark_page(job: tuple) -> PageOutcome:
 
 def _ocr_reader(pair: Pair, settings) -> Callable:
     """A function ``page → {"cer": …, "cer_folded": …}`` against ``pair``'s transcription."""
-    from docbin.evaluation.ocr import ocr_scores, read_transcription, tesseract_text, transcription_path
 
     reference = read_transcription(transcription_path(pair.prediction))
     return lambda page: ocr_scores(tesseract_text(page, settings), reference)
@@ -566,7 +568,6 @@ def _markdown_table(header: Sequence[str], cells: Sequence[Sequence[str]]) -> st
 
 def render_markdown(summary: Summary, *, data: str | None = None, jobs: int = 1) -> str:
     """The benchmark report as Markdown: overall table, one table per collection, notes."""
-    from docbin import __version__
 
     pages = sum(row.pages for row in summary.overall[:1])
     parts = ["# docbin benchmark", ""]

@@ -40,6 +40,7 @@ import cv2
 import numpy as np
 
 from docbin.errors import ModelError
+from docbin.options import DIRECTIONS
 
 FEATURES = ("margin", "to_mean", "to_ink", "to_contour", "median_minus_mean",
             "to_mean_2", "std_2", "to_mean_s", "std_s", "to_mean_h",
@@ -58,6 +59,12 @@ class PageConstants:
     contour_intensity: float
     window_radius: int
     factor: float
+
+    @classmethod
+    def of(cls, page) -> PageConstants:
+        """The constants of a :class:`docbin.method.page.ClassicalPage`."""
+        return cls(page.ink_intensity, page.contour_intensity, page.window_radius,
+                   page.factor)
 
     @property
     def contrast(self) -> float:
@@ -180,7 +187,6 @@ META_DESCRIPTION = "docbin.refine.training_data"
 META_REACH = "docbin.refine.reach"
 #: What a network may change: "add" turns background pixels of the band into text and
 #: leaves the classical text alone; "both" decides the band's pixels either way.
-DIRECTIONS = ("add", "both")
 #: How far (pixels, chessboard distance) a pixel the network turns into text may lie from
 #: the classical text: 1 keeps only additions that touch a classical stroke (they repair and
 #: widen strokes, they do not make new marks out of stains); 0 sets no limit.
