@@ -336,8 +336,50 @@ def surface_binarize(page: dict, model, balance: float = 0.5):
     return classical, adjusted, gt, info
 
 
+class _SplitRefiner:
+    """The split's refinement network (a torch predictor of :func:`train_variant`) with
+    the attributes docbin.method.refine.RowRefiner reads: the shipped network's form
+    (band δ = 0.2, direction add, reach 1)."""
+
+    margin, direction, reach = 0.2, "add", 1
+
+    def __init__(self, predict, name: str):
+        self.predict, self.name = predict, name
+
+    def __call__(self, features_rows):
+        if len(features_rows) == 0:
+            return np.zeros(0, np.float32)
+        return self.predict(np.asarray(features_rows, np.float32)).reshape(-1)
+
+
+def surface_refine_binarize(page: dict, model, refiner) -> tuple:
+    """(refine alone, surface + refine) ink masks of a prepared page, as the pipeline runs
+    them: the refine step's band around the page f, inside the decision pass with the
+    classical f or with the surface step's blended f; then its reach."""
+    from docbin.io import read_image
+    from docbin.method import decision as threshold
+    from docbin.method import refine as _refine
+    from docbin.method.adjust import surface_factor
+    from docbin.method.stats import BlockHistograms, PageStats
+
+    gray = read_image(page["image_path"]).image
+    ink, contour, radius, f = page["page"]
+    stats = PageStats(float(ink), float(contour), int(radius), 0, 0)
+    blocks = BlockHistograms(512, page["contour"], page["ink"])
+    factor, _ = surface_factor(gray, stats, float(f), model=model, blocks=blocks)
+    out = []
+    for decision_factor in (float(f), factor):
+        row_refiner = _refine.RowRefiner(
+            refiner, _refine.PageConstants(float(ink), float(contour), int(radius), float(f)),
+            gray, balance=0.5)
+        image = threshold.binary_page(gray, int(radius), decision_factor, refine=row_refiner)
+        row_refiner.finish(image)
+        out.append(image == 0)
+    return tuple(out)
+
+
 def surface_split(name: str, train: list[dict], test: list[dict], cache: Path, config,
-                  scores: dict) -> tuple[list[dict], list[dict], float]:
+                  scores: dict, refiner=None) -> tuple[list[dict], list[dict], float]:
     """Train the surface network on ``train`` (cached per split), score ``test``: per page
     classical and surface-step scores (cached in ``scores`` by split and page)."""
     import torch
@@ -363,9 +405,20 @@ def surface_split(name: str, train: list[dict], test: list[dict], cache: Path, c
             classical, adjusted, gt, info = surface_binarize(page, model)
             scores[key] = {"classical": score(classical, gt), "surface": score(adjusted, gt),
                            "max_change": info["max_change"]}
+        if refiner is not None and "surface+refine" not in scores[key]:
+            refined, both = surface_refine_binarize(page, model, refiner)
+            gt = page_gt(page)
+            scores[key]["refine"] = score(refined, gt)
+            scores[key]["surface+refine"] = score(both, gt)
         base.append(scores[key]["classical"])
-        got.append(scores[key]["surface"])
+        got.append(scores[key])
     return base, got, seconds
+
+
+def page_gt(page: dict) -> np.ndarray:
+    from docbin.io import read_image
+
+    return read_image(page["gt_path"]).image < 128
 
 
 def run_surface(args, roots) -> list[str]:
@@ -391,12 +444,27 @@ def run_surface(args, roots) -> list[str]:
     lines = ["| split | test pages | method | FM | p-FM | PSNR | DRD | pages +1 FM | "
              "pages −1 FM | train s |", "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
     loco = defaultdict(list)
+    labels = ["surface"]
+    if args.surface_refine:  # the split's refinement network (refine-wide-add-reach1+synth)
+        labels = ["surface", "refine", "surface+refine"]
+        roots_refine = list(roots) + [make_synthetic(args.cache / "synth-data", args.synth)]
+        refine_pages = build_cache(roots_refine, args.cache / "pages", args.jobs)
+        refine_synth = [p for p in refine_pages if p.collection == "synth"]
     for name, train_c, test_c in chosen:
         train = [p for p in pages if p["collection"] in train_c] + generated
         test = [p for p in pages if p["collection"] in test_c]
-        base, got, seconds = surface_split(name, train, test, args.cache, config, scores)
+        refiner = None
+        if args.surface_refine:
+            tag = name.replace(" ", "").replace(":", "_").replace("→", "-")
+            refine_train = [p for p in refine_pages if p.collection in train_c] + refine_synth
+            predict = cached_fit(args.cache / "models" / f"{tag}_0.2_collection_1_1.pt",
+                                 lambda pages=refine_train: train_variant(pages, "0.2", "collection"))
+            refiner = _SplitRefiner(predict, tag)
+        base, results, seconds = surface_split(name, train, test, args.cache, config, scores,
+                                               refiner)
         stored.write_text(json.dumps(scores))
-        for label, rows in (("classical", base), ("surface", got)):
+        for label, rows in [("classical", base)] + [(m, [r[m] for r in results])
+                                                    for m in labels]:
             mean = {k: np.mean([s[k] for s in rows]) for k in METRICS}
             delta = [g["fm"] - b["fm"] for g, b in zip(rows, base)]
             better = "" if label == "classical" else sum(d > 1 for d in delta)
@@ -406,7 +474,7 @@ def run_surface(args, roots) -> list[str]:
                          f"{better} | {worse} | {'' if label == 'classical' else f'{seconds:.0f}'} |")
             if name.startswith("loco"):
                 loco[label] += [(str(p["collection"]), d, s) for p, d, s in zip(test, delta, rows)]
-        print("\n".join(lines[-2:]), file=sys.stderr, flush=True)
+        print("\n".join(lines[-1 - len(labels):]), file=sys.stderr, flush=True)
     for label, keep in (("loco: all pages", lambda c: True),
                         ("loco: DIBCO folds", lambda c: c in DIBCO)):
         for variant, rows in loco.items():
@@ -444,6 +512,10 @@ def main(argv=None) -> int:
                         help="μ, the weight of ‖Δz‖² of the surface network")
     parser.add_argument("--surface-regret", type=float, default=10.0,
                         help="λ, the weight of the regret term of the surface network")
+    parser.add_argument("--surface-refine", action="store_true",
+                        help="with --variants surface: also the refine step alone and surface "
+                        "+ refine, with the split's refinement network (the shipped form, "
+                        "refine-wide-add-reach1+synth; needs --synth)")
     args = parser.parse_args(argv)
     if not args.data.is_dir():
         raise SystemExit(f"no development data at {args.data}: pass --data")
