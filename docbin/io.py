@@ -174,6 +174,16 @@ def read_pages(source: Source, max_megapixels: float = 300.0, *,
         raise InputError(f"{label}: cannot read: {_one_line(error)}") from error
 
 
+def count_pages(source) -> int:
+    """How many pages (frames) an image file holds, from its header; 1 for a file that
+    cannot be opened (reading it reports the error)."""
+    try:
+        with Image.open(source) as image:
+            return int(getattr(image, "n_frames", 1))
+    except (OSError, ValueError, UnidentifiedImageError, Image.DecompressionBombError):
+        return 1
+
+
 def read_image(source: Source, max_megapixels: float = 300.0, *,
                name: str | None = None) -> Page:
     """Read the first page of an image file; see :func:`read_pages`."""
@@ -245,7 +255,11 @@ def _decode_frame(image: Image.Image, label: str, max_megapixels: float, read_by
     # Recent Pillow applies a TIFF's orientation while loading and then drops the tag, so
     # the orientation still to apply is read after load().
     orientation = image.getexif().get(_ORIENTATION_TAG, 1)
-    return _apply_orientation(_to_gray(image), orientation), dpi
+    try:
+        gray = _to_gray(image)
+    except InputError as error:  # name the file: a batch lists many
+        raise InputError(f"{label}: {error}") from None
+    return _apply_orientation(gray, orientation), dpi
 
 
 def _to_gray(image: Image.Image) -> np.ndarray:

@@ -135,11 +135,14 @@ def filter_ocr_image(page, image):
     filtered = yield  # the other plugins' result (Tesseract's downsampling, ...), or None
     source = image if filtered is None else filtered
     try:
-        return binarize_image(source, page.options)
+        binarized = binarize_image(source, page.options)
     except Exception as error:  # noqa: BLE001 -- a page must never fail the document
         log.warning("docbin: %s: could not binarize the page (%s: %s); OCR reads "
                     "OCRmyPDF's own image", _page_label(page), type(error).__name__, error)
         return filtered
+    log.info("docbin: %s: binarized for OCR (%s method, %d x %d px)", _page_label(page),
+             settings(page.options).method, source.width, source.height)
+    return binarized
 
 
 @hookimpl

@@ -106,6 +106,19 @@ def test_multi_page_file_gives_one_output_per_page(run, scans, tmp_path):
         assert_binarized(tmp_path / f"book-p{index + 1}.png", scans / "book.tif", index)
 
 
+def test_multi_page_tiff_to_a_tiff_is_one_multi_page_file(run, scans, tmp_path):
+    target = tmp_path / "book.tif"
+    result = run("binarize", scans / "book.tif", target, "--explain")
+    assert result.exit_code == 0, result.output
+    pages = dio.read_pages(target)
+    assert len(pages) == 3 and not (tmp_path / "book-p1.tif").exists()
+    for index in range(3):
+        np.testing.assert_array_equal(pages[index].image,
+                                      expected_binary(scans / "book.tif", index))
+        assert json.loads((tmp_path / f"book-p{index + 1}.json").read_text())["page"] == \
+            index + 1
+
+
 def test_existing_output_is_refused(run, tmp_path, make_page):
     source = write_png(tmp_path / "page.png", make_page())
     target = tmp_path / "out.png"
@@ -287,8 +300,7 @@ def test_folder_recursive_mirrors_the_tree(run, scans, tmp_path):
     result = run("binarize", scans, out, "--recursive", "--format", "tiff")
     assert result.exit_code == 0, result.output
     names = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
-    assert names == ["a.tif", "b.tif", "book-p1.tif", "book-p2.tif", "book-p3.tif",
-                     "sub/deeper/c.tif"]
+    assert names == ["a.tif", "b.tif", "book.tif", "sub/deeper/c.tif"]  # one multi-page TIFF
     assert_binarized(out / "sub" / "deeper" / "c.tif", scans / "sub" / "deeper" / "c.png")
 
 

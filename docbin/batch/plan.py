@@ -11,6 +11,8 @@ from docbin.errors import InputError, OutputError
 from docbin.io import IMAGE_SUFFIXES, OUTPUT_SUFFIXES
 
 Location = LocalLocation | RemoteLocation
+#: Suffixes of files that can hold several pages.
+MULTI_PAGE = (".tif", ".tiff")
 
 
 def collect_images(folder: Location, recursive: bool, exclude: Location | None = None) -> list:
@@ -51,6 +53,35 @@ def plan(pairs: Iterable[tuple[Location, str]], output: Location,
             continue
         claimed[str(target)] = source
         entries.append(task)
+    return _page_collisions(entries, suffix)
+
+
+def _page_collisions(entries: list, suffix: str) -> list:
+    """Fail the file whose output is also a page of a multi-page input's output: page N of
+    ``book.tif`` goes to ``book-pN.png``, which a file ``book-pN.png`` (or ``.jpg``) would
+    write too. Only inputs that could hold pages are opened (their header only), and only
+    when such a name is planned. A TIFF output holds every page in one file: no clash."""
+    if suffix in (".tif", ".tiff"):
+        return entries
+    where = {str(entry.target): k for k, entry in enumerate(entries) if isinstance(entry, Task)}
+    for entry in list(entries):
+        if not isinstance(entry, Task) or entry.source.suffix.lower() not in MULTI_PAGE:
+            continue
+        prefix = str(entry.target.with_name(f"{entry.target.stem}-p"))
+        clashes = {}
+        for name in where:
+            number = name[len(prefix):-len(suffix)] if name.endswith(suffix) else ""
+            if name.startswith(prefix) and number.isdigit() and int(number) >= 1:
+                clashes[name] = int(number)
+        if not clashes:
+            continue
+        pages = entry.source.page_count()
+        for name, number in clashes.items():
+            if pages > 1 and number <= pages:
+                other = entries[where[name]]
+                entries[where[name]] = failed_outcome(
+                    other, f"{other.source}: its output {name} is also page {number} of "
+                    f"{entry.source}; rename one of them (or write TIFF: --format tiff)")
     return entries
 
 

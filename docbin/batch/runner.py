@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 import cv2
 
 from docbin.batch.manifest import ManifestWriter, completed, read_records
+from docbin.batch.storage import canonical
 from docbin.batch.task import Outcome, Settings, Task, failed_outcome, run_job
 from docbin.method.bands import cpu_count
 
@@ -198,11 +199,22 @@ class BatchResult:
                 *(item for outcome in self.outcomes for item in outcome.records)]
 
 
-def _done_here(items: list[dict], task: Task) -> bool:
-    """The manifest's records of a file went to this task's outputs (the same command)."""
-    stem = task.target.with_name(f"{task.target.stem}-p")
-    return all(item["output"] == str(task.target) or
-               str(item["output"]).startswith(str(stem)) for item in items)
+def _resume_state(items: list[dict], task: Task) -> str:
+    """What a manifest's records of a file mean for this task: ``done`` (its outputs are
+    there, with the size written), ``redo`` (the same outputs, but one is missing or has
+    another size: made again, replacing it), or ``new`` (another command's records)."""
+    target = canonical(str(task.target))
+    stem = canonical(str(task.target.with_name(f"{task.target.stem}-p")))
+    state = "done"
+    for item in items:
+        output = canonical(str(item["output"]))
+        if output != target and not output.startswith(stem):
+            return "new"
+        name = output[len(canonical(str(task.target.parent))):].lstrip("/\\")
+        size = task.target.with_name(name).size()
+        if size is None or (item.get("bytes") is not None and size != item["bytes"]):
+            state = "redo"
+    return state
 
 
 def run_batch(entries: list, settings: Settings, executor, *,
@@ -236,10 +248,14 @@ def run_batch(entries: list, settings: Settings, executor, *,
     for entry in entries:
         if isinstance(entry, Outcome):
             planned_failures.append(entry)
-        elif entry.label in previous and _done_here(previous[entry.label], entry):
-            result.done_before.extend(previous[entry.label])
         else:
-            tasks.append(entry)
+            items = previous.get(canonical(entry.label))
+            state = "new" if items is None else _resume_state(items, entry)
+            if state == "done":
+                result.done_before.extend(items)
+            else:
+                tasks.append(dataclasses.replace(entry, redo=True) if state == "redo"
+                             else entry)
     writer = ManifestWriter(manifest) if manifest is not None else None
     outcomes = []
     if on_start is not None:

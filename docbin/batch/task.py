@@ -10,6 +10,7 @@ a bad file; an error every file would meet (model, dependency) is marked ``fatal
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import sys
@@ -49,6 +50,7 @@ class Task:
     source: Location
     target: Location
     label: str
+    redo: bool = False  # a manifest's output of it is missing or damaged: replace it
 
 
 @dataclass
@@ -94,7 +96,9 @@ def binarize_source(source, label: str, target: Location, settings: Settings,
     """Read every page of ``source``, binarize it and write it next to ``target``.
 
     ``source`` is a location or the bytes of an image file. One page goes to ``target``;
-    page N of a multi-page file goes to ``<stem>-pN<suffix>``. Existing outputs are
+    the pages of a multi-page file go to one multi-page TIFF when ``target`` is a TIFF (as
+    OCRmyPDF and ScanTailor write them), else page N to ``<stem>-pN<suffix>``. Existing
+    outputs are
     skipped when ``skip_existing``, an error otherwise (unless ``settings.overwrite``).
     ``make_folders`` creates the folder of ``target`` when a page is written (batches
     mirror trees). The outcome carries a manifest record per page.
@@ -111,6 +115,10 @@ def binarize_source(source, label: str, target: Location, settings: Settings,
     start = time.perf_counter()
     pages = read_source(source, label, settings)
     reading = (time.perf_counter() - start) / len(pages)
+    if len(pages) > 1 and format == "tiff":
+        if make_folders and not target.parent.exists():
+            target.parent.make_folder()
+        return _write_tiff_pages(pages, source, label, target, settings, reading, outcome)
     folder_made = False
     for page in pages:
         start = time.perf_counter()
@@ -139,6 +147,39 @@ def binarize_source(source, label: str, target: Location, settings: Settings,
     return outcome
 
 
+def _write_tiff_pages(pages, source, label: str, target: Location, settings: Settings,
+                      reading: float, outcome: Outcome) -> Outcome:
+    """Every page of a multi-page input binarized into one multi-page TIFF at ``target``
+    (--explain: a sidecar, and a picture, per page: ``<stem>-pN.json``)."""
+    start = time.perf_counter()
+    extras = []
+    for page in pages:
+        name = _page_name(target, page.index, page.count)
+        sidecar = name.with_name(f"{name.stem}.json") if settings.explain else None
+        picture = _explain.picture_name(name, settings.options) if sidecar else None
+        for extra in (sidecar, picture):
+            if extra is not None and not settings.overwrite and extra.exists():
+                raise OutputError(f"{extra} exists; pass --overwrite to replace it")
+            if extra is not None:
+                _check_not_input(source, extra)
+        extras.append((sidecar, picture))
+    results = [binarize_page(page.image, settings.options.method, options=settings.options,
+                             record_refined=picture is not None)
+               for page, (_, picture) in zip(pages, extras)]
+    dpis = [settings.dpi if settings.dpi is not None else page.dpi for page in pages]
+    data = encode_binary_pages([result.image for result in results], "tiff", dpis)
+    target.write_bytes(data, settings.overwrite)
+    seconds = reading + (time.perf_counter() - start) / len(pages)
+    for page, result, dpi, (sidecar, picture) in zip(pages, results, dpis, extras):
+        if sidecar is not None:
+            _explain.write_explanation(page, result, target, sidecar, picture, dpi=dpi,
+                                       overwrite=settings.overwrite)
+        outcome.records.append(_record(label, target, "ok", page=page, seconds=seconds,
+                                       info={**result.info, "bytes": len(data)}))
+    outcome.written.append(str(target))
+    return outcome
+
+
 def _record(label: str, output: Location, status: str, *, page=None, info=None,
             seconds=None, error=None) -> dict:
     values = {"input": label, "output": str(output), "status": status, "error": error,
@@ -148,7 +189,7 @@ def _record(label: str, output: Location, status: str, *, page=None, info=None,
                       cols=page.image.shape[1])
     if info is not None:
         values.update(T_I=info["ink_intensity"], B_I=info["contour_intensity"],
-                      K=info["window_radius"], f=info["f"])
+                      K=info["window_radius"], f=info["f"], bytes=info.get("bytes"))
     return record(**values)
 
 
@@ -158,11 +199,12 @@ def _write_page(page, name: Location, sidecar: Location | None, format: str,
     result = binarize_page(page.image, settings.options.method, options=settings.options,
                            record_refined=picture is not None)
     dpi = settings.dpi if settings.dpi is not None else page.dpi
-    name.write_bytes(encode_binary(result.image, format, dpi), settings.overwrite)
+    data = encode_binary(result.image, format, dpi)
+    name.write_bytes(data, settings.overwrite)
     if sidecar is not None:
         _explain.write_explanation(page, result, name, sidecar, picture, dpi=dpi,
                                    overwrite=settings.overwrite)
-    return result.info
+    return {**result.info, "bytes": len(data)}
 
 
 def read_source(source, label: str, settings: Settings) -> list:
@@ -208,6 +250,8 @@ def failed_outcome(task: Task, message: str, traceback: str | None = None) -> Ou
 
 def run_task(task: Task, settings: Settings) -> Outcome:
     """Binarize one file of a batch; errors become the outcome (runs in workers)."""
+    if task.redo:
+        settings = dataclasses.replace(settings, overwrite=True)
     try:
         outcome = binarize_source(task.source, task.label, task.target, settings,
                                   skip_existing=True, make_folders=True)

@@ -66,5 +66,6 @@ def main() -> None:
     try:
         app()
     except KeyboardInterrupt:
-        typer.echo("docbin: interrupted", err=True)
+        typer.echo("docbin: interrupted; pages already written are complete: run the same "
+                   "command again to resume (existing outputs are skipped)", err=True)
         sys.exit(130)

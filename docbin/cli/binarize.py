@@ -6,6 +6,7 @@ file, a file or stdin to stdout, a folder through :func:`docbin.batch.runner.run
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -44,10 +45,10 @@ def binarize(
         "(experimental): the classical decision with the pixels near its threshold "
         "re-decided by the shipped network; see models/README.md for how it "
         "compares.")] = _DEFAULT_METHOD,
-    balance: Annotated[float, typer.Option(
-        "--balance", min=0.0, max=1.0, help="hybrid: toward 1 more of the re-decided pixels "
-        "become text (keeps faint strokes), toward 0 fewer (cleaner background).")
-    ] = DEFAULTS.balance,
+    balance: Annotated[float | None, typer.Option(
+        "--balance", min=0.0, max=1.0, show_default=False,
+        help="hybrid: toward 1 its learned steps keep more ink (faint strokes), toward 0 "
+             f"less (a cleaner background). Default: {DEFAULTS.balance}.")] = None,
     model: ModelOption = None,
     steps: StepsOption = None,
     scope: Annotated[Scope, typer.Option(
@@ -79,7 +80,7 @@ def binarize(
     quiet: Annotated[bool, typer.Option(
         "--quiet", "-q", help="Print only errors.")] = False,
     dpi: Annotated[float | None, typer.Option(
-        "--dpi", min=1.0, show_default=False,
+        "--dpi", min=1.0, max=1e5, show_default=False,
         help="Resolution written to the outputs. Default: the input's, when it has one.")] = None,
     max_megapixels: Annotated[float, typer.Option(
         "--max-megapixels", help="Refuse pages with more pixels than this (millions).")
@@ -89,6 +90,10 @@ def binarize(
         help="Folders: run the pages on a Dask cluster, one task per page: a scheduler "
              "address (tcp://HOST:8786), or local:N for N local worker processes. Needs "
              "pip install \"docbin\\[cluster]\".")] = None,
+    cluster_timeout: Annotated[float, typer.Option(
+        "--cluster-timeout", min=0.5, max=86400.0,
+        help="--cluster: seconds to wait for the scheduler to answer and for a first worker "
+             "to join it.")] = 10.0,
     manifest: Annotated[Path | None, typer.Option(
         "--manifest", show_default=False,
         help="Folders: append a JSON line per page as it finishes (input, output, status, "
@@ -106,8 +111,17 @@ def binarize(
     """
     from docbin.batch.task import Settings
 
+    for name, value in (("INPUT", input), ("OUTPUT", output)):
+        if not value.strip():
+            raise usage_error(f"{name} is empty; give a file, a folder or -")
+    if method.value != "hybrid":
+        for flag, value in (("--model", model), ("--balance", balance), ("--steps", steps)):
+            if value is not None:
+                raise usage_error(f"{flag} sets the hybrid's learned steps; add --method "
+                                  "hybrid (the classical method has no model)")
     try:
-        options = Options(method=method.value, balance=balance,
+        options = Options(method=method.value,
+                          balance=DEFAULTS.balance if balance is None else balance,
                           model=str(model) if model is not None else None,
                           steps=steps, scope=scope.value, threads=threads,
                           max_megapixels=max_megapixels)
@@ -126,6 +140,7 @@ def binarize(
         if source.is_dir():
             code = _binarize_folder(source, output, settings, recursive=recursive,
                                     jobs=jobs, quiet=quiet, cluster=cluster,
+                                    cluster_timeout=cluster_timeout,
                                     manifest=manifest)
             if code != ExitCode.ok:
                 raise typer.Exit(int(code))
@@ -156,6 +171,8 @@ def _binarize_one(source, output: str, settings) -> None:
         _to_stdout(source, str(source), settings)
         return
     target = location(output)
+    if output.endswith(("/", os.sep)) and not target.exists():  # a folder to make
+        target.make_folder()
     if target.is_dir():
         target = target.child(source.stem + _suffix(settings.format or "png"))
     binarize_source(source, str(source), target, settings, skip_existing=False)
@@ -245,6 +262,7 @@ class _Reporter:
 
 def _binarize_folder(folder, output: str, settings, *, recursive: bool, jobs: int,
                      quiet: bool, cluster: str | None = None,
+                     cluster_timeout: float = 10.0,
                      manifest: Path | None = None) -> ExitCode:
     """Every image of ``folder`` into the folder ``output`` (paths or URLs), on this
     machine or a Dask cluster; failures reported at the end."""
@@ -254,15 +272,16 @@ def _binarize_folder(folder, output: str, settings, *, recursive: bool, jobs: in
 
     if output == "-":
         raise usage_error("a folder INPUT needs an output folder, not -")
-    entries = plan_folder(folder, location(output), recursive=recursive,
-                          format=settings.format)
+    target = location(output)
     if cluster is None:
         executor = LocalExecutor(jobs)
-    else:
+    else:  # connect first: a scheduler that cannot be used leaves nothing behind
         from docbin.batch.cluster import DaskExecutor
 
-        executor = DaskExecutor.connect(cluster)
+        executor = DaskExecutor.connect(cluster, cluster_timeout,
+                                        notice=lambda message: typer.echo(message, err=True))
     try:
+        entries = plan_folder(folder, target, recursive=recursive, format=settings.format)
         if executor.dashboard_link and not quiet:
             typer.echo(f"docbin: Dask dashboard at {executor.dashboard_link}", err=True)
         with _Reporter(len(entries), quiet) as reporter:
