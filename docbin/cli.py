@@ -126,6 +126,13 @@ class PictureScope(str, enum.Enum):
     region = "region"
 
 
+class ModelKind(str, enum.Enum):
+    """Which learned step ``docbin train`` trains."""
+
+    refine = "refine"
+    clean = "clean"
+
+
 class Direction(str, enum.Enum):
     """What the hybrid's network may change (``docbin.refine.DIRECTIONS``)."""
 
@@ -544,11 +551,18 @@ def train(
         "more collection.")] = 40,
     per_page: Annotated[int, typer.Option(
         "--per-page", min=100, help="Band pixels drawn from each page.")] = 10000,
-    epochs: Annotated[int, typer.Option("--epochs", min=1, help="Network epochs.")] = 4,
+    epochs: Annotated[int | None, typer.Option(
+        "--epochs", min=1, show_default=False,
+        help="Network epochs (default: 4 for refine, 2 for clean).")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed: same seed, same network.")] = 0,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace OUT.")] = False,
+    model_kind: Annotated[ModelKind, typer.Option(
+        "--model-kind", help="refine: the refinement network; clean: the keep-or-drop "
+        "model of whole ink components (docbin/training/clean.py; uses --synthetic, "
+        "--seed and --epochs).")] = ModelKind.refine,
 ) -> None:
-    """Train the refinement network of --method hybrid and export it to ONNX.
+    """Train the refinement network of --method hybrid (or, with --model-kind clean, the
+    clean model) and export it to ONNX.
 
     Every collection weighs the same in the loss. Needs the training extra:
     pip install "docbin\\[train]". The export is checked against torch before it is
@@ -557,12 +571,15 @@ def train(
     try:
         if not overwrite and out.exists():
             raise OutputError(f"{out} exists; pass --overwrite to replace it")
+        if model_kind is ModelKind.clean:
+            _train_clean(data, out, exclude or (), synthetic, epochs or 2, seed)
+            return
         from .training.refine import TrainConfig
         from .training.refine import train as train_refiner  # needs torch
 
         config = TrainConfig(margin=margin, direction=direction.value, reach=reach,
                              per_page=per_page,
-                             epochs=epochs, seed=seed, synthetic_pages=synthetic)
+                             epochs=epochs or 4, seed=seed, synthetic_pages=synthetic)
         with _progress("pages", 0) as progress:
             def step(done: int, total: int) -> None:
                 if progress is not None:
@@ -572,6 +589,24 @@ def train(
                                     progress=step)
     except (DocbinError, OSError, ValueError) as error:
         raise fail(error) from None
+    typer.echo(f"docbin: wrote {out}: {summary['description']}; "
+               f"{summary['parameters']} parameters, {summary['seconds']:.0f} s, "
+               f"ONNX vs torch max difference {summary['export_error']:.1e}", err=True)
+
+
+def _train_clean(data, out, exclude, synthetic: int, epochs: int, seed: int) -> None:
+    """``docbin train --model-kind clean``: docbin.training.clean.train."""
+    from .training.clean import CleanConfig
+    from .training.clean import train as train_cleaner  # needs torch
+
+    config = CleanConfig(epochs=epochs, seed=seed,
+                         synthetic_pages=synthetic)
+    with _progress("pages", 0) as progress:
+        def step(done: int, total: int) -> None:
+            if progress is not None:
+                progress.update(progress.task_ids[0], completed=done, total=total)
+
+        summary = train_cleaner(data, out, exclude=exclude, config=config, progress=step)
     typer.echo(f"docbin: wrote {out}: {summary['description']}; "
                f"{summary['parameters']} parameters, {summary['seconds']:.0f} s, "
                f"ONNX vs torch max difference {summary['export_error']:.1e}", err=True)

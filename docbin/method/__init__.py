@@ -1,0 +1,1 @@
+"""The steps of the docbin method, one module per step."""
