@@ -486,6 +486,30 @@ def _drop(binary: np.ndarray, gray: np.ndarray | None, predict, tau: float,
     return out
 
 
+def _clean_score(prediction: np.ndarray, gt: np.ndarray, skeleton: np.ndarray) -> dict:
+    """FM, p-FM, PSNR, DRD of docbin.metrics, with the ground truth's skeleton given."""
+    from docbin import metrics
+
+    counts = metrics.confusion(prediction, gt)
+    return {"fm": float(metrics.f_measure(counts)),
+            "pfm": float(metrics.pseudo_f_measure(counts, prediction, gt, skeleton)),
+            "psnr": float(metrics.psnr(counts)), "drd": float(metrics.drd(prediction, gt))}
+
+
+def _skeleton(page, cache: Path) -> np.ndarray:
+    """The skeleton of a page's ground truth (docbin.metrics.skeleton), cached."""
+    from docbin import metrics
+
+    path = cache / f"{page.collection}__{page.name}.npy"
+    shape = tuple(page.data["shape"])
+    if path.exists():
+        return np.unpackbits(np.load(path))[: shape[0] * shape[1]].reshape(shape).astype(bool)
+    skeleton = metrics.skeleton(page.mask("gt"))
+    cache.mkdir(parents=True, exist_ok=True)
+    np.save(path, np.packbits(skeleton))
+    return skeleton
+
+
 def clean_main(args) -> int:
     """The clean step in every split (see the comment above)."""
     import csv
@@ -537,8 +561,9 @@ def clean_main(args) -> int:
                        "classical+clean": _drop(classical, gray, predict, tau,
                                                 components[p.collection, p.name]),
                        "hybrid+clean": _drop(hybrid, gray, predict, tau)}
+            skeleton = _skeleton(p, args.cache / "skeletons")
             for m, out in outputs.items():
-                got[m].append(score(out == 0, gt))
+                got[m].append(_clean_score(out == 0, gt, skeleton))
         for m in methods:
             delta = [g["fm"] - b["fm"] for g, b in zip(got[m], got["classical"])]
             mean = {k: np.mean([s[k] for s in got[m]]) for k in METRICS}
