@@ -191,44 +191,50 @@ def component_features(gray: np.ndarray, binary: np.ndarray, ink_intensity: floa
     ring = np.zeros(n)
     ring_i = np.zeros(n)
     ring_grad = np.zeros(n)
-    label_type = np.float32 if n < (1 << 24) else np.float64  # exact labels under dilation
+    # labels dilated exactly: uint16 below 2¹⁶ labels, float32 below 2²⁴, else float64
+    label_type = np.uint16 if n < (1 << 16) else np.float32 if n < (1 << 24) else np.float64
     square5 = np.ones((5, 5), np.uint8)
     cross3 = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+    gray = np.ascontiguousarray(gray)
+    labels_flat = labels.reshape(-1)
+    gray_flat = gray.reshape(-1)
     for r0, r1 in _bands(rows, cols, band_pixels):
         a0, a1 = max(0, r0 - HALO), min(rows, r1 + HALO)
-        inner = slice(r0 - a0, r1 - a0)
-        lab = labels[a0:a1]
-        text = lab > 0
-        # gradient |∂x| + |∂y| (Sobel 3 × 3, replicated page border), int16
+        first, last = (r0 - a0) * cols, (r1 - a0) * cols  # the band's rows, flat in [a0, a1)
+        base = a0 * cols
+        text = cv2.compare(binary[a0:a1], 0, cv2.CMP_EQ)  # 255 on text (labels > 0)
+        # gradient |∂x| + |∂y| (Sobel 3 × 3, replicated page border), int16 (<= 2040)
         g = gray[a0:a1]
         gx = cv2.Sobel(g, cv2.CV_16S, 1, 0, ksize=3, borderType=cv2.BORDER_REPLICATE)
         gy = cv2.Sobel(g, cv2.CV_16S, 0, 1, ksize=3, borderType=cv2.BORDER_REPLICATE)
         np.abs(gx, out=gx)
         np.abs(gy, out=gy)
-        grad = (gx + gy)[inner]  # <= 2040: fits int16
-        del gx, gy
-        # component pixels
-        lab_in, text_in, g_in = lab[inner], text[inner], g[inner]
-        l_text = lab_in[text_in]
-        v = g_in[text_in].astype(np.float64)
+        grad = np.add(gx, gy, out=gx).reshape(-1)
+        del gy
+        # component pixels (flat indices into the band's rows [a0, a1))
+        at = np.flatnonzero(text.reshape(-1)[first:last]) + first
+        l_text = labels_flat[base + at]
+        v = gray_flat[base + at].astype(np.float64)
         sum_i += np.bincount(l_text, weights=v, minlength=n)
         sum_i2 += np.bincount(l_text, weights=v * v, minlength=n)
         dark += np.bincount(l_text, weights=v < midpoint, minlength=n)
         del v
         # boundary: text with a 4-neighbour of background (outside the page is not)
-        eroded = cv2.erode(text.view(np.uint8), cross3)[inner]
-        edge = text_in & (eroded == 0)
-        l_edge = lab_in[edge]
+        eroded = cv2.erode(text, cross3).reshape(-1)
+        on_edge = eroded[at] == 0
+        edge_at, l_edge = at[on_edge], l_text[on_edge]
         boundary += np.bincount(l_edge, minlength=n)
-        boundary_grad += np.bincount(l_edge, weights=grad[edge], minlength=n)
+        boundary_grad += np.bincount(l_edge, weights=grad[edge_at], minlength=n)
+        del eroded, on_edge, edge_at, l_edge, l_text, at
         # ring: background within the 5 × 5 square of a component (the higher label wins)
-        grown = cv2.dilate(lab.astype(label_type), square5)[inner]
-        in_ring = ~text_in & (grown > 0)
-        l_ring = grown[in_ring].astype(np.int64)
+        grown = cv2.dilate(labels[a0:a1].astype(label_type), square5)
+        ring_mask = cv2.bitwise_and(cv2.compare(grown, 0, cv2.CMP_GT), cv2.bitwise_not(text))
+        at = np.flatnonzero(ring_mask.reshape(-1)[first:last]) + first
+        l_ring = grown.reshape(-1)[at].astype(np.int64)
         ring += np.bincount(l_ring, minlength=n)
-        ring_i += np.bincount(l_ring, weights=g_in[in_ring], minlength=n)
-        ring_grad += np.bincount(l_ring, weights=grad[in_ring], minlength=n)
-        del grown, in_ring, l_ring, eroded, edge, grad, text
+        ring_i += np.bincount(l_ring, weights=gray_flat[base + at], minlength=n)
+        ring_grad += np.bincount(l_ring, weights=grad[at], minlength=n)
+        del grown, ring_mask, at, l_ring, grad, text
     a = area[1:].astype(np.float64)
     height = stats[1:, cv2.CC_STAT_HEIGHT].astype(np.float64)
     width = stats[1:, cv2.CC_STAT_WIDTH].astype(np.float64)
@@ -401,11 +407,16 @@ def drop_components(binary: np.ndarray, labels: np.ndarray, dropped: np.ndarray,
     the bool map of the dropped pixels (else None)."""
     rows, cols = binary.shape
     recorded = np.zeros((rows, cols), bool) if record else None
+    labels_flat = labels.reshape(-1)
     for r0, r1 in _bands(rows, cols, band_pixels):
-        gone = dropped[labels[r0:r1]]
-        binary[r0:r1][gone] = 255
-        if recorded is not None:
-            recorded[r0:r1] = gone
+        band = binary[r0:r1]
+        at = np.flatnonzero(cv2.compare(band, 0, cv2.CMP_EQ))  # text pixels of the band
+        at = at[dropped[labels_flat[r0 * cols + at]]]
+        if at.size:
+            r, c = np.divmod(at, cols)
+            band[r, c] = 255
+            if recorded is not None:
+                recorded[r0:r1][r, c] = True
     return recorded
 
 
