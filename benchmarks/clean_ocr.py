@@ -93,7 +93,7 @@ def main(argv=None) -> int:
                    "hybrid+clean": dropped(hybrid, predict, tau),
                    "classical+clean (shipped)": dropped(classical, shipped,
                                                         shipped.threshold)}
-        cer = {m: 100.0 * character_error_rate(tesseract_text(outputs[m]), reference)
+        cer = {m: character_error_rate(tesseract_text(outputs[m]), reference)  # in %
                for m in methods}
         rows.append((f"{collection}/{image.stem}", cer))
         print(f"  {collection}/{image.stem}: " + ", ".join(f"{m} {v:.1f}"
