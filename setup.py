@@ -1,8 +1,10 @@
-"""Build of docbin's optional compiled kernel (everything else is in pyproject.toml).
+"""Build of docbin's optional compiled kernels (everything else is in pyproject.toml).
 
-``docbin._kernels`` makes the edge step's non-maximum suppression one pass instead of some
-thirty. It is optional: where no C compiler is found the build skips it (a warning) and
-docbin computes the same results with OpenCV and NumPy, more slowly.
+``docbin._kernels`` (docbin/_kernels.c) runs the inner loops of the statistics step (the
+non-maximum suppression, the edge levels, the samples of B_I and T_I with the components'
+boxes) and the decision rule in one pass each. It is optional: where no C compiler is found
+the build skips it (a warning) and docbin computes the same results with OpenCV and NumPy,
+more slowly (docbin.method.kernels).
 """
 
 import sys

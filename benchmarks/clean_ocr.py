@@ -1,7 +1,7 @@
 """OCR character error rate of the clean step on the transcribed development pages.
 
 For every page with a transcription (``<collection>/txt/<page>.txt``), Tesseract
-(docbin.ocr, its default settings) reads the page binarized by:
+(docbin.evaluation.ocr, its default settings) reads the page binarized by:
 
 - ``classical``: METHOD.md §1;
 - ``classical+clean``: the same with the clean step, with a clean model trained on every
@@ -13,7 +13,7 @@ For every page with a transcription (``<collection>/txt/<page>.txt``), Tesseract
   same leave-one-collection-out clean model;
 - ``classical+clean (shipped)``: the shipped clean model (trained on these pages too).
 
-CER (%) is the edit distance over the reference length (docbin.ocr.character_error_rate,
+CER (%) is the edit distance over the reference length (docbin.evaluation.ocr.character_error_rate,
 normalised text); the table gives the mean over pages and each page.
 
     python benchmarks/clean_ocr.py --data ../shared/data/dev --cache runs/gen
@@ -46,9 +46,9 @@ def main(argv=None) -> int:
     from docbin import binarize
     from docbin.io import read_image
     from docbin.method import clean
-    from docbin.ocr import (character_error_rate, read_transcription, tesseract_text,
+    from docbin.evaluation.ocr import (character_error_rate, read_transcription, tesseract_text,
                             transcription_path)
-    from docbin.stats import page_stats
+    from docbin.method.stats import page_stats
     from docbin.training.clean import fit_calibrated
     from docbin.training.refine import find_pairs
 

@@ -15,9 +15,9 @@ method and of each variant, with the number of test pages that gain or lose more
 msi2015 (multispectral pages rendered gray; the classical method scores about 23 FM there)
 is never a training collection. A page's result never depends on training on that page.
 
-Variants (``--variants``), all but ``-page`` with the features of docbin/refine.py:
+Variants (``--variants``), all but ``-page`` with the features of docbin/method/refine.py:
 
-- ``refine``: the form of ``--method hybrid`` (docbin/refine.py): a small per-pixel network
+- ``refine``: the form of ``--method hybrid`` (docbin/method/refine.py): a small per-pixel network
   re-decides the pixels within ``δ·(B_I − T_I)`` of the threshold f·L_m (δ = 0.1), every
   collection weighted equally in the loss;
 - ``refine-page``: the same with the page constants f, T_I/255, B_I/255 as three more
@@ -30,7 +30,7 @@ Variants (``--variants``), all but ``-page`` with the features of docbin/refine.
   with no margin limit; ``refine-wide-add-below-mean``: δ = 0.2, adding only pixels that
   also pass the classical mean test I < L_a);
 - ``*-reachN``: the text the network adds must lie within N pixels of the classical text
-  (:func:`docbin.refine.limit_reach`; ``-reach1``: touching it);
+  (:func:`docbin.method.refine.limit_reach`; ``-reach1``: touching it);
 - ``*-confident``: the network overrides the classical decision only where its probability
   is outside [0.25, 0.75];
 - ``<variant>+synth``: trained with ``--synth N`` generated pages (docbin.synth, as
@@ -41,7 +41,7 @@ The shipped network is ``refine-wide-add-reach1+synth`` with ``--synth 40`` (mod
     python benchmarks/generalization.py --data ../shared/data/dev --cache runs/gen \\
         --report runs/gen/report.md
 
-Page features are cached in ``--cache`` (delete it after changing docbin/refine.py).
+Page features are cached in ``--cache`` (delete it after changing docbin/method/refine.py).
 """
 
 from __future__ import annotations
@@ -89,18 +89,16 @@ def _prepare(job) -> str:
     collection, image_path, gt_path, out = job
     if Path(out).exists():
         return out
-    from docbin import refine, stats, threshold
     from docbin.io import read_image
-    from docbin.surface import logistic_surface
+    from docbin.method import refine
+    from docbin.method.page import classical_page
 
     gray = read_image(image_path).image
     gt = read_image(gt_path).image < 128
-    page = stats.page_stats(gray)
-    f = float(logistic_surface(page.b, page.t))
-    local = threshold.local_stats(gray, page.window_radius)
-    classical = threshold.ink_mask(local, f)
-    constants = refine.PageConstants(page.ink_intensity, page.contour_intensity,
-                                     page.window_radius, f)
+    page = classical_page(gray, local=True)
+    f, local = page.factor, page.local
+    classical = page.ink()
+    constants = refine.PageConstants.of(page)
     arrays = {"gt": np.packbits(gt), "classical": np.packbits(classical),
               "shape": np.array(gray.shape), "page": np.array(
                   [page.ink_intensity, page.contour_intensity, page.window_radius, f])}
@@ -178,7 +176,7 @@ def build_cache(data, cache: Path, jobs: int) -> list[Page]:
 # --- learning -------------------------------------------------------------------------------
 
 
-#: the cached features: docbin.refine.FEATURES, then the page constants f, t, b
+#: the cached features: docbin.method.refine.FEATURES, then the page constants f, t, b
 LOCAL_COLUMNS = 13
 
 
@@ -246,8 +244,8 @@ def refined_mask(page: Page, key: str, predict, confidence: float = 0.0,
             sure &= ~decided
         before = ink[index[sure]]
         ink[index[sure]] = decided[sure]
-        if reach:  # as docbin.refine.RowRefiner.finish: added text must touch classical text
-            from docbin.refine import MADE_BACKGROUND, MADE_TEXT, limit_reach
+        if reach:  # as docbin.method.refine.RowRefiner.finish: added text must touch classical text
+            from docbin.method.refine import MADE_BACKGROUND, MADE_TEXT, limit_reach
 
             changes = np.zeros(ink.shape, np.uint8)
             changes[index[sure][decided[sure] & ~before]] = MADE_TEXT
@@ -259,7 +257,7 @@ def refined_mask(page: Page, key: str, predict, confidence: float = 0.0,
 
 
 def score(prediction: np.ndarray, gt: np.ndarray) -> dict:
-    from docbin import metrics
+    from docbin.evaluation import metrics
 
     result = metrics.evaluate(prediction, gt)
     return {k: float(result[k]) for k in METRICS}
@@ -470,7 +468,7 @@ def _drop(binary: np.ndarray, gray: np.ndarray | None, predict, tau: float,
 
     out = binary.copy()
     if components is None:
-        from docbin.stats import page_stats
+        from docbin.method.stats import page_stats
 
         page = page_stats(gray)
         components = clean.component_features(gray, out, page.ink_intensity,
@@ -487,8 +485,8 @@ def _drop(binary: np.ndarray, gray: np.ndarray | None, predict, tau: float,
 
 
 def _clean_score(prediction: np.ndarray, gt: np.ndarray, skeleton: np.ndarray) -> dict:
-    """FM, p-FM, PSNR, DRD of docbin.metrics, with the ground truth's skeleton given."""
-    from docbin import metrics
+    """FM, p-FM, PSNR, DRD of docbin.evaluation.metrics, with the ground truth's skeleton given."""
+    from docbin.evaluation import metrics
 
     counts = metrics.confusion(prediction, gt)
     return {"fm": float(metrics.f_measure(counts)),
@@ -497,8 +495,8 @@ def _clean_score(prediction: np.ndarray, gt: np.ndarray, skeleton: np.ndarray) -
 
 
 def _skeleton(page, cache: Path) -> np.ndarray:
-    """The skeleton of a page's ground truth (docbin.metrics.skeleton), cached."""
-    from docbin import metrics
+    """The skeleton of a page's ground truth (docbin.evaluation.metrics.skeleton), cached."""
+    from docbin.evaluation import metrics
 
     path = cache / f"{page.collection}__{page.name}.npy"
     shape = tuple(page.data["shape"])

@@ -43,8 +43,8 @@ def doxapy_nubn_divisor(blocks: int) -> float:
 def main(argv: list[str]) -> int:
     import doxapy
 
-    from docbin import metrics
-    from docbin.evaluation import find_collections
+    from docbin.evaluation import metrics
+    from docbin.evaluation.benchmark import find_collections
     from docbin.io import read_image
     from docbin.pipeline import binarize
 

@@ -110,7 +110,7 @@ def make_page(megapixels: float, cache: Path, seed: int = 2024) -> tuple[Path, s
 
 def find_model(model: str | None) -> str | None:
     """The network to time: ``model``, or "" for the packaged one; None when none loads."""
-    from docbin.refine import load_refiner
+    from docbin.method.refine import load_refiner
 
     try:
         load_refiner(model)
@@ -123,13 +123,13 @@ def find_model(model: str | None) -> str | None:
 def without_kernels(run):
     """``run()`` with the statistics step and the rule in their OpenCV/NumPy form, as where
     docbin's compiled kernels (``docbin._kernels``) were not built."""
-    from docbin import stats
+    from docbin.method import kernels
 
-    kernels, stats._kernels = stats._kernels, None
+    compiled, kernels.compiled = kernels.compiled, None
     try:
         return run()
     finally:
-        stats._kernels = kernels
+        kernels.compiled = compiled
 
 
 def build_methods(model: str | None) -> dict:
@@ -143,9 +143,9 @@ def build_methods(model: str | None) -> dict:
                                                                   threads=1).image,
                "docbin classical region": lambda page: binarize(page, "classical",
                                                                 scope="region").image}
-    from docbin import stats
+    from docbin.method import kernels
 
-    if stats._kernels is not None:
+    if kernels.compiled is not None:
         methods["docbin classical no kernels"] = lambda page: without_kernels(
             lambda: binarize(page, "classical").image)
     if model is not None:
@@ -175,7 +175,7 @@ def build_methods(model: str | None) -> dict:
         remove (the window radius is measured once, in the warm-up run)."""
         key = (page.shape, page.ctypes.data)
         if key not in radii:
-            from docbin.stats import measure_page
+            from docbin.method.stats import measure_page
 
             radii[key] = measure_page(page)[0].window_radius
         size = 2 * radii[key] + 1
@@ -198,7 +198,7 @@ def clean_step_methods() -> dict:
         print(f"note: no clean step ({error})", file=sys.stderr)
         return {}
     from docbin import binarize
-    from docbin.stats import measure_page
+    from docbin.method.stats import measure_page
 
     prepared: dict = {}
 
@@ -331,11 +331,11 @@ def environment() -> str:
         versions.append(f"doxapy {version('doxapy')}")
     except PackageNotFoundError:
         versions.append("no doxapy")
-    from docbin import stats
+    from docbin.method import kernels
 
-    kernels = "built" if stats._kernels is not None else "not built"
+    built = "built" if kernels.compiled is not None else "not built"
     return (f"{platform.processor() or platform.machine()}, {cpus} usable CPUs, "
-            f"OpenCV threads {threads}; docbin's compiled kernels {kernels}; "
+            f"OpenCV threads {threads}; docbin's compiled kernels {built}; "
             + ", ".join(versions))
 
 

@@ -14,12 +14,12 @@ __all__ = ["BinarizationResult", "Options", "__version__", "binarize"]
 
 def __getattr__(name):  # PEP 562: defer imports so `docbin --version` is instant
     if name in ("binarize", "BinarizationResult"):
-        from . import pipeline
+        from docbin import pipeline
         return getattr(pipeline, name)
     if name == "Options":
-        from .options import Options
+        from docbin.options import Options
         return Options
     if name in ("read_image", "read_pages", "write_binary"):
-        from . import io
+        from docbin import io
         return getattr(io, name)
     raise AttributeError(f"module 'docbin' has no attribute {name!r}")

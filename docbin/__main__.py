@@ -1,3 +1,3 @@
-from .cli import main
+from docbin.cli import main
 
 main()

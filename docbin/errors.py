@@ -26,6 +26,13 @@ class DocbinError(Exception):
     exit_code = ExitCode.internal
 
 
+class UsageError(DocbinError, ValueError):
+    """An option or argument that cannot be used: an unknown method, a value out of range,
+    a combination that would do nothing."""
+
+    exit_code = ExitCode.usage
+
+
 class InputError(DocbinError, ValueError):
     """The input image is missing, empty, truncated, too large or not an image."""
 

@@ -4,7 +4,7 @@ Reading (:func:`read_pages`, :func:`read_image`) turns any file Pillow decodes (
 TIFF with every page, BMP, PNM, WebP, ...) into 2-D uint8 gray pages:
 
 - colour is converted with ``floor(0.299 R + 0.587 G + 0.114 B)``
-  (:func:`docbin.pipeline.as_gray`); palette, CMYK and other colour modes go through RGB;
+  (:func:`as_gray`); palette, CMYK and other colour modes go through RGB;
 - an alpha channel (gray+alpha, RGBA, palette transparency) is flattened on white:
   ``v·a + 255·(1 − a)`` with ``a = alpha/255``;
 - 16-bit samples are scaled, never clipped: ``round(v · 255 / 65535)``;
@@ -38,8 +38,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from .errors import InputError, OutputError
-from .pipeline import as_gray
+from docbin.errors import InputError, OutputError
 
 #: Suffixes of the files a folder batch picks up (lower case).
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".jpe", ".tif", ".tiff", ".bmp", ".dib",
@@ -48,6 +47,35 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".jpe", ".tif", ".tiff", ".bmp", ".di
 OUTPUT_SUFFIXES = {"png": ".png", "tiff": ".tif"}
 _SUFFIX_FORMATS = {".png": "png", ".tif": "tiff", ".tiff": "tiff"}
 _ORIENTATION_TAG = 0x0112
+def as_gray(image: np.ndarray) -> np.ndarray:
+    """A 2-D uint8 gray page from a gray or RGB(A) uint8 array.
+
+    Colour is converted with ``floor(0.299 R + 0.587 G + 0.114 B)`` (METHOD.md);
+    an alpha channel is flattened on white first.
+    """
+    image = np.asarray(image)
+    if image.dtype != np.uint8:
+        raise InputError(f"expected a uint8 image, got dtype {image.dtype}")
+    if image.ndim == 2:
+        gray = image
+    elif image.ndim == 3 and image.shape[2] in (1, 3, 4):
+        if image.shape[2] == 1:
+            gray = image[:, :, 0]
+        else:
+            rgb = image[:, :, :3].astype(np.float64)
+            if image.shape[2] == 4:
+                alpha = image[:, :, 3:4].astype(np.float64) / 255.0
+                rgb = rgb * alpha + 255.0 * (1.0 - alpha)
+            gray = np.floor(rgb @ np.array([0.299, 0.587, 0.114]) + 1e-9)
+            gray = np.clip(gray, 0, 255).astype(np.uint8)
+    else:
+        raise InputError(f"expected a gray (rows, cols) or colour (rows, cols, 3|4) image, "
+                         f"got shape {image.shape}")
+    if gray.size == 0:
+        raise InputError("the image is empty")
+    return np.ascontiguousarray(gray)
+
+
 # Pixels converted per colour-to-gray call: bounds the float64 temporaries of as_gray
 # (24 bytes per pixel for RGB) to about 24 MB whatever the page size.
 _STRIPE_PIXELS = 1 << 20
@@ -146,6 +174,16 @@ def read_pages(source: Source, max_megapixels: float = 300.0, *,
         raise InputError(f"{label}: cannot read: {_one_line(error)}") from error
 
 
+def count_pages(source) -> int:
+    """How many pages (frames) an image file holds, from its header; 1 for a file that
+    cannot be opened (reading it reports the error)."""
+    try:
+        with Image.open(source) as image:
+            return int(getattr(image, "n_frames", 1))
+    except (OSError, ValueError, UnidentifiedImageError, Image.DecompressionBombError):
+        return 1
+
+
 def read_image(source: Source, max_megapixels: float = 300.0, *,
                name: str | None = None) -> Page:
     """Read the first page of an image file; see :func:`read_pages`."""
@@ -217,7 +255,11 @@ def _decode_frame(image: Image.Image, label: str, max_megapixels: float, read_by
     # Recent Pillow applies a TIFF's orientation while loading and then drops the tag, so
     # the orientation still to apply is read after load().
     orientation = image.getexif().get(_ORIENTATION_TAG, 1)
-    return _apply_orientation(_to_gray(image), orientation), dpi
+    try:
+        gray = _to_gray(image)
+    except InputError as error:  # name the file: a batch lists many
+        raise InputError(f"{label}: {error}") from None
+    return _apply_orientation(gray, orientation), dpi
 
 
 def _to_gray(image: Image.Image) -> np.ndarray:
@@ -256,7 +298,7 @@ def colour_to_gray(values: np.ndarray) -> np.ndarray:
     """Gray uint8 page from a uint8 (rows, cols, 2|3|4) gray+alpha, RGB or RGBA array.
 
     Gray+alpha is treated as RGBA with R = G = B, so every case is
-    :func:`docbin.pipeline.as_gray`: alpha flattened on white, then
+    :func:`as_gray`: alpha flattened on white, then
     ``floor(0.299 R + 0.587 G + 0.114 B)``. Converted in stripes of rows to bound the
     temporary memory.
     """

@@ -31,8 +31,13 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from .errors import MissingDependencyError
-from .options import METHODS, Options
+import numpy as np
+from PIL import Image
+
+from docbin import pipeline
+from docbin.errors import MissingDependencyError, ModelError
+from docbin.method.refine import load_refiner
+from docbin.options import METHODS, Options
 
 try:
     from ocrmypdf import hookimpl
@@ -87,14 +92,12 @@ def settings(options) -> Options:
 
 @hookimpl
 def check_options(options) -> None:
-    from .errors import ModelError
 
     try:
         chosen = settings(options)
     except ValueError as error:
         raise BadArgsError(f"docbin: {error}") from None
     if chosen.method == "hybrid":
-        from .refine import load_refiner
 
         try:
             load_refiner(chosen.model)
@@ -113,16 +116,11 @@ def binarize_image(image, options):
 
     Raises whatever :func:`docbin.binarize` raises.
     """
-    import numpy as np
-    from PIL import Image
-
-    from .pipeline import binarize
-
     if image.mode == "1":
         return image
     pixels = np.asarray(image if image.mode in ("L", "RGB", "RGBA") else image.convert("RGB"))
     chosen = settings(options)
-    result = Image.fromarray(binarize(pixels, chosen.method, options=chosen).image)
+    result = Image.fromarray(pipeline.binarize(pixels, chosen.method, options=chosen).image)
     if "dpi" in image.info:  # OCRmyPDF places the text layer by it
         result.info["dpi"] = image.info["dpi"]
     return result
@@ -137,11 +135,14 @@ def filter_ocr_image(page, image):
     filtered = yield  # the other plugins' result (Tesseract's downsampling, ...), or None
     source = image if filtered is None else filtered
     try:
-        return binarize_image(source, page.options)
+        binarized = binarize_image(source, page.options)
     except Exception as error:  # noqa: BLE001 -- a page must never fail the document
         log.warning("docbin: %s: could not binarize the page (%s: %s); OCR reads "
                     "OCRmyPDF's own image", _page_label(page), type(error).__name__, error)
         return filtered
+    log.info("docbin: %s: binarized for OCR (%s method, %d x %d px)", _page_label(page),
+             settings(page.options).method, source.width, source.height)
+    return binarized
 
 
 @hookimpl

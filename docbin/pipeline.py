@@ -1,16 +1,36 @@
-"""``binarize()``: the classical or the hybrid method, with an info record."""
+"""``binarize()``: the method's steps in order over one page, with an info record.
+
+A page goes through small stage functions over a :class:`PageContext`:
+
+1. :func:`measure` — the classical statistics T_I, B_I, K and the factor f
+   (:func:`docbin.method.page.classical_page`; per tile with ``scope="region"``);
+2. :func:`decide` — ``I < f·L_m and I < L_a`` band by band (:mod:`docbin.method.decision`);
+   the hybrid's ``refine`` step re-decides the pixels near the threshold in the same pass.
+
+``method="classical"`` is exactly METHOD.md §1. The hybrid's learned steps
+(:data:`docbin.options.STEPS`, chosen with ``steps``) each load their model before the
+costly statistics, so a missing or mismatched model fails at once. A new step is a stage
+function here and a module in :mod:`docbin.method`.
+"""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from . import stats as _stats
-from . import threshold as _threshold
-from .options import Options
-from .surface import logistic_surface
+from docbin.io import as_gray
+from docbin.method import decision as _decision
+from docbin.method import refine as _refine
+from docbin.method import regional as _regional
+from docbin.method.page import classical_page
+from docbin.method.stats import PageStats
+from docbin.method.surface import logistic_surface
+from docbin.options import Options
+
+__all__ = ["BinarizationResult", "PageContext", "binarize"]
 
 
 @dataclass
@@ -24,11 +44,11 @@ class BinarizationResult:
     info : dict
         What was decided: ``method``, ``ink_intensity`` (T_I), ``contour_intensity``
         (B_I), ``window_radius`` (K), ``f`` and ``timings`` (seconds per step); the
-        hybrid adds ``hybrid`` (its network, band and how many pixels it re-decided);
-        scope ``region`` adds ``regional`` (the tile fields b, t, f of
-        :func:`docbin.regional.explain`; ``f`` stays the page's factor).
+        hybrid adds a record per learned step (``refine``: its network, band and how many
+        pixels it re-decided); scope ``region`` adds ``regional`` (the tile fields b, t,
+        f of :func:`docbin.method.regional.explain`; ``f`` stays the page's factor).
     refined : ndarray or None
-        With ``record_refined`` and the hybrid: uint8 page, 0 where the classical
+        With ``record_refined`` and the refine step: uint8 page, 0 where the classical
         decision stands, 1 where the network re-decided it and the classical decision
         stayed (text it added out of its reach included), 2 where it turned the pixel
         to text, 3 where it turned it to background.
@@ -44,33 +64,69 @@ class BinarizationResult:
         return self.image == 0
 
 
-def as_gray(image: np.ndarray) -> np.ndarray:
-    """A 2-D uint8 gray page from a gray or RGB(A) uint8 array.
+@dataclass
+class PageContext:
+    """One page on its way through the steps: what each step read and decided."""
 
-    Colour is converted with ``floor(0.299 R + 0.587 G + 0.114 B)`` (METHOD.md);
-    an alpha channel is flattened on white first.
-    """
-    image = np.asarray(image)
-    if image.dtype != np.uint8:
-        raise ValueError(f"expected a uint8 image, got dtype {image.dtype}")
-    if image.ndim == 2:
-        gray = image
-    elif image.ndim == 3 and image.shape[2] in (1, 3, 4):
-        if image.shape[2] == 1:
-            gray = image[:, :, 0]
+    gray: np.ndarray
+    options: Options
+    record: bool = False
+    stats: PageStats | None = None
+    factor: float = float("nan")  # the page's f
+    decision_factor: object = None  # f for the rule: the page's, or rows of f(row, col)
+    refiner: _refine.RowRefiner | None = None
+    image: np.ndarray | None = None
+    timings: dict = field(default_factory=dict)
+    info: dict = field(default_factory=dict)
+
+    @contextmanager
+    def timed(self, step: str):
+        start = time.perf_counter()
+        yield
+        self.timings[step] = self.timings.get(step, 0.0) + time.perf_counter() - start
+
+
+def measure(context: PageContext) -> None:
+    """T_I, B_I, K and the page's f; with scope ``region``, f per tile as well."""
+    options = context.options
+    with context.timed("statistics"):
+        if options.resolved_scope == "region":
+            fields = _regional.regional_stats(context.gray)
+            context.stats = fields.page
+            context.factor = float(logistic_surface(fields.page.b, fields.page.t))
         else:
-            rgb = image[:, :, :3].astype(np.float64)
-            if image.shape[2] == 4:
-                alpha = image[:, :, 3:4].astype(np.float64) / 255.0
-                rgb = rgb * alpha + 255.0 * (1.0 - alpha)
-            gray = np.floor(rgb @ np.array([0.299, 0.587, 0.114]) + 1e-9)
-            gray = np.clip(gray, 0, 255).astype(np.uint8)
-    else:
-        raise ValueError(f"expected a gray (rows, cols) or colour (rows, cols, 3|4) image, "
-                         f"got shape {image.shape}")
-    if gray.size == 0:
-        raise ValueError("the image is empty")
-    return np.ascontiguousarray(gray)
+            fields = None
+            page = classical_page(context.gray, threads=options.threads or None)
+            context.stats, context.factor = page.stats, page.factor
+    context.decision_factor = context.factor
+    if fields is not None:  # f(row, col) = S(b(row, col), t(row, col))
+        with context.timed("regional"):
+            f_tiles = _regional.factor_field(fields)
+            context.decision_factor = _regional.TileFieldRows(f_tiles, context.gray.shape,
+                                                              fields.tile_size)
+            context.info["regional"] = _regional.explain(fields, f_tiles)
+
+
+def prepare_refine(context: PageContext, network: _refine.Refiner) -> None:
+    """The refine step's row refiner, run by :func:`decide` inside the decision pass."""
+    stats = context.stats
+    context.refiner = _refine.RowRefiner(
+        network, _refine.PageConstants(stats.ink_intensity, stats.contour_intensity,
+                                       stats.window_radius, context.factor),
+        context.gray, balance=context.options.balance, record=context.record)
+
+
+def decide(context: PageContext) -> None:
+    """L_m, L_a and the rule band by band (bounded memory), the refine step in the same
+    pass; its added text must then touch classical text (the network's reach)."""
+    with context.timed("decision"):
+        context.image = _decision.binary_page(
+            context.gray, context.stats.window_radius, context.decision_factor,
+            refine=context.refiner, threads=context.options.threads or None)
+        if context.refiner is not None:
+            context.refiner.finish(context.image)
+    if context.refiner is not None:
+        context.info["hybrid"] = context.refiner.explain()
 
 
 def binarize(image: np.ndarray, method: str | None = None, *, options: Options | None = None,
@@ -83,74 +139,49 @@ def binarize(image: np.ndarray, method: str | None = None, *, options: Options |
         2-D uint8 gray page, or an RGB/RGBA uint8 array (converted to gray).
     method : {"classical", "hybrid"}, optional
         ``classical``: the parameter-free method of METHOD.md §1 with the logistic
-        decision surface. ``hybrid``: the same decision, with the pixels near its
-        threshold re-decided by the shipped refinement network (METHOD.md §3,
-        :mod:`docbin.refine`). Default: ``options.method``, or the default of
-        :class:`~docbin.options.Options` without ``options``.
+        decision surface. ``hybrid``: the same decision, with its learned steps
+        (``options.steps``): ``refine`` re-decides the pixels near its threshold with the
+        shipped refinement network (:mod:`docbin.method.refine`). Default:
+        ``options.method``, or the default of :class:`~docbin.options.Options`.
     options : Options, optional
         Every other setting; keyword arguments override its fields.
     record_refined : bool
-        Hybrid: also return the map of re-decided pixels (``result.refined``, one byte
-        per pixel), for ``--explain``.
+        Hybrid: also return the maps of what the learned steps did (``result.refined``,
+        one byte per pixel), for ``--explain``.
 
     Returns
     -------
     BinarizationResult
         ``.image`` (uint8, text 0 / background 255) and ``.info``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import docbin
+    >>> page = np.full((64, 64), 200, np.uint8); page[20:44, 30:34] = 40
+    >>> result = docbin.binarize(page)
+    >>> int(result.image[30, 31]), int(result.image[5, 5])
+    (0, 255)
     """
     if method is not None:
         kwargs["method"] = method
     if options is None:
         options = Options(**kwargs)
     elif kwargs:
-        from dataclasses import replace
         options = replace(options, **kwargs)
-    gray = as_gray(image)
-    network = None
-    if options.method == "hybrid":  # load (and check) before the costly statistics
-        from . import refine as _refine  # onnxruntime is imported only here
-
-        network = _refine.load_refiner(options.model)
-    timings: dict[str, float] = {}
-    start = time.perf_counter()
-    regional = None
-    scope = options.resolved_scope
-    if scope == "region":
-        from . import regional as _regional
-        regional = _regional.regional_stats(gray)  # the page's statistics and the tiles'
-        page = regional.page
-    else:
-        page = _stats.measure_page(gray, threads=options.threads or None)[0]
-    timings["statistics"] = time.perf_counter() - start
-
-    factor = float(logistic_surface(page.b, page.t))
-    refiner = None
+    context = PageContext(as_gray(image), options, record=record_refined)
+    steps = options.resolved_steps
+    # load (and check) every model before the costly statistics
+    network = _refine.load_refiner(options.model) if "refine" in steps else None
+    measure(context)
     if network is not None:
-        refiner = _refine.RowRefiner(
-            network, _refine.PageConstants(page.ink_intensity, page.contour_intensity,
-                                           page.window_radius, factor),
-            gray, balance=options.balance, record=record_refined)
-    decision_factor, regional_info = factor, None
-    if regional is not None:  # f(row, col) = S(b(row, col), t(row, col)), regional.py
-        start = time.perf_counter()
-        f_tiles = _regional.factor_field(regional, logistic_surface)
-        decision_factor = _regional.TileFieldRows(f_tiles, gray.shape, regional.tile_size)
-        regional_info = _regional.explain(regional, f_tiles)
-        timings["regional"] = time.perf_counter() - start
-    start = time.perf_counter()
-    # L_m, L_a and the rule band by band (bounded memory); f is one value or, per region,
-    # the rows of its map computed where they are read; the hybrid re-decides the pixels
-    # near the threshold in the same pass
-    out = _threshold.binary_page(gray, page.window_radius, decision_factor, refine=refiner,
-                                 threads=options.threads or None)
-    if refiner is not None:
-        refiner.finish(out)  # added text must touch classical text (the network's reach)
-    timings["decision"] = time.perf_counter() - start
-    info = {"method": options.method, "scope": scope, **page.as_dict(), "f": factor,
-            "timings": timings}
-    if refiner is not None:
-        info["hybrid"] = refiner.explain()
-    if regional_info is not None:
-        info["regional"] = regional_info
-    return BinarizationResult(out, info, None if refiner is None else refiner.recorded)
-
+        prepare_refine(context, network)
+    decide(context)
+    info = {"method": options.method, "scope": options.resolved_scope,
+            **context.stats.as_dict(), "f": context.factor}
+    if options.method == "hybrid":
+        info["steps"] = list(steps)
+    info.update(context.info)
+    info["timings"] = context.timings
+    recorded = None if context.refiner is None else context.refiner.recorded
+    return BinarizationResult(context.image, info, recorded)

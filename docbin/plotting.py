@@ -12,7 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import MissingDependencyError
+from docbin.errors import MissingDependencyError
+from docbin.method.regional import upsample_tiles
+from docbin.method.stats import page_stats
+from docbin.method.surface import logistic_surface
+from docbin.pipeline import binarize
 
 #: Size of one panel in inches, and the resolution: a panel is 672 × 552 pixels.
 PANEL_INCHES = (5.6, 4.6)
@@ -79,7 +83,7 @@ def _mark(ax, point: PagePoint, text: str) -> None:
 def render_surfaces(base, *, base_title: str, point: PagePoint | None = None,
                     resolution: int = RESOLUTION) -> bytes:
     """A PNG of a decision surface ``base(b, t)`` (a callable on broadcast arrays, e.g.
-    :func:`~docbin.surface.logistic_surface`) as a depth field, with ``point`` marked.
+    :func:`~docbin.method.surface.logistic_surface`) as a depth field, with ``point`` marked.
 
     Returns
     -------
@@ -132,8 +136,6 @@ def render_factor_map(page: np.ndarray, f_map: np.ndarray, title: str) -> bytes:
 def factor_map_picture(page: np.ndarray, *, page_name: str = "page") -> tuple[bytes, dict]:
     """The regional decision factor of a page (``--scope region``: T_I and B_I per tile
     on the logistic surface) as a picture."""
-    from .pipeline import binarize
-    from .regional import upsample_tiles
 
     _matplotlib()
     result = binarize(page, method="classical", scope="region")
@@ -157,13 +159,11 @@ def surface_picture(page: np.ndarray | None = None, *,
     summary : dict
         With a page: ``b``, ``t`` and ``f``.
     """
-    from .surface import logistic_surface
 
     _matplotlib()  # fail early, before the page is processed
     summary: dict = {}
     point = None
     if page is not None:
-        from .stats import page_stats
 
         stats = page_stats(page)
         f = float(logistic_surface(stats.b, stats.t))

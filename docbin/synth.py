@@ -83,7 +83,7 @@ def _check_page(page: np.ndarray) -> np.ndarray:
     page = np.asarray(page)
     if page.dtype != np.uint8 or page.ndim != 2:
         raise ValueError(f"expected a 2-D uint8 gray page, got dtype {page.dtype} and shape "
-                         f"{page.shape}; convert with docbin.pipeline.as_gray first")
+                         f"{page.shape}; convert with docbin.io.as_gray first")
     if page.size == 0:
         raise ValueError("the page is empty")
     return page

@@ -76,10 +76,10 @@ def require_module(name: str, extra: str):
 def kernel_form(request, monkeypatch):
     """Run a test with docbin's compiled kernels (docbin._kernels) and with the OpenCV/NumPy
     form that docbin uses where they were not built."""
-    from docbin import stats
+    from docbin.method import kernels
 
-    compiled = stats._kernels
+    compiled = kernels.compiled
     if request.param == "compiled" and compiled is None:
         pytest.skip("docbin._kernels is not built here")
-    monkeypatch.setattr(stats, "_kernels", compiled if request.param == "compiled" else None)
+    monkeypatch.setattr(kernels, "compiled", compiled if request.param == "compiled" else None)
     return request.param

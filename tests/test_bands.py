@@ -1,4 +1,4 @@
-"""The band thread pool of docbin.bands."""
+"""The band thread pool of docbin.method.bands."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from docbin import bands
+from docbin.method import bands
 
 
 def test_map_bands_keeps_the_order_on_threads():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from docbin import baselines
+from docbin.evaluation import baselines
 
 
 def window_reference(image: np.ndarray, window: int, function) -> np.ndarray:

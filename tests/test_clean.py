@@ -12,7 +12,7 @@ import pytest
 from docbin import binarize, synth
 from docbin.errors import ModelError
 from docbin.method import clean
-from docbin.stats import page_stats
+from docbin.method.stats import page_stats
 
 
 def _weighted_median(values, weights):

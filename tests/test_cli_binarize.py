@@ -14,9 +14,10 @@ from PIL import Image
 from typer.testing import CliRunner
 
 import docbin
-from docbin import cli
 from docbin import io as dio
+from docbin.cli import common as cli_common
 from docbin.errors import ExitCode
+from docbin.method import kernels as _kernels_module
 
 
 def write_png(path: Path, page: np.ndarray, dpi=None) -> Path:
@@ -103,6 +104,19 @@ def test_multi_page_file_gives_one_output_per_page(run, scans, tmp_path):
     assert not (tmp_path / "book.png").exists()
     for index in range(3):
         assert_binarized(tmp_path / f"book-p{index + 1}.png", scans / "book.tif", index)
+
+
+def test_multi_page_tiff_to_a_tiff_is_one_multi_page_file(run, scans, tmp_path):
+    target = tmp_path / "book.tif"
+    result = run("binarize", scans / "book.tif", target, "--explain")
+    assert result.exit_code == 0, result.output
+    pages = dio.read_pages(target)
+    assert len(pages) == 3 and not (tmp_path / "book-p1.tif").exists()
+    for index in range(3):
+        np.testing.assert_array_equal(pages[index].image,
+                                      expected_binary(scans / "book.tif", index))
+        assert json.loads((tmp_path / f"book-p{index + 1}.json").read_text())["page"] == \
+            index + 1
 
 
 def test_existing_output_is_refused(run, tmp_path, make_page):
@@ -286,8 +300,7 @@ def test_folder_recursive_mirrors_the_tree(run, scans, tmp_path):
     result = run("binarize", scans, out, "--recursive", "--format", "tiff")
     assert result.exit_code == 0, result.output
     names = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
-    assert names == ["a.tif", "b.tif", "book-p1.tif", "book-p2.tif", "book-p3.tif",
-                     "sub/deeper/c.tif"]
+    assert names == ["a.tif", "b.tif", "book.tif", "sub/deeper/c.tif"]  # one multi-page TIFF
     assert_binarized(out / "sub" / "deeper" / "c.tif", scans / "sub" / "deeper" / "c.png")
 
 
@@ -391,7 +404,7 @@ def test_jobs_give_the_same_outputs_and_report(run, scans, tmp_path, make_page, 
 
 
 def test_progress_bar_on_a_terminal(run, scans, tmp_path, monkeypatch):
-    monkeypatch.setattr(cli, "_stderr_is_terminal", lambda: True)
+    monkeypatch.setattr(cli_common, "stderr_is_terminal", lambda: True)
     result = run("binarize", scans, tmp_path / "out")
     assert result.exit_code == 0
     assert "binarizing" in result.stderr
@@ -502,9 +515,8 @@ def test_version_and_help_do_not_import_heavy_modules(args):
     assert "HEAVY []" in result.stdout
     if args == ["--version"]:
         assert f"docbin {docbin.__version__}" in result.stdout
-        from docbin import stats
 
-        built = "built" if stats._kernels is not None else "not built"
+        built = "built" if _kernels_module.compiled is not None else "not built"
         assert f"compiled kernels: {built}" in result.stdout
 
 

@@ -11,9 +11,10 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from docbin import evaluation, metrics
 from docbin.cli import app
 from docbin.errors import ExitCode, InputError
+from docbin.evaluation import benchmark as evaluation
+from docbin.evaluation import metrics
 
 
 def touch(path: Path) -> Path:
@@ -166,7 +167,7 @@ def test_benchmark_page_times_and_scores(tmp_path, make_page):
     assert run.seconds > 0
     page = np.asarray(Image.open(collection.matching.pairs[0].prediction))
     truth = np.asarray(Image.open(collection.matching.pairs[0].ground_truth))
-    from docbin.baselines import otsu
+    from docbin.evaluation.baselines import otsu
     assert run.scores == metrics.evaluate(otsu(page), truth)
 
 

@@ -203,7 +203,7 @@ def test_bilevel_input():
 
 
 def test_colour_conversion_in_stripes_equals_one_pass(monkeypatch):
-    from docbin.pipeline import as_gray
+    from docbin.io import as_gray
 
     values = np.random.default_rng(4).integers(0, 256, (37, 11, 4), dtype=np.uint8)
     monkeypatch.setattr(dio, "_STRIPE_PIXELS", 50)  # 4 rows a stripe, last one partial

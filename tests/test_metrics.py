@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from docbin import metrics
+from docbin.evaluation import metrics
 
 # Weight of a neighbour at distance d in the normalised 5x5 DRD matrix: 1 / (d · S), with
 # S = Σ 1/d over the 24 off-centre cells = 4·1 + 4/√2 + 4/2 + 8/√5 + 4/√8 ≈ 13.8203.
@@ -432,7 +432,7 @@ def test_agrees_with_doxapy_on_dev_pages(page):
     gt_path = dev_data() / collection / "gt" / f"{name}.png"
     if not (image_path.exists() and gt_path.exists()):
         pytest.skip(f"development data not found ({image_path}); set DOCBIN_DEV_DATA")
-    from docbin.baselines import sauvola
+    from docbin.evaluation.baselines import sauvola
     from docbin.io import read_image
 
     image = read_image(image_path).image

@@ -11,9 +11,11 @@ from hypothesis import strategies as st
 from PIL import Image
 from typer.testing import CliRunner
 
-from docbin import evaluation, ocr, synth
+from docbin import synth
 from docbin.cli import app
 from docbin.errors import ExitCode, InputError, MissingDependencyError
+from docbin.evaluation import benchmark as evaluation
+from docbin.evaluation import ocr
 
 require_module("rapidfuzz", "ocr")
 

@@ -21,7 +21,8 @@ ocrmypdf = require_module("ocrmypdf", "ocrmypdf")
 require_program("tesseract", "tesseract-ocr")
 require_program("gs", "ghostscript")
 
-from docbin import ocr, synth
+from docbin import synth
+from docbin.evaluation import ocr
 
 DPI = 100
 PLUGIN = ["--plugin", "docbin.ocrmypdf"]

@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 from docbin.io import read_image
-from docbin.stats import page_stats
-from docbin.surface import logistic_surface
+from docbin.method.stats import page_stats
+from docbin.method.surface import logistic_surface
 
 
 def _dev_data() -> Path:

@@ -8,10 +8,11 @@ import cv2
 import numpy as np
 import pytest
 
-from docbin import refine, stats, threshold
 from docbin.errors import ModelError
+from docbin.method import decision as threshold
+from docbin.method import refine, stats
+from docbin.method.surface import logistic_surface
 from docbin.pipeline import binarize
-from docbin.surface import logistic_surface
 
 onnx = pytest.importorskip("onnx")
 
@@ -308,7 +309,7 @@ def test_reach_on_a_banded_page_equals_the_whole_page_rule(tmp_path, make_page):
 @pytest.mark.parametrize("shape,density", [((7, 13), 0.3), ((1, 9), 0.5), ((6, 1), 0.5),
                                            ((0, 4), 0.5), ((40, 50), 0.01)])
 def test_nonzero_is_numpys(shape, density):
-    from docbin.refine import nonzero
+    from docbin.method.refine import nonzero
 
     mask = np.random.default_rng(3).random(shape) < density
     for got, expected in zip(nonzero(mask), np.nonzero(mask)):

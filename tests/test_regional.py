@@ -1,15 +1,18 @@
-"""Regional statistics and the per-pixel f map (docbin.regional)."""
+"""Regional statistics and the per-pixel f map (docbin.method.regional)."""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
 import pytest
+import reference
 from conftest import synthetic_page
 
-from docbin import regional, stats, threshold
+from docbin.method import decision as threshold
+from docbin.method import regional, stats
+from docbin.method.edges import strong_edges
+from docbin.method.surface import logistic_surface
 from docbin.pipeline import binarize
-from docbin.surface import logistic_surface
 
 
 def two_sided_page(rows: int = 256, cols: int = 1024) -> np.ndarray:
@@ -82,7 +85,7 @@ def test_tile_medians_match_sorted_lists(tile_size, shape):
     edges[: shape[0] // 3, : shape[1] // 3] = False  # some tiles without samples
     tiles, grid = reference_tiles(image.shape, tile_size)
     er, ec = np.nonzero(edges)
-    hist = regional.tile_histograms(er, ec, image[er, ec], grid, tile_size)
+    hist = reference.tile_histograms(er, ec, image[er, ec], grid, tile_size)
     median, n = regional.histogram_medians(hist)
     assert median.shape == n.shape == grid
     empty = 0
@@ -100,21 +103,21 @@ def test_tile_medians_match_sorted_lists(tile_size, shape):
 
 def test_ink_samples_match_reference(small_case):
     image, edges = small_case
-    samples = regional.edge_samples(image, edges)
+    samples = reference.edge_samples(image, edges)
     got = sorted(zip(samples.edge_rows[samples.ink_edge_index].tolist(),
                      samples.edge_cols[samples.ink_edge_index].tolist(),
                      samples.ink_values.tolist()))
     assert got == sorted(reference_ink_samples(image, edges))
     np.testing.assert_array_equal(np.bincount(samples.ink_values, minlength=256),
-                                  stats.ink_samples_histogram(image, edges))
+                                  reference.ink_samples_histogram(image, edges))
 
 
 def test_fields_are_blended_tile_medians(small_case):
     image, edges = small_case
     tile_size = 16
-    samples = regional.edge_samples(image, edges)
-    page = regional.page_stats_from_samples(image, edges, 0, samples)
-    fields = regional.regional_fields(samples, page, image.shape, tile_size)
+    samples = reference.edge_samples(image, edges)
+    page = reference.page_stats_from_samples(image, edges, 0, samples)
+    fields = reference.regional_fields(samples, page, image.shape, tile_size)
     tiles, _ = reference_tiles(image.shape, tile_size)
     ink = reference_ink_samples(image, edges)
 
@@ -246,13 +249,11 @@ def test_upsample_rejects_a_wrong_grid():
         regional.upsample_tiles(np.zeros((2, 2)), (500, 500))
 
 
-def test_any_surface_callable():
+def test_factor_field_is_the_logistic_surface_per_tile():
     image = two_sided_page()
     fields = regional.regional_stats(image)
-    constant = regional.factor_map(fields, lambda b, t: np.full(np.shape(b), 0.7))
-    assert np.all(constant == np.float32(0.7))
-    halved = regional.factor_field(fields, lambda b, t: logistic_surface(b, t) / 2)
-    np.testing.assert_allclose(halved, regional.factor_field(fields) / 2, rtol=1e-12)
+    np.testing.assert_array_equal(regional.factor_field(fields),
+                                  logistic_surface(fields.b, fields.t))
 
 
 def test_region_scope_decision_uses_the_map():
@@ -272,7 +273,12 @@ def test_region_scope_decision_uses_the_map():
 
 def test_tile_rows_equal_the_upsampled_map():
     # against one bilinear resize of the whole tile grid by the stride, cropped to the page
-    from docbin.regional import TILE_SIZE, tile_grid_shape, upsample_tile_rows, upsample_tiles
+    from docbin.method.regional import (
+        TILE_SIZE,
+        tile_grid_shape,
+        upsample_tile_rows,
+        upsample_tiles,
+    )
 
     rng = np.random.default_rng(5)
     stride = TILE_SIZE // 2
@@ -293,14 +299,14 @@ def test_tile_rows_equal_the_upsampled_map():
 def test_fields_from_the_statistics_pass_equal_the_sample_reference(seed, tile_size,
                                                                     monkeypatch, kernel_form):
     # the banded, threaded block histograms of measure_page_blocks against edge_samples
-    from docbin import bands, stats
+    from docbin.method import bands, stats
     from docbin.synth import degraded_page
 
     monkeypatch.setattr(bands, "BAND_PIXELS", 20_000)  # many bands, block rows split
     image = degraded_page(700 + 37 * seed, 900 - 53 * seed, seed=seed)[0]
     fast = regional.regional_stats(image, tile_size=tile_size)
-    edges, threshold_ = stats.strong_edges(image)
-    slow = regional.regional_stats(image, edges, threshold_, tile_size=tile_size)
+    edges, threshold_ = strong_edges(image)
+    slow = reference.regional_stats_from_edges(image, edges, threshold_, tile_size=tile_size)
     assert fast.page == slow.page == stats.page_stats(image)
     for name in ("ink_intensity", "contour_intensity", "ink_samples", "contour_samples"):
         np.testing.assert_array_equal(getattr(fast, name), getattr(slow, name), name)

@@ -10,26 +10,29 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from reference import ink_samples_histogram, window_radius
 from scipy import ndimage
 
-from docbin import stats as _stats_module
-from docbin.options import CONSTANTS
-from docbin.stats import (
-    PageStats,
+from docbin.method import edges as _edges_module
+from docbin.method import kernels as _kernels_module
+from docbin.method import stats as _stats_module
+from docbin.method.edges import (
     edge_image,
     edge_threshold,
-    ink_samples_histogram,
-    measure_page,
-    median_of_counts,
     non_maximum_suppression,
-    page_stats,
-    quantile_of_counts,
     strong_edges,
     weighted_median_of_counts,
-    window_radius,
 )
+from docbin.method.stats import (
+    PageStats,
+    measure_page,
+    median_of_counts,
+    page_stats,
+    quantile_of_counts,
+)
+from docbin.options import CONSTANTS
 
-COMPILED = _stats_module._kernels
+COMPILED = _kernels_module.compiled
 
 
 # --- slow references --------------------------------------------------------------------------
@@ -374,7 +377,7 @@ def large_page():
 @pytest.mark.parametrize("keep_magnitude", [True, False])
 def test_bands_give_the_whole_page_result(large_page, keep_magnitude, monkeypatch, kernel_form):
     # the magnitude kept between the passes (small pages) or computed again (large ones)
-    from docbin import stats as stats_module
+    from docbin.method import edges as stats_module
 
     monkeypatch.setattr(stats_module, "KEEP_MAGNITUDE_PIXELS", 1 << 40 if keep_magnitude else 0)
     whole_stats, whole_edges = measure_page(large_page, band_pixels=10**9, threads=1)
@@ -388,7 +391,7 @@ def test_bands_give_the_whole_page_result(large_page, keep_magnitude, monkeypatc
 @pytest.mark.parametrize("keep_magnitude", [True, False])
 def test_banded_edges_match_the_whole_page_reference(keep_magnitude, monkeypatch, kernel_form):
     # 130 columns and bands of 16 rows: many band borders cross the magnitude's block grid
-    from docbin import stats as stats_module
+    from docbin.method import edges as stats_module
 
     monkeypatch.setattr(stats_module, "KEEP_MAGNITUDE_PIXELS", 1 << 40 if keep_magnitude else 0)
     rng = np.random.default_rng(11)
@@ -405,7 +408,7 @@ def test_banded_edges_match_the_whole_page_reference(keep_magnitude, monkeypatch
 
 def test_components_are_joined_across_band_borders():
     # a U shape and a diagonal cut by many band borders; a 5-pixel component cut in two
-    from docbin import bands
+    from docbin.method import bands
 
     edges = np.zeros((64, 80), bool)
     edges[5:60, 10] = edges[5:60, 30] = edges[59, 10:31] = True
@@ -432,7 +435,7 @@ def test_components_are_joined_across_band_borders():
 
 
 def test_union_find_joins_chains_and_cycles():
-    from docbin.bands import union_find
+    from docbin.method.bands import union_find
 
     root = union_find(8, [7, 6, 5, 1, 2], [6, 5, 4, 2, 1])
     np.testing.assert_array_equal(root, [0, 1, 1, 3, 4, 4, 4, 4])
@@ -491,8 +494,8 @@ def test_compiled_nms_matches_the_opencv_form(seed):
     c0, c1 = int(rng.integers(0, 2)), rows - int(rng.integers(0, 2))
     expected = np.full((rows, cols), 7, np.uint8)
     inner = (magnitude[c0:c1 + 2], grad_rows[band][c0:c1, 1:-1], grad_cols[band][c0:c1, 1:-1])
-    _stats_module._suppress(*inner, expected[c0:c1, 1:-1],
-                            _stats_module._suppress_scratch(rows, cols))
+    _edges_module._suppress(*inner, expected[c0:c1, 1:-1],
+                            _edges_module._suppress_scratch(rows, cols))
     keep = np.full((rows, cols), 7, np.uint8)
     gr, gc = np.ascontiguousarray(grad_rows[band]), np.ascontiguousarray(grad_cols[band])
     ties = COMPILED.suppress(magnitude, gr, gc, keep, cols, c0, c1, 1)
@@ -501,7 +504,7 @@ def test_compiled_nms_matches_the_opencv_form(seed):
     expected_ties = int(((ratio == np.float32(np.sqrt(2) - 1))
                          | (ratio == np.float32(np.sqrt(2) + 1))).sum())
     assert ties == expected_ties > 0
-    _stats_module._fix_ties(*inner, keep[c0:c1, 1:-1])
+    _edges_module._fix_ties(*inner, keep[c0:c1, 1:-1])
     np.testing.assert_array_equal(keep, expected)  # outside the rows and columns: untouched
 
 
@@ -589,7 +592,7 @@ def test_compiled_edge_samples_per_block_match_the_numpy_form(monkeypatch):
     image = degraded_page(300, 410, seed=4)[0]
     results = {}
     for form in ("compiled", "opencv"):
-        monkeypatch.setattr(_stats_module, "_kernels", COMPILED if form == "compiled" else None)
+        monkeypatch.setattr(_kernels_module, "compiled", COMPILED if form == "compiled" else None)
         results[form] = _stats_module.measure_page_blocks(image, 24, (13, 18),
                                                           band_pixels=9_000, threads=2)
     (stats_a, edges_a, blocks_a), (stats_b, edges_b, blocks_b) = results.values()

@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from docbin.surface import logistic_surface
+from docbin.method.surface import logistic_surface
 
 
 def test_logistic_check_value():
@@ -59,8 +59,8 @@ def test_surface_command_marks_a_page(tmp_path, make_page):
     from typer.testing import CliRunner
 
     from docbin.cli import app
+    from docbin.method.stats import page_stats
     from docbin.plotting import figure_size
-    from docbin.stats import page_stats
 
     page = make_page(200, 300)
     Image.fromarray(page).save(tmp_path / "page.png")

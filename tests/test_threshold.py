@@ -9,10 +9,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy import ndimage
 
-from docbin import stats as _stats
-from docbin.pipeline import binarize
-from docbin.surface import logistic_surface
-from docbin.threshold import (
+from docbin.method import kernels as _kernels_module
+from docbin.method.decision import (
     LocalStats,
     ink_mask,
     local_mean,
@@ -20,6 +18,8 @@ from docbin.threshold import (
     local_stats,
     to_binary_image,
 )
+from docbin.method.surface import logistic_surface
+from docbin.pipeline import binarize
 
 
 def window_median_reference(image: np.ndarray, radius: int) -> np.ndarray:
@@ -74,7 +74,7 @@ def test_large_window_median_is_exact(radius, levels, seed):
 @pytest.mark.parametrize("bright", [False, True])
 def test_median_filter_of_bright_pages_runs_on_the_inverted_page(radius, bright, make_page,
                                                                   monkeypatch):
-    from docbin import threshold
+    from docbin.method import decision as threshold
 
     page = make_page(60, 80, 3)
     image = page if bright else 255 - page
@@ -238,7 +238,7 @@ def band_page():
 def test_binary_page_equals_the_whole_page_rule(band_page, radius, band_pixels,
                                                 sub_band_pixels, threads, monkeypatch,
                                                 kernel_form):
-    from docbin import threshold
+    from docbin.method import decision as threshold
 
     assert band_page.size >= threshold.SMALL_PAGE
     if sub_band_pixels:
@@ -254,7 +254,7 @@ def test_binary_page_equals_the_whole_page_rule(band_page, radius, band_pixels,
 @pytest.mark.parametrize("radius", [3, 40])
 def test_binary_page_of_a_dark_page_equals_the_whole_page_rule(band_page, radius, kernel_form):
     # a dark page: its median is not taken on the inverted page
-    from docbin import threshold
+    from docbin.method import decision as threshold
 
     page = (255 - band_page) // 2
     assert page.mean() < 127.5
@@ -265,9 +265,8 @@ def test_binary_page_of_a_dark_page_equals_the_whole_page_rule(band_page, radius
     assert (expected == 0).any() and (expected == 255).any()
 
 
-@pytest.mark.skipif(_stats._kernels is None, reason="docbin._kernels is not built here")
+@pytest.mark.skipif(_kernels_module.compiled is None, reason="docbin._kernels is not built here")
 def test_compiled_rule_is_both_conditions():
-    stats = _stats
     rng = np.random.default_rng(4)
     image = rng.integers(0, 256, (7, 33)).astype(np.uint8)
     median = rng.integers(0, 256, (7, 33)).astype(np.uint8)
@@ -275,16 +274,16 @@ def test_compiled_rule_is_both_conditions():
     mean[0, :5] = image[0, :5]  # equal: not below the mean
     table = rng.integers(0, 256, 256).astype(np.uint8)
     out = np.full((7, 33), 7, np.uint8)
-    stats._kernels.rule(image, median, mean, table, out, 33)
+    _kernels_module.compiled.rule(image, median, mean, table, out, 33)
     ink = (image < table[median]) & (image.astype(np.float32) < mean)
     np.testing.assert_array_equal(out, np.where(ink, 0, 255))
     with pytest.raises(ValueError, match="mean"):
-        stats._kernels.rule(image, median, mean[:3], table, out, 33)
+        _kernels_module.compiled.rule(image, median, mean[:3], table, out, 33)
     with pytest.raises(ValueError, match="table"):
-        stats._kernels.rule(image, median, mean, table[:100], out, 33)
+        _kernels_module.compiled.rule(image, median, mean, table[:100], out, 33)
 
 
-@pytest.mark.skipif(_stats._kernels is None, reason="docbin._kernels is not built here")
+@pytest.mark.skipif(_kernels_module.compiled is None, reason="docbin._kernels is not built here")
 @pytest.mark.parametrize("inverted", [False, True])
 def test_compiled_rule_with_a_factor_per_pixel(inverted):
     rng = np.random.default_rng(5)
@@ -295,16 +294,16 @@ def test_compiled_rule_with_a_factor_per_pixel(inverted):
     factor[0, :8] = image[0, :8] / np.maximum(median[0, :8], 1)  # products near I: ties
     level = 255 - median if inverted else median
     out = np.full(image.shape, 7, np.uint8)
-    _stats._kernels.rule_factor(image, median, mean, factor, out, 41, inverted)
+    _kernels_module.compiled.rule_factor(image, median, mean, factor, out, 41, inverted)
     ink = ((image < np.multiply(factor, level, dtype=np.float32))
            & (image.astype(np.float32) < mean))
     np.testing.assert_array_equal(out, np.where(ink, 0, 255))
     with pytest.raises(ValueError, match="factor"):
-        _stats._kernels.rule_factor(image, median, mean, factor[:2], out, 41, inverted)
+        _kernels_module.compiled.rule_factor(image, median, mean, factor[:2], out, 41, inverted)
 
 
 def test_binary_page_on_a_small_page_and_with_a_factor_per_pixel(make_page):
-    from docbin import threshold
+    from docbin.method import decision as threshold
 
     image = make_page(60, 80, 2)
     local = local_stats(image, 7)
@@ -316,8 +315,8 @@ def test_binary_page_on_a_small_page_and_with_a_factor_per_pixel(make_page):
 
 
 def test_rank_median_bands_equal_the_whole_page(band_page):
-    from docbin.bands import bands
-    from docbin.threshold import _rank_median_rows
+    from docbin.method.bands import bands
+    from docbin.method.decision import _rank_median_rows
 
     image = band_page[:200, :260]
     whole = _rank_median_rows(image, 129, 0, 200)
@@ -329,7 +328,7 @@ def test_rank_median_bands_equal_the_whole_page(band_page):
 
 @pytest.mark.parametrize("factor", [1.5, float("nan"), float("inf"), -0.5])
 def test_table_is_refused_outside_the_unit_range_and_the_rule_still_holds(factor):
-    from docbin.threshold import median_threshold_table
+    from docbin.method.decision import median_threshold_table
 
     assert median_threshold_table(factor) is None
     image, median = every_pair()
@@ -343,7 +342,7 @@ def test_large_windows_use_the_median_filter_where_its_counters_hold():
     # OpenCV's 16-bit bins overflow where one 16-level bin fills more than 65535 pixels of
     # a window: those rows (the flat top) take the threshold decomposition, the others
     # (noise: no bin dominates) the median filter; both give the exact median
-    from docbin.threshold import _large_median_rows, _overflow_rows, _rank_median_rows
+    from docbin.method.decision import _large_median_rows, _overflow_rows, _rank_median_rows
 
     rng = np.random.default_rng(4)
     image = rng.integers(0, 256, (700, 320)).astype(np.uint8)
@@ -380,7 +379,7 @@ def _overflow_rows_reference(image, radius, r0, r1, limit=65535):
 def test_overflow_rows_with_a_low_limit_match_the_exact_counts(seed, monkeypatch):
     # a limit near typical window counts puts many blocks near the bound: the bound must
     # never be below a window's count (else a row is missed), and the exact counts decide
-    from docbin import threshold
+    from docbin.method import decision as threshold
 
     rng = np.random.default_rng(100 + seed)
     rows, cols = int(rng.integers(60, 140)), int(rng.integers(40, 700))
@@ -400,7 +399,7 @@ def test_overflow_rows_with_a_low_limit_match_the_exact_counts(seed, monkeypatch
 def test_overflow_rows_match_the_exact_window_counts(seed):
     # the block bound only chooses where the exact counts are taken: the rows it returns
     # are exactly the rows with an overflowing window, whatever the layout
-    from docbin.threshold import _overflow_rows
+    from docbin.method.decision import _overflow_rows
 
     rng = np.random.default_rng(seed)
     rows, cols = int(rng.integers(300, 520)), int(rng.integers(150, 400))
@@ -417,7 +416,7 @@ def test_overflow_rows_match_the_exact_window_counts(seed):
 @pytest.mark.parametrize("threads", [1, 2])
 def test_binary_page_with_factor_rows_equals_the_whole_page_rule(band_page, threads,
                                                                   monkeypatch, kernel_form):
-    from docbin import threshold
+    from docbin.method import decision as threshold
 
     monkeypatch.setattr(threshold, "SUB_BAND_PIXELS", 7_000)
     rows, cols = band_page.shape

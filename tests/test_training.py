@@ -7,7 +7,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from docbin import refine
+from docbin.method import refine
 from docbin.training import refine as training
 
 
@@ -27,8 +27,9 @@ def test_collection_weights_give_every_collection_the_same_total():
 
 
 def test_page_samples_are_the_runtime_features_of_the_band(make_page):
-    from docbin import stats, threshold
-    from docbin.surface import logistic_surface
+    from docbin.method import decision as threshold
+    from docbin.method import stats
+    from docbin.method.surface import logistic_surface
 
     gray = make_page(90, 130, 1)
     text = gray < 120

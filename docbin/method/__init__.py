@@ -1,1 +1,3 @@
-"""The steps of the docbin method, one module per step."""
+"""The algorithm, one module per step: edges and page statistics (measure), the decision
+surface (decide), the local median and mean and the rule (threshold), and the learned steps
+beside them."""

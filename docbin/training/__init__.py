@@ -5,7 +5,7 @@ Install with ``pip install "docbin[train]"``. Nothing outside this package impor
 
 from __future__ import annotations
 
-from ..errors import MissingDependencyError
+from docbin.errors import MissingDependencyError
 
 
 def require_torch():

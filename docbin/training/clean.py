@@ -79,7 +79,7 @@ def page_components(gray: np.ndarray, truth: np.ndarray, binary: np.ndarray | No
                     collection: str = "", name: str = "") -> PageComponents:
     """The components of ``binary`` (default: the classical decision of ``gray``) scored
     against the ground-truth ink mask ``truth`` (bool), features as the runtime builds them."""
-    from ..stats import page_stats
+    from ..method.stats import page_stats
 
     page = page_stats(gray)
     if binary is None:

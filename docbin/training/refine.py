@@ -6,13 +6,13 @@ network) lets it only turn the classical background into text, and ``reach = 1``
 the added text that touches classical text: the form that held up on collections unlike
 the training ones (models/README.md).
 
-A per-pixel multilayer perceptron over :data:`docbin.refine.FEATURES`: a fixed
+A per-pixel multilayer perceptron over :data:`docbin.method.refine.FEATURES`: a fixed
 standardisation (the training set's mean and deviation), two hidden layers of 32 units
 (ReLU) and a sigmoid. It is fitted with a weighted binary cross-entropy on the band
 pixels ``|I − f·L_m| < δ·(B_I − T_I)`` of the training pages, every collection weighing
 the same in total (so that a large collection, or one whose pages want more ink, cannot
 pull every page its way). Generated pages (:mod:`docbin.synth`) can be added as one more
-collection. Exported to ONNX with the metadata :class:`docbin.refine.Refiner` checks.
+collection. Exported to ONNX with the metadata :class:`docbin.method.refine.Refiner` checks.
 """
 
 from __future__ import annotations
@@ -26,9 +26,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import refine
-from ..errors import InputError
-from . import require_torch
+from docbin import __version__, synth
+from docbin.errors import InputError
+from docbin.io import read_image
+from docbin.method import refine
+from docbin.method.page import classical_page
+from docbin.training import require_torch
 
 HIDDEN = 32
 IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".bmp", ".jpg", ".jpeg", ".pgm", ".ppm", ".webp")
@@ -67,14 +70,9 @@ def page_samples(gray: np.ndarray, text: np.ndarray, margin: float, *,
                  rng: np.random.Generator | None = None) -> PageSamples:
     """Features and ground truth of the band pixels of a page (at most ``per_page`` of
     them, drawn at random), computed exactly as the runtime computes them."""
-    from .. import stats, threshold
-    from ..surface import logistic_surface
-
-    page = stats.page_stats(gray)
-    f = float(logistic_surface(page.b, page.t))
-    local = threshold.local_stats(gray, page.window_radius)
-    constants = refine.PageConstants(page.ink_intensity, page.contour_intensity,
-                                     page.window_radius, f)
+    page = classical_page(gray, local=True)
+    local = page.local
+    constants = refine.PageConstants.of(page)
     where = refine.band_mask(gray, local.local_median, constants, margin)
     if per_page is not None and np.count_nonzero(where) > per_page:
         rng = rng or np.random.default_rng(0)
@@ -175,7 +173,6 @@ def export_onnx(module, path, *, margin: float, training_data: str, direction: s
     import onnx
     import onnxruntime as ort
 
-    from .. import __version__
 
     torch = require_torch()
     path = Path(path)
@@ -227,7 +224,6 @@ class TrainConfig:
 
 def synthetic_pairs(count: int, seed: int = 1000):
     """``count`` generated degraded pages (page, text mask) with random degradations."""
-    from .. import synth
 
     kinds = list(synth.KINDS)
     for i in range(count):
@@ -243,7 +239,6 @@ def train(data, out, *, exclude=(), config: TrainConfig = TrainConfig(), progres
 
     Returns a summary: pages and pixels per collection, seconds, export error.
     """
-    from ..io import read_image
 
     require_torch()  # before the pages are read: a missing extra fails at once
     start = time.perf_counter()

@@ -11,12 +11,15 @@ Each line is a record with the fields of :data:`FIELDS`::
 says why, in one line; a file that cannot be read gives one record with ``page`` null).
 ``T_I``, ``B_I``, ``K`` and ``f`` are the page's ink intensity, contour intensity, window
 radius and decision factor; ``seconds`` the time to read, binarize and write the page;
-``run`` names the command run that wrote the line.
+``bytes`` the size of the output written; ``run`` names the command run that wrote the
+line.
 
 The file is only appended to, a line at a time, flushed as each page finishes, so a run
 stopped at any point leaves every finished page in it. A run with the same manifest
-resumes: a file whose latest records are all ``ok`` or ``skipped`` is not touched again,
-failed files are tried again (:func:`completed`). A line cut short by a crash is ignored.
+resumes: a file whose latest records are all ``ok`` or ``skipped`` is not touched again
+as long as its outputs are still there with the size recorded, failed files are tried
+again (:func:`completed`). Inputs are matched by their resolved path, however they were
+typed. A line cut short by a crash is ignored.
 """
 
 from __future__ import annotations
@@ -27,10 +30,12 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import InputError, OutputError
+from docbin.batch.storage import canonical
+from docbin.errors import InputError, OutputError
+from docbin.io import json_safe
 
 FIELDS = ("input", "output", "page", "pages", "status", "error", "rows", "cols", "T_I",
-          "B_I", "K", "f", "seconds", "worker", "finished", "run")
+          "B_I", "K", "f", "seconds", "bytes", "worker", "finished", "run")
 STATUSES = ("ok", "skipped", "failed")
 
 
@@ -75,11 +80,12 @@ def read_records(path: str | os.PathLike) -> list[dict]:
 
 
 def latest(records: list[dict]) -> dict[str, list[dict]]:
-    """Per input, the records of the latest run that processed it (file order)."""
+    """Per input (by its resolved name, :func:`docbin.batch.storage.canonical`), the
+    records of the latest run that processed it (file order)."""
     runs: dict[str, str] = {}
     by_input: dict[str, list[dict]] = {}
     for item in records:
-        key = item["input"]
+        key = canonical(item["input"])
         if runs.get(key) != item["run"]:
             runs[key] = item["run"]
             by_input[key] = []
@@ -94,12 +100,14 @@ def completed(records: list[dict]) -> dict[str, list[dict]]:
 
 
 class ManifestWriter:
-    """Appends records to a manifest file, one flushed line each.
+    """Appends records to a manifest file, one flushed line each. The file is opened at
+    the first record, so a batch that stops before any page (a cluster that cannot be
+    used) leaves no empty manifest behind.
 
     Raises
     ------
     OutputError
-        The file cannot be opened or written.
+        The folder does not exist, or the file cannot be opened or written.
     """
 
     def __init__(self, path: str | os.PathLike) -> None:
@@ -107,6 +115,9 @@ class ManifestWriter:
         if not self.path.parent.is_dir():
             raise OutputError(f"--manifest {self.path}: the folder {self.path.parent} "
                               "does not exist")
+        self._stream = None
+
+    def _open(self) -> None:
         try:
             self._stream = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
             if self._stream.tell() > 0:
@@ -124,8 +135,8 @@ class ManifestWriter:
                 self._stream.write("\n")
 
     def write(self, records: list[dict]) -> None:
-        from .io import json_safe
-
+        if self._stream is None:
+            self._open()
         text = "".join(json.dumps(json_safe(item), separators=(", ", ": ")) + "\n"
                        for item in records)
         try:
@@ -136,7 +147,8 @@ class ManifestWriter:
                 from error
 
     def close(self) -> None:
-        self._stream.close()
+        if self._stream is not None:
+            self._stream.close()
 
 
 @dataclass

@@ -4,16 +4,16 @@ The library side of ``docbin evaluate`` and ``docbin benchmark``; nothing here p
 
 - :func:`match_pairs` pairs predictions with ground truths by file stem (any image
   suffix); what has no partner is returned, never dropped silently.
-- :func:`evaluate_pairs` scores each pair with :func:`docbin.metrics.evaluate`.
+- :func:`evaluate_pairs` scores each pair with :func:`docbin.evaluation.metrics.evaluate`.
 - :func:`find_collections` walks a data folder laid out as ``<collection>/img`` +
   ``<collection>/gt`` (the layout of the development data).
 - :func:`run_benchmark` binarizes every page with docbin's methods and the baselines of
-  :mod:`docbin.baselines`, times the binarization, and scores it; :func:`summarise`
+  :mod:`docbin.evaluation.baselines`, times the binarization, and scores it; :func:`summarise`
   averages per collection and overall; :func:`render_markdown` writes the report.
 - With OCR settings (``docbin benchmark --ocr``), Tesseract also reads each binarized page
   and the gray page itself (the row ``gray``: Tesseract's own thresholding), and the text
   is scored against the page's transcription ``<collection>/txt/<NAME>.txt`` by character
-  error rate (:mod:`docbin.ocr`); :func:`keep_transcribed` keeps the pages that have one.
+  error rate (:mod:`docbin.evaluation.ocr`); :func:`keep_transcribed` keeps the pages that have one.
 
 Averages are means over pages (every page weighs the same, as in the DIBCO contests). A
 metric that is infinite on some page (PSNR of a perfect page; DRD when the ground truth
@@ -29,16 +29,29 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import InputError
-from .metrics import METRICS
-from .ocr import OCR_METRICS
+from docbin import __version__
+from docbin.errors import DocbinError, InputError
+from docbin.evaluation import metrics
+from docbin.evaluation.baselines import BASELINES, get_baseline
+from docbin.evaluation.metrics import METRICS
+from docbin.evaluation.ocr import (
+    OCR_METRICS,
+    ocr_scores,
+    read_transcription,
+    tesseract_text,
+    transcription_path,
+)
+from docbin.io import IMAGE_SUFFIXES, read_image
+from docbin.method.refine import load_refiner
+from docbin.options import METHODS, Options
+from docbin.pipeline import binarize
 
 #: Metrics of ``docbin evaluate`` and its JSON/CSV, in display order.
 EVALUATE_METRICS = ("fm", "pfm", "psnr", "drd", "nrm", "mpm")
 #: Metrics of the benchmark tables.
 BENCHMARK_METRICS = ("fm", "pfm", "psnr", "drd")
 #: docbin's own methods; every other method name is a baseline.
-DOCBIN_METHODS = ("classical", "hybrid")
+DOCBIN_METHODS = METHODS  # docbin's own methods (the others are baselines)
 #: The OCR reference row: Tesseract on the gray page, with its own thresholding.
 GRAY = "gray"
 #: Column titles.
@@ -88,7 +101,6 @@ def image_files(folder: Path) -> list[Path]:
 
     Image files are those with a suffix of :data:`docbin.io.IMAGE_SUFFIXES`.
     """
-    from .io import IMAGE_SUFFIXES
 
     folder = Path(folder)
     if not folder.is_dir():
@@ -179,20 +191,18 @@ def pair_paths(prediction: Path, ground_truth: Path) -> Matching:
 
 def read_binary(path: Path):
     """A page read as 2-D uint8 gray (text where < 128), via :func:`docbin.io.read_image`."""
-    from .io import read_image
 
     return read_image(path).image
 
 
 def score_pair(pair: Pair) -> dict[str, float]:
-    """Every metric of :func:`docbin.metrics.evaluate` for one pair of files.
+    """Every metric of :func:`docbin.evaluation.metrics.evaluate` for one pair of files.
 
     Raises
     ------
     InputError
         A file cannot be read, or the two images differ in size.
     """
-    from . import metrics
 
     prediction = read_binary(pair.prediction)
     truth = read_binary(pair.ground_truth)
@@ -321,13 +331,12 @@ def find_collections(data: Path, names: Sequence[str] | None = None) -> list[Col
 
 def keep_transcribed(collections: Sequence[Collection]) -> tuple[list[Collection], int]:
     """The collections with only their pages that have a transcription
-    (:func:`docbin.ocr.transcription_path`), and how many pages were left out.
+    (:func:`docbin.evaluation.ocr.transcription_path`), and how many pages were left out.
 
     A collection left with no page is dropped.
     """
     from dataclasses import replace
 
-    from .ocr import transcription_path
 
     kept, skipped = [], 0
     for collection in collections:
@@ -363,16 +372,15 @@ class PageOutcome:
 
 def method_function(method: str, options=None) -> Callable:
     """A function ``gray page → binary page (text 0)`` for a method name: a docbin method
-    (:data:`DOCBIN_METHODS`) or a baseline (:data:`docbin.baselines.BASELINES`)."""
+    (:data:`DOCBIN_METHODS`) or a baseline (:data:`docbin.evaluation.baselines.BASELINES`)."""
     if method in DOCBIN_METHODS:
         from dataclasses import replace
 
-        from .options import Options
-        from .pipeline import binarize
 
-        options = replace(options or Options(), method=method)
+        options = options or Options()
+        options = replace(options, method=method,
+                          steps=options.steps if method == "hybrid" else None)
         return lambda image: binarize(image, method, options=options).image
-    from .baselines import get_baseline
 
     return get_baseline(method)
 
@@ -387,14 +395,12 @@ def check_methods(methods: Sequence[str], options=None) -> None:
     docbin.errors.ModelError
         ``hybrid`` is asked for and the model is missing or does not match.
     """
-    from .baselines import BASELINES
 
     for method in methods:
         if method not in DOCBIN_METHODS and method not in BASELINES:
             raise ValueError(f"unknown method {method!r}; choose from "
                              f"{', '.join(DOCBIN_METHODS + BASELINES)}")
     if "hybrid" in methods:
-        from .refine import load_refiner
 
         load_refiner(getattr(options, "model", None))
 
@@ -403,19 +409,16 @@ def benchmark_page(job: tuple) -> PageOutcome:
     """Binarize one page with every method, time it and score it (runs in workers too).
 
     ``job`` is ``(collection name, Pair of image and ground truth, methods, options)``,
-    optionally followed by :class:`docbin.ocr.OcrSettings`: then Tesseract reads each
+    optionally followed by :class:`docbin.evaluation.ocr.OcrSettings`: then Tesseract reads each
     binarized page and the gray page (run :data:`GRAY`, DIBCO metrics NaN) and their
     CER against the page's transcription joins the scores. Only the binarization is
     timed; reading, OCR and scoring are not.
     """
-    from . import metrics
-    from .errors import DocbinError
 
     collection, pair, methods, options, *rest = job
     ocr_settings = rest[0] if rest else None
     outcome = PageOutcome(collection, pair.name)
     try:
-        from .io import read_image
 
         image = read_image(pair.prediction).image
         truth = read_image(pair.ground_truth).image
@@ -448,7 +451,6 @@ def benchmark_page(job: tuple) -> PageOutcome:
 
 def _ocr_reader(pair: Pair, settings) -> Callable:
     """A function ``page → {"cer": …, "cer_folded": …}`` against ``pair``'s transcription."""
-    from .ocr import ocr_scores, read_transcription, tesseract_text, transcription_path
 
     reference = read_transcription(transcription_path(pair.prediction))
     return lambda page: ocr_scores(tesseract_text(page, settings), reference)
@@ -466,7 +468,7 @@ def run_benchmark(collections: Sequence[Collection], methods: Sequence[str], *, 
 
     With ``jobs`` > 1 pages run in that many worker processes (spawned); the per-page
     times then include the competition for CPU cores, so time with ``jobs = 1``.
-    ``ocr`` (:class:`docbin.ocr.OcrSettings`) adds the OCR scores; every page must then
+    ``ocr`` (:class:`docbin.evaluation.ocr.OcrSettings`) adds the OCR scores; every page must then
     have a transcription (see :func:`keep_transcribed`).
     """
     job_list = [(collection.name, pair, tuple(methods), options, ocr)
@@ -566,7 +568,6 @@ def _markdown_table(header: Sequence[str], cells: Sequence[Sequence[str]]) -> st
 
 def render_markdown(summary: Summary, *, data: str | None = None, jobs: int = 1) -> str:
     """The benchmark report as Markdown: overall table, one table per collection, notes."""
-    from . import __version__
 
     pages = sum(row.pages for row in summary.overall[:1])
     parts = ["# docbin benchmark", ""]

@@ -26,7 +26,8 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from .errors import InputError, OutputError, SetupError
+from docbin.errors import InputError, OutputError, SetupError
+from docbin.io import count_pages, read_pages, write_bytes
 
 _URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://")
 #: Backends whose single put is atomic (the object appears whole or not at all).
@@ -41,6 +42,16 @@ EXTRA_HINT = 'pip install "docbin[cluster]"'
 def is_url(text: str) -> bool:
     """True when ``text`` starts with ``scheme://``."""
     return _URL.match(str(text)) is not None
+
+
+def canonical(text: str) -> str:
+    """The name a manifest keys a file by: a local path made absolute with its links
+    resolved (``scans/a.png``, ``./scans/a.png`` and ``/home/me/scans/a.png`` are one file);
+    a URL as it is."""
+    text = str(text)
+    if is_url(text) or text.startswith("<"):  # a URL, or <stdin>
+        return text
+    return os.path.realpath(text)
 
 
 def location(text: str | os.PathLike) -> LocalLocation | RemoteLocation:
@@ -121,6 +132,13 @@ class LocalLocation:
     def exists(self) -> bool:
         return self.path.exists()
 
+    def size(self) -> int | None:
+        """Bytes of the file, or None when it does not exist."""
+        try:
+            return self.path.stat().st_size
+        except OSError:
+            return None
+
     def is_dir(self) -> bool:
         return self.path.is_dir()
 
@@ -138,13 +156,15 @@ class LocalLocation:
         return self.path.exists() and other.path.exists() and \
             os.path.samefile(self.path, other.path)
 
+    def page_count(self) -> int:
+        """Pages of the image file here (its header only)."""
+        return count_pages(self.path)
+
     def read_pages(self, max_megapixels: float, label: str):
-        from .io import read_pages
 
         return read_pages(self.path, max_megapixels, name=label)
 
     def write_bytes(self, data: bytes, overwrite: bool) -> None:
-        from .io import write_bytes
 
         write_bytes(self.path, data, overwrite=overwrite)
 
@@ -214,6 +234,13 @@ class RemoteLocation:
     def exists(self) -> bool:
         return self._ask(self.fs.exists, self.path)
 
+    def size(self) -> int | None:
+        """Bytes of the object, or None when it does not exist."""
+        try:
+            return int(self.fs.size(self.path))
+        except (OSError, ValueError, TypeError):
+            return None
+
     def is_dir(self) -> bool:
         return self._ask(self.fs.isdir, self.path)
 
@@ -233,8 +260,15 @@ class RemoteLocation:
         return isinstance(other, RemoteLocation) and other.scheme == self.scheme and \
             other.path == self.path
 
+    def page_count(self) -> int:
+        """Pages of the image file here (its header only)."""
+        try:
+            with self.fs.open(self.path, "rb") as stream:
+                return count_pages(stream)
+        except (OSError, ValueError):
+            return 1
+
     def read_pages(self, max_megapixels: float, label: str):
-        from .io import read_pages
 
         try:
             data = self.fs.cat_file(self.path)

@@ -7,7 +7,7 @@ mismatch raises ``ValueError`` naming both shapes. Each image is either
 
 - a uint8 array in docbin's convention, **text 0 / background 255**; any value below 128
   counts as text, so anti-aliased or gray renderings are thresholded half-way, or
-- a bool array, **True on text** (the ``ink`` masks of :mod:`docbin.threshold`).
+- a bool array, **True on text** (the ``ink`` masks of :mod:`docbin.method.decision`).
 
 The confusion counts are computed once (:func:`confusion`); every metric is a pure
 function of them and, for p-FM, DRD and MPM, of the two masks. With ``TP``, ``FP``,

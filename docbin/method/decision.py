@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from . import bands as _bands
-from . import stats as _stats  # _stats._kernels: the rule in one compiled pass, where built
+from docbin.method import bands as _bands
+from docbin.method import kernels as _kernels  # the rule in one compiled pass, where built
 
 # OpenCV's constant-time median keeps 16-bit histogram counters: windows of more than
 # 65535 pixels can overflow them (an assertion, or a wrong median, on flat pages). Larger
@@ -51,7 +51,7 @@ def local_median(image: np.ndarray, radius: int, *, threads: int | None = 1) -> 
     Windows up to 255 px use OpenCV's ``medianBlur`` (border replicated, time independent
     of the window). Larger windows use :func:`rank_median` (``medianBlur`` where its 16-bit
     counters cannot overflow, threshold decomposition elsewhere), exact as well. With
-    ``threads`` > 1 (None: :func:`docbin.bands.thread_count`) the page is cut into bands
+    ``threads`` > 1 (None: :func:`docbin.method.bands.thread_count`) the page is cut into bands
     computed in parallel, each from its rows and ``radius`` rows around them.
     """
     radius = _check_radius(radius)
@@ -392,14 +392,14 @@ def binary_page(image: np.ndarray, radius: int, factor, *, threads: int | None =
         that the page's map is never held.
     threads : int, optional
         Bands run in parallel on this many threads; default
-        :func:`docbin.bands.thread_count`.
+        :func:`docbin.method.bands.thread_count`.
     band_pixels : int, optional
         Work size of a band in pixels (memory and speed only; the result does not depend
         on it).
     refine : callable, optional
         ``refine(r0, r1, median_rows, mean_rows, ink_rows)`` may change the decision of
         rows [r0, r1) in place (``ink_rows``: uint8, 255 = text) before they are written;
-        it is given their L_m (uint8) and L_a (float32). :class:`docbin.refine.RowRefiner`.
+        it is given their L_m (uint8) and L_a (float32). :class:`docbin.method.refine.RowRefiner`.
     """
     image = np.ascontiguousarray(image)
     radius = _check_radius(radius)
@@ -425,72 +425,94 @@ def binary_page(image: np.ndarray, radius: int, factor, *, threads: int | None =
             refine(0, image.shape[0], local.local_median, local.local_mean, ink)
         return cv2.bitwise_not(ink)
     rows, cols = image.shape
-    size = 2 * radius + 1
     threads = _bands.thread_count(threads)
     height = _decision_band_rows(rows, cols, radius, False, band_pixels)
     if rows <= 2 * height and threads > 1:  # two bands keep both threads busy
         height = max(1, -(-rows // threads))
-    plan = _bands.bands(rows, height)
     out = np.empty((rows, cols), np.uint8)
-    sub_height = max(16, SUB_BAND_PIXELS // max(cols, 1))
-    local = threading.local()
+    _bands.map_bands(_DecisionBands(image, radius, table, factor_rows, refine, out),
+                     _bands.bands(rows, height), threads)
+    return out
 
-    kernels = _stats._kernels
 
-    def decide(band):
-        r0, r1 = band
+class _DecisionBands:
+    """The rule on one band of :func:`binary_page` (called per band, on any thread): the
+    band's L_m, then L_a and the rule in cache-sized sub-bands written to ``out``."""
+
+    def __init__(self, image, radius, table, factor_rows, refine, out) -> None:
+        self.image, self.radius, self.table = image, radius, table
+        self.factor_rows, self.refine, self.out = factor_rows, refine, out
+        self.size = 2 * radius + 1
+        self.sub_height = max(16, SUB_BAND_PIXELS // max(image.shape[1], 1))
+        self.local = threading.local()
+        self.kernels = _kernels.compiled
+
+    def buffers(self) -> dict:
+        local = self.local
         if not hasattr(local, "buffers"):
-            longest = 2 * sub_height  # a last sub-band takes up to half a sub-band more
-            local.buffers = {"gray": np.empty((longest, cols), np.float32),
-                             "mean": np.empty((min(rows, longest + 2 * radius), cols),
-                                              np.float32),
-                             "table": np.empty((longest, cols), np.uint8),
-                             "product": np.empty((longest, cols) if factor_rows else (0, cols),
-                                                 np.float32),
-                             "below": np.empty((longest, cols), np.uint8)}
-        buffers = local.buffers
-        inverted = False
-        if radius and refine is None and (table is not None or kernels is not None):
+            rows, cols = self.image.shape
+            longest = 2 * self.sub_height  # a last sub-band takes up to half a sub-band more
+            local.buffers = {
+                "gray": np.empty((longest, cols), np.float32),
+                "mean": np.empty((min(rows, longest + 2 * self.radius), cols), np.float32),
+                "table": np.empty((longest, cols), np.uint8),
+                "product": np.empty((longest, cols) if self.factor_rows else (0, cols),
+                                    np.float32),
+                "below": np.empty((longest, cols), np.uint8)}
+        return local.buffers
+
+    def band_median(self, r0: int, r1: int) -> tuple[np.ndarray, bool]:
+        """L_m of rows [r0, r1), or 255 − L_m (``True``) where only the rule reads it."""
+        image, radius, table = self.image, self.radius, self.table
+        if radius and self.refine is None and (table is not None or self.kernels is not None):
             # only the rule reads L_m (its table, or the kernel): it can read 255 − L_m
-            band_median, inverted = _median_rows_or_inverted(image, radius, r0, r1)
-        elif radius:
-            band_median = _median_rows(image, radius, r0, r1)
-        else:
-            band_median = image[r0:r1]
+            return _median_rows_or_inverted(image, radius, r0, r1)
+        if radius:
+            return _median_rows(image, radius, r0, r1), False
+        return image[r0:r1], False
+
+    def __call__(self, band) -> None:
+        r0, r1 = band
+        image, radius, table, kernels = self.image, self.radius, self.table, self.kernels
+        rows, cols = image.shape
+        buffers = self.buffers()
+        band_median, inverted = self.band_median(r0, r1)
         # the table indexed by L_m, or by 255 − L_m
         rule_table = table[::-1].copy() if inverted and table is not None else table
-        for s0, s1 in _bands.bands(r1 - r0, sub_height):
+        for s0, s1 in _bands.bands(r1 - r0, self.sub_height):
             s0, s1 = s0 + r0, s1 + r0
-            h = s1 - s0
             a0, a1 = _bands.with_halo(s0, s1, radius, rows)
-            band_mean = cv2.boxFilter(image[a0:a1], cv2.CV_32F, (size, size),
+            band_mean = cv2.boxFilter(image[a0:a1], cv2.CV_32F, (self.size, self.size),
                                       dst=buffers["mean"][:a1 - a0], normalize=True,
                                       borderType=cv2.BORDER_REPLICATE)[s0 - a0:s1 - a0]
-            if kernels is not None and refine is None:
+            median = band_median[s0 - r0:s1 - r0]
+            if kernels is not None and self.refine is None:
                 if table is not None:
-                    kernels.rule(image[s0:s1], band_median[s0 - r0:s1 - r0], band_mean,
-                                 rule_table, out[s0:s1], cols)
+                    kernels.rule(image[s0:s1], median, band_mean, rule_table, self.out[s0:s1],
+                                 cols)
                 else:
-                    kernels.rule_factor(image[s0:s1], band_median[s0 - r0:s1 - r0], band_mean,
-                                        np.ascontiguousarray(factor_rows(s0, s1), np.float32),
-                                        out[s0:s1], cols, inverted)
+                    kernels.rule_factor(image[s0:s1], median, band_mean,
+                                        np.ascontiguousarray(self.factor_rows(s0, s1),
+                                                             np.float32),
+                                        self.out[s0:s1], cols, inverted)
                 continue
-            gray = buffers["gray"][:h]
-            np.copyto(gray, image[s0:s1])
-            below_mean = cv2.compare(gray, band_mean, cv2.CMP_LT, dst=buffers["below"][:h])
-            if table is not None:
-                threshold = cv2.LUT(band_median[s0 - r0:s1 - r0], rule_table,
-                                    dst=buffers["table"][:h])
-                below_median = cv2.compare(image[s0:s1], threshold, cv2.CMP_LT, dst=threshold)
-            else:  # I < fl32(f · L_m), f per pixel (L_m converted to float32 in the product)
-                f = np.ascontiguousarray(factor_rows(s0, s1), np.float32)
-                product = cv2.multiply(f, np.ascontiguousarray(band_median[s0 - r0:s1 - r0]),
-                                       dst=buffers["product"][:h], dtype=cv2.CV_32F)
-                below_median = cv2.compare(gray, product, cv2.CMP_LT, dst=buffers["table"][:h])
-            ink = cv2.bitwise_and(below_mean, below_median, dst=below_mean)
-            if refine is not None:
-                refine(s0, s1, band_median[s0 - r0:s1 - r0], band_mean, ink)
-            cv2.bitwise_not(ink, dst=out[s0:s1])
+            ink = self.rule_rows(s0, s1, median, band_mean, rule_table, buffers)
+            if self.refine is not None:
+                self.refine(s0, s1, median, band_mean, ink)
+            cv2.bitwise_not(ink, dst=self.out[s0:s1])
 
-    _bands.map_bands(decide, plan, threads)
-    return out
+    def rule_rows(self, s0, s1, median, band_mean, rule_table, buffers) -> np.ndarray:
+        """The rule on rows [s0, s1) in OpenCV (255 = ink)."""
+        image, h = self.image, s1 - s0
+        gray = buffers["gray"][:h]
+        np.copyto(gray, image[s0:s1])
+        below_mean = cv2.compare(gray, band_mean, cv2.CMP_LT, dst=buffers["below"][:h])
+        if rule_table is not None:
+            threshold = cv2.LUT(median, rule_table, dst=buffers["table"][:h])
+            below_median = cv2.compare(image[s0:s1], threshold, cv2.CMP_LT, dst=threshold)
+        else:  # I < fl32(f · L_m), f per pixel (L_m converted to float32 in the product)
+            f = np.ascontiguousarray(self.factor_rows(s0, s1), np.float32)
+            product = cv2.multiply(f, np.ascontiguousarray(median), dst=buffers["product"][:h],
+                                   dtype=cv2.CV_32F)
+            below_median = cv2.compare(gray, product, cv2.CMP_LT, dst=buffers["table"][:h])
+        return cv2.bitwise_and(below_mean, below_median, dst=below_mean)

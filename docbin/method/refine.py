@@ -39,7 +39,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .errors import ModelError
+from docbin.errors import ModelError
+from docbin.options import DIRECTIONS
 
 FEATURES = ("margin", "to_mean", "to_ink", "to_contour", "median_minus_mean",
             "to_mean_2", "std_2", "to_mean_s", "std_s", "to_mean_h",
@@ -58,6 +59,12 @@ class PageConstants:
     contour_intensity: float
     window_radius: int
     factor: float
+
+    @classmethod
+    def of(cls, page) -> PageConstants:
+        """The constants of a :class:`docbin.method.page.ClassicalPage`."""
+        return cls(page.ink_intensity, page.contour_intensity, page.window_radius,
+                   page.factor)
 
     @property
     def contrast(self) -> float:
@@ -180,7 +187,6 @@ META_DESCRIPTION = "docbin.refine.training_data"
 META_REACH = "docbin.refine.reach"
 #: What a network may change: "add" turns background pixels of the band into text and
 #: leaves the classical text alone; "both" decides the band's pixels either way.
-DIRECTIONS = ("add", "both")
 #: How far (pixels, chessboard distance) a pixel the network turns into text may lie from
 #: the classical text: 1 keeps only additions that touch a classical stroke (they repair and
 #: widen strokes, they do not make new marks out of stains); 0 sets no limit.
@@ -320,7 +326,7 @@ def load_refiner(path=None) -> Refiner:
 class RowRefiner:
     """Refines the classical decision of rows ``[s0, s1)`` of a page in place.
 
-    Called by :func:`docbin.threshold.binary_page` per sub-band with the rows' L_m, L_a and
+    Called by :func:`docbin.method.decision.binary_page` per sub-band with the rows' L_m, L_a and
     ink mask (255 = ink); reads the image rows it needs (halo) itself. A band pixel becomes
     text iff the network's probability exceeds ``1 − balance`` (0.5 by default; toward 1
     more of the uncertain pixels become text); a network of direction "add" only adds text

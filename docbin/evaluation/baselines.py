@@ -1,7 +1,7 @@
 """Classical thresholding baselines for ``docbin benchmark``: Otsu, Niblack, Sauvola, Wolf.
 
 Each function takes a 2-D uint8 gray page (or an RGB/RGBA array, converted to gray as in
-:func:`docbin.pipeline.as_gray`) and returns a binary page in docbin's convention, text 0
+:func:`docbin.io.as_gray`) and returns a binary page in docbin's convention, text 0
 and background 255. For the local methods a pixel is text when its gray value is below
 its threshold, ``I < T`` (strict, so that a flat region, where T = I for Niblack and Wolf,
 stays background); for Otsu, whose T is the last gray level of the dark class, ``I ≤ T``.
@@ -33,7 +33,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .pipeline import as_gray
+from docbin.io import as_gray
 
 #: Names accepted by :func:`get_baseline` and ``docbin benchmark --baseline``.
 BASELINES = ("otsu", "sauvola", "wolf", "niblack")

@@ -20,7 +20,7 @@ so there are ``ceil(rows / s) × ceil(cols / s)`` tiles and every pixel lies in 
 four of them (the tiles form four non-overlapping "half-offset" grids, by parity of
 ``i`` and of ``j``). Every tile is exactly 4 × 4 blocks of ``s/2`` px, so per-tile
 histograms are one ``np.bincount`` of ``block_id · 256 + value`` over the samples,
-then sums of 4 × 4 block histograms (see :func:`tile_histograms`).
+then sums of 4 × 4 block histograms (see :func:`fields_from_blocks`).
 
 Statistics per tile
 -------------------
@@ -50,8 +50,8 @@ few stray edges keeps the page's. ``T >= 1`` as for the page.
 
 The f map
 ---------
-``f_tile(i, j) = surface(b(i, j), t(i, j))`` with ``b = B / 255``, ``t = T / 255`` and any
-callable surface (the logistic of METHOD.md §1.5).
+``f_tile(i, j) = f(b(i, j), t(i, j))`` with ``b = B / 255``, ``t = T / 255`` and the logistic
+surface f of METHOD.md §1.5.
 The tile grid is enlarged by ``cv2.resize`` (``INTER_LINEAR``, float32) by exactly the
 factor s to ``(s·rows_tiles, s·cols_tiles)`` and cropped to the page. ``cv2.resize``
 maps output pixel x to input coordinate ``(x + 0.5) / s − 0.5``, which equals j exactly
@@ -62,101 +62,20 @@ the outermost centres (the outer s/2 pixels of the page) the border value is kep
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from . import stats as _stats
-from .options import CONSTANTS
-from .stats import NEIGHBOURS_8, PageStats
-from .surface import logistic_surface
+from docbin.method import stats as _stats
+from docbin.method.edges import check_gray
+from docbin.method.stats import PageStats
+from docbin.method.surface import logistic_surface
 
 #: Side of a tile, px. The stride is half of it.
 TILE_SIZE = 256
 #: Ink samples per edge pixel along a straight step edge (3 of 8 neighbours are darker).
 INK_SAMPLES_PER_EDGE_PIXEL = 3
-
-
-@dataclass(frozen=True)
-class EdgeSamples:
-    """The samples of the page statistics, with the position of their edge pixel.
-
-    Attributes
-    ----------
-    edge_rows, edge_cols : ndarray of intp, shape (N,)
-        Positions of the strong-edge pixels p (row-major order).
-    contour_values : ndarray of uint8, shape (N,)
-        ``I(p)``: the samples of B_I.
-    ink_edge_index : ndarray of intp, shape (M,)
-        For each accepted (p, q) pair, the index of p in ``edge_rows``/``edge_cols``.
-    ink_values : ndarray of uint8, shape (M,)
-        ``I(q)``: the samples of T_I.
-    """
-
-    edge_rows: np.ndarray
-    edge_cols: np.ndarray
-    contour_values: np.ndarray
-    ink_edge_index: np.ndarray
-    ink_values: np.ndarray
-
-
-def edge_samples(image: np.ndarray, edges: np.ndarray,
-                 gamma: float = CONSTANTS.gamma) -> EdgeSamples:
-    """B_I and T_I samples with their edge pixel (the positions-keeping variant of
-    :func:`docbin.stats.ink_samples_histogram`).
-
-    A neighbour q of an edge pixel p is accepted when ``I(q) <= d·|d|^gamma`` with
-    ``d = I(p) − I(q)`` (METHOD.md §1.3); each (p, q) pair counts once. The test depends
-    on the two gray levels only, so it is read from
-    :func:`docbin.stats.acceptance_table`. The page
-    is padded with 255, which is never accepted (d <= 0), in place of bounds checks.
-    """
-    rows, cols = image.shape
-    er, ec = np.nonzero(edges)
-    center = image[er, ec]
-    width = cols + 2
-    padded = np.full((rows + 2, width), 255, np.uint8)
-    padded[1:-1, 1:-1] = image
-    padded = padded.ravel()
-    position = (er + 1) * width + (ec + 1)
-    table = _stats.acceptance_table(gamma).ravel()
-    row_of_table = center.astype(np.intp) * 256
-    index_parts, value_parts = [], []
-    for dr, dc in NEIGHBOURS_8:
-        q = padded[position + (dr * width + dc)]
-        accepted = np.flatnonzero(table[row_of_table + q])
-        index_parts.append(accepted)
-        value_parts.append(q[accepted])
-    return EdgeSamples(er, ec, center, np.concatenate(index_parts),
-                       np.concatenate(value_parts))
-
-
-def page_stats_from_samples(image: np.ndarray, edges: np.ndarray, edge_threshold: int | None,
-                            samples: EdgeSamples) -> PageStats:
-    """The page's T_I, B_I and K from precomputed samples (same result as
-    :func:`docbin.stats.page_stats`, without computing the edges twice).
-
-    Fallbacks as METHOD.md §1.3: no edge → B_I = page median; no ink sample → T_I = 5 %
-    quantile of the page; ``T_I >= 1``.
-    """
-    n_edges = int(samples.edge_rows.size)
-    if n_edges:
-        contour = _stats.median_of_counts(np.bincount(samples.contour_values, minlength=256))
-    else:
-        contour = _stats.quantile_of_counts(np.bincount(image.ravel(), minlength=256), 0.5)
-    if samples.ink_values.size:
-        ink = _stats.median_of_counts(np.bincount(samples.ink_values, minlength=256))
-    else:
-        ink = _stats.quantile_of_counts(np.bincount(image.ravel(), minlength=256), 0.05)
-    return PageStats(
-        ink_intensity=float(max(ink, 1.0)),
-        contour_intensity=float(contour),
-        window_radius=_stats.window_radius(edges),
-        edge_threshold=-1 if edge_threshold is None else int(edge_threshold),
-        edge_pixels=n_edges,
-    )
 
 
 # --- tiles ----------------------------------------------------------------------------------
@@ -183,24 +102,6 @@ def tile_bounds(index: int, length: int, tile_size: int = TILE_SIZE) -> tuple[in
     return max(start, 0), min(start + tile_size, length)
 
 
-def _block_keys(rows_idx: np.ndarray, cols_idx: np.ndarray, tile_size: int,
-                grid_shape: tuple[int, int]) -> np.ndarray:
-    """Index of the ``tile_size / 4`` px block of each position, row-major in a grid of
-    ``2·tile_rows × 2·tile_cols`` blocks (which covers the page)."""
-    block = tile_size // 4
-    rows_idx = np.asarray(rows_idx, np.intp)
-    cols_idx = np.asarray(cols_idx, np.intp)
-    return (rows_idx // block) * (2 * grid_shape[1]) + cols_idx // block
-
-
-def _block_histograms(keys: np.ndarray, values: np.ndarray,
-                      grid_shape: tuple[int, int]) -> np.ndarray:
-    """Histograms of uint8 ``values`` per block: one ``np.bincount`` of ``key · 256 + v``."""
-    n_blocks = 4 * grid_shape[0] * grid_shape[1]
-    counts = np.bincount(keys * 256 + np.asarray(values, np.intp), minlength=n_blocks * 256)
-    return counts.reshape(2 * grid_shape[0], 2 * grid_shape[1], 256)
-
-
 def _tiles_from_blocks(blocks: np.ndarray) -> np.ndarray:
     """Tile histograms as sums of 4 × 4 blocks.
 
@@ -215,28 +116,12 @@ def _tiles_from_blocks(blocks: np.ndarray) -> np.ndarray:
     return pairs[:, :-1] + pairs[:, 1:]
 
 
-def tile_histograms(rows_idx: np.ndarray, cols_idx: np.ndarray, values: np.ndarray,
-                    grid_shape: tuple[int, int], tile_size: int = TILE_SIZE) -> np.ndarray:
-    """Per-tile histograms of uint8 ``values`` sampled at ``(rows_idx, cols_idx)``.
-
-    Returns an int64 array of shape ``(tile_rows, tile_cols, 256)``: entry ``[i, j, v]``
-    counts the samples of value v whose position lies in tile (i, j). The samples are
-    histogrammed once per block of a quarter tile (one ``np.bincount`` of
-    ``block_id · 256 + value``); a tile is exactly 4 × 4 such blocks, so its histogram
-    is the sum of theirs. Each sample is counted once, not once per each of the four
-    half-offset grids of tiles, and no pixel is visited by a Python loop.
-    """
-    tile_size = _check_tile_size(tile_size)
-    keys = _block_keys(rows_idx, cols_idx, tile_size, grid_shape)
-    return _tiles_from_blocks(_block_histograms(keys, values, grid_shape))
-
-
 def histogram_medians(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Lower medians of many histograms at once.
 
     ``counts`` has shape (..., 256). Returns ``(median, n)``: float64 medians (NaN for
     an empty histogram) and the sample counts, each of shape ``counts.shape[:-1]``.
-    Vectorised :func:`docbin.stats.median_of_counts`.
+    Vectorised :func:`docbin.method.stats.median_of_counts`.
     """
     cumulative = np.cumsum(counts, axis=-1)
     n = cumulative[..., -1]
@@ -298,21 +183,6 @@ class RegionalFields:
         return self.contour_intensity / 255.0
 
 
-def regional_fields(samples: EdgeSamples, page: PageStats, shape: tuple[int, int],
-                    tile_size: int = TILE_SIZE) -> RegionalFields:
-    """B and T per tile from the page's samples, blended toward ``page`` (module docstring).
-
-    ``n0 = tile_size`` edge pixels for B, ``3 · tile_size`` ink samples for T.
-    """
-    tile_size = _check_tile_size(tile_size)
-    grid = tile_grid_shape(shape, tile_size)
-    edge_keys = _block_keys(samples.edge_rows, samples.edge_cols, tile_size, grid)
-    return fields_from_blocks(_block_histograms(edge_keys, samples.contour_values, grid),
-                              _block_histograms(edge_keys[samples.ink_edge_index],
-                                                samples.ink_values, grid),
-                              page, shape, tile_size)
-
-
 def fields_from_blocks(contour_blocks: np.ndarray, ink_blocks: np.ndarray, page: PageStats,
                        shape: tuple[int, int], tile_size: int = TILE_SIZE) -> RegionalFields:
     """:class:`RegionalFields` from the samples' histograms per quarter-tile block
@@ -329,35 +199,25 @@ def fields_from_blocks(contour_blocks: np.ndarray, ink_blocks: np.ndarray, page:
                           (int(shape[0]), int(shape[1])), tile_size)
 
 
-def regional_stats(image: np.ndarray, edges: np.ndarray | None = None,
-                   edge_threshold: int | None = None,
-                   tile_size: int = TILE_SIZE) -> RegionalFields:
-    """Page statistics and regional fields of a gray page, from one edge computation.
+def regional_stats(image: np.ndarray, tile_size: int = TILE_SIZE) -> RegionalFields:
+    """Page statistics and regional fields of a gray page, from one statistics pass.
 
-    Without ``edges``, the page's statistics pass (:func:`docbin.stats.measure_page_blocks`,
-    banded and threaded) also histograms the samples per quarter-tile block. With
-    ``edges`` (and its ``edge_threshold`` e*) already computed, the samples are gathered
-    from them (:func:`edge_samples`). Either way ``result.page`` equals
-    :func:`docbin.stats.page_stats` of the page, and the fields are the same.
+    The page's statistics pass (:func:`docbin.method.stats.measure_page_blocks`, banded
+    and threaded) also histograms the samples per quarter-tile block; ``result.page``
+    equals :func:`docbin.method.stats.page_stats` of the page.
     """
-    image = _stats._check_gray(image)
+    image = check_gray(image)
     tile_size = _check_tile_size(tile_size)
-    if edges is None:
-        grid = tile_grid_shape(image.shape, tile_size)
-        page, _, blocks = _stats.measure_page_blocks(image, tile_size // 4,
-                                                     (2 * grid[0], 2 * grid[1]))
-        return fields_from_blocks(blocks.contour, blocks.ink, page, image.shape, tile_size)
-    samples = edge_samples(image, edges)
-    page = page_stats_from_samples(image, edges, edge_threshold, samples)
-    return regional_fields(samples, page, image.shape, tile_size)
+    grid = tile_grid_shape(image.shape, tile_size)
+    page, _, blocks = _stats.measure_page_blocks(image, tile_size // 4,
+                                                 (2 * grid[0], 2 * grid[1]))
+    return fields_from_blocks(blocks.contour, blocks.ink, page, image.shape, tile_size)
 
 
-Surface = Callable[[np.ndarray, np.ndarray], np.ndarray]
-
-
-def factor_field(fields: RegionalFields, surface: Surface = logistic_surface) -> np.ndarray:
-    """f per tile: ``surface(b(i, j), t(i, j))``, shape (tile_rows, tile_cols)."""
-    return np.asarray(surface(fields.b, fields.t), np.float64).reshape(fields.b.shape)
+def factor_field(fields: RegionalFields) -> np.ndarray:
+    """f per tile: the logistic surface at ``(b(i, j), t(i, j))``, shape (tile_rows,
+    tile_cols)."""
+    return np.asarray(logistic_surface(fields.b, fields.t), np.float64).reshape(fields.b.shape)
 
 
 def upsample_tiles(values: np.ndarray, shape: tuple[int, int],
@@ -400,7 +260,7 @@ def upsample_tile_rows(values: np.ndarray, shape: tuple[int, int], r0: int, r1: 
 
 class TileFieldRows:
     """``rows(r0, r1)``: rows of the per-pixel map of a tile field, for
-    :func:`docbin.threshold.binary_page` (the page's map is never held)."""
+    :func:`docbin.method.decision.binary_page` (the page's map is never held)."""
 
     def __init__(self, values: np.ndarray, shape: tuple[int, int], tile_size: int = TILE_SIZE):
         self.values = np.asarray(values, np.float32)
@@ -411,13 +271,12 @@ class TileFieldRows:
         return upsample_tile_rows(self.values, self.shape, r0, r1, self.tile_size)
 
 
-def factor_map(fields: RegionalFields, surface: Surface = logistic_surface) -> np.ndarray:
+def factor_map(fields: RegionalFields) -> np.ndarray:
     """The per-pixel factor f(row, col) (float32, page shape) for ``ink_mask``."""
-    return upsample_tiles(factor_field(fields, surface), fields.shape, fields.tile_size)
+    return upsample_tiles(factor_field(fields), fields.shape, fields.tile_size)
 
 
-def explain(fields: RegionalFields, f_tiles: np.ndarray | None = None,
-            surface: Surface = logistic_surface) -> dict:
+def explain(fields: RegionalFields, f_tiles: np.ndarray | None = None) -> dict:
     """Plain-Python record of the regional fields for ``--explain``.
 
     ``b``, ``t``, ``f`` (tile resolution, nested lists, rows along the page rows),
@@ -425,7 +284,7 @@ def explain(fields: RegionalFields, f_tiles: np.ndarray | None = None,
     ``centre`` (pixel position of tile (i, j)'s value: ``(s·i + (s−1)/2, s·j + (s−1)/2)``).
     """
     if f_tiles is None:
-        f_tiles = factor_field(fields, surface)
+        f_tiles = factor_field(fields)
     s = fields.stride
     return {
         "tile_size": fields.tile_size,

@@ -1,11 +1,11 @@
 """The Dask executor of the batch runner (``--cluster``; the ``cluster`` extra).
 
-One Dask task per input file runs :func:`docbin.batch.run_task` on a worker. The task
+One Dask task per input file runs :func:`docbin.batch.task.run_task` on a worker. The task
 reads its page from storage, binarizes it and writes the output itself, so only file
 names and manifest records cross the network, and a worker holds only the pages it is
 working on (Dask's scheduler queues tasks and hands a worker about as many as it has
 threads). The hybrid's network (an onnxruntime session) is loaded once per worker process
-(:func:`docbin.refine.load_refiner` keeps it) and OpenCV runs one thread per task.
+(:func:`docbin.method.refine.load_refiner` keeps it) and OpenCV runs one thread per task.
 
 A worker that dies (killed, out of memory) has its task run again on another worker by
 the scheduler; a file whose task kills a worker twice is recorded as failed rather than
@@ -22,16 +22,21 @@ import contextlib
 import logging
 import re
 import secrets
+import threading
+import time
 from collections.abc import Iterator
 
-from .batch import Outcome, Settings, Task, _run_job, failed_outcome
-from .errors import SetupError
-from .storage import EXTRA_HINT
+from docbin.batch.storage import EXTRA_HINT
+from docbin.batch.task import Outcome, Settings, Task, failed_outcome, run_job
+from docbin.errors import SetupError
 
 #: Worker deaths a task may cause before it is failed: the second death fails it.
 ALLOWED_FAILURES = 1
-#: Seconds to wait for a scheduler to answer before giving up.
+#: Seconds to wait for a scheduler to answer, and for a first worker to join it, before
+#: giving up (``--cluster-timeout``).
 CONNECT_TIMEOUT = 10.0
+#: Seconds after which a wait for workers is reported (and goes on).
+WORKERS_NOTICE = 5.0
 _LOCAL = re.compile(r"^local(?::(\d+))?$")
 
 
@@ -70,6 +75,39 @@ def _worker_setup() -> None:
     cv2.setNumThreads(1)
 
 
+def _connect(distributed, spec: str, timeout: float):
+    """A client of the scheduler at ``spec``, within ``timeout`` seconds wall time.
+
+    The connection runs in a thread so that a server that accepts and never answers (an
+    HTTP server, a dashboard port) cannot hold the command past ``timeout``; a server that
+    answers with something else than Dask's protocol is the same one-line error.
+    """
+    outcome: dict = {}
+
+    def attempt() -> None:
+        try:
+            outcome["client"] = distributed.Client(spec, timeout=timeout, set_as_default=False)
+        except BaseException as error:  # noqa: BLE001 - reported below as one line
+            outcome["error"] = error
+
+    thread = threading.Thread(target=attempt, daemon=True, name="docbin-dask-connect")
+    thread.start()
+    thread.join(timeout + 2.0)
+    hint = ("is it a Dask scheduler (dask scheduler; port 8786 by default, not the "
+            "dashboard's), and is the address right?")
+    if thread.is_alive():
+        raise SetupError(f"--cluster {spec}: no Dask scheduler answered within {timeout:g} s; "
+                         f"{hint} (--cluster-timeout waits longer)")
+    error = outcome.get("error")
+    if error is not None:
+        message = " ".join(str(error).split())[:200] or type(error).__name__
+        if isinstance(error, MemoryError):
+            message = "it answered with something else than Dask's protocol"
+        raise SetupError(f"--cluster {spec}: cannot reach the Dask scheduler ({message}); "
+                         f"{hint}")
+    return outcome["client"]
+
+
 class DaskExecutor:
     """Runs a batch on a Dask cluster through ``client``, outcomes as they finish.
 
@@ -84,15 +122,20 @@ class DaskExecutor:
         self._ready = False
 
     @classmethod
-    def connect(cls, spec: str) -> DaskExecutor:
+    def connect(cls, spec: str, timeout: float = CONNECT_TIMEOUT,
+                notice=None) -> DaskExecutor:
         """A client for ``spec``: ``local:N`` starts a local cluster of N one-thread worker
         processes (``local``: one per core), anything else is a scheduler address
         (``tcp://host:8786``, ``tls://...``).
 
+        ``timeout`` bounds the wait for the scheduler's answer and for a first worker;
+        ``notice(message)`` is told when the wait for workers goes on.
+
         Raises
         ------
         SetupError
-            Dask is not installed, the address is malformed, or no scheduler answers.
+            Dask is not installed, the address is malformed, nothing that speaks Dask's
+            protocol answers there within ``timeout``, or no worker joins.
         """
         distributed = _import_distributed()
         import dask
@@ -115,14 +158,37 @@ class DaskExecutor:
         if "://" not in spec:
             raise SetupError(f"--cluster {spec}: give a scheduler address "
                              "(tcp://HOST:8786) or local:N")
+        client = _connect(distributed, spec, timeout)
+        executor = cls(client, owns_client=True)
         try:
-            client = distributed.Client(spec, timeout=CONNECT_TIMEOUT, set_as_default=False)
-        except (OSError, TimeoutError, ValueError) as error:
-            message = " ".join(str(error).split()) or type(error).__name__
-            raise SetupError(f"--cluster {spec}: cannot reach the Dask scheduler ({message}); "
-                             "is it running (dask scheduler) and is the address right? "
-                             f"docbin's cluster mode needs {EXTRA_HINT}") from None
-        return cls(client, owns_client=True)
+            executor.wait_for_workers(timeout, notice)
+        except BaseException:
+            executor.close()
+            raise
+        return executor
+
+    def wait_for_workers(self, timeout: float = CONNECT_TIMEOUT, notice=None) -> None:
+        """Return once the scheduler has a worker; call ``notice(message)`` after
+        :data:`WORKERS_NOTICE` seconds without one, and give up after ``timeout``.
+
+        Raises
+        ------
+        SetupError
+            No worker joined within ``timeout`` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        told = False
+        while not self.client.scheduler_info().get("workers"):
+            waited = timeout - (deadline - time.monotonic())
+            if waited >= timeout:
+                raise SetupError(f"the Dask scheduler has no worker after {timeout:g} s; "
+                                 "start workers (dask worker ADDRESS) or wait longer with "
+                                 "--cluster-timeout")
+            if not told and waited >= WORKERS_NOTICE and notice is not None:
+                notice("docbin: the Dask scheduler has no worker yet; waiting up to "
+                       f"{timeout:g} s (--cluster-timeout)")
+                told = True
+            time.sleep(0.2)
 
     @property
     def dashboard_link(self) -> str | None:
@@ -156,7 +222,7 @@ class DaskExecutor:
                                          "file system or object storage")
         self._prepare()
         prefix = f"docbin-page-{secrets.token_hex(4)}"
-        futures = self.client.map(_run_job, [(task, settings) for task in tasks], pure=False,
+        futures = self.client.map(run_job, [(task, settings) for task in tasks], pure=False,
                                   key=[f"{prefix}-{task.index}" for task in tasks])
         by_key = {future.key: task for future, task in zip(futures, tasks)}
         try:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DocbinError, ExitCode, InputError, MissingDependencyError
+from docbin.errors import DocbinError, ExitCode, InputError, MissingDependencyError
 
 #: The Debian/Ubuntu package that provides the ``tesseract`` program.
 TESSERACT_PACKAGE = "tesseract-ocr"

@@ -1,0 +1,1 @@
+"""Measuring binarizations: DIBCO metrics, the benchmark over collections, OCR, baselines."""
