@@ -41,6 +41,13 @@ The shipped network is ``refine-wide-add-reach1+synth`` with ``--synth 40`` (mod
     python benchmarks/generalization.py --data ../shared/data/dev --cache runs/gen \\
         --report runs/gen/report.md
 
+``--clean`` measures the clean step instead (docbin/method/clean.py; :func:`clean_main`):
+classical, hybrid, classical+clean and hybrid+clean in every split, the clean model trained
+and calibrated on the split's training side only (models/README.md)::
+
+    python benchmarks/generalization.py --clean --synth 40 --data ../shared/data/dev \
+        --cache runs/gen --report runs/gen/clean_report.md --per-page runs/gen/clean_pages.csv
+
 Page features are cached in ``--cache`` (delete it after changing docbin/method/refine.py).
 """
 
