@@ -44,10 +44,14 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     from docbin import binarize
+    from docbin.evaluation.ocr import (
+        character_error_rate,
+        read_transcription,
+        tesseract_text,
+        transcription_path,
+    )
     from docbin.io import read_image
     from docbin.method import clean
-    from docbin.evaluation.ocr import (character_error_rate, read_transcription, tesseract_text,
-                            transcription_path)
     from docbin.method.stats import page_stats
     from docbin.training.clean import fit_calibrated
     from docbin.training.refine import find_pairs
@@ -75,7 +79,7 @@ def main(argv=None) -> int:
         stats = page_stats(gray)
         reference = read_transcription(transcription_path(image))
 
-        def dropped(binary, model, threshold):
+        def dropped(binary, model, threshold, gray=gray, stats=stats):
             out = binary.copy()
             comps = clean.component_features(gray, out, stats.ink_intensity,
                                              stats.contour_intensity)

@@ -540,8 +540,8 @@ def clean_main(args) -> int:
         prefixes = args.splits.split(",")
         chosen = [s for s in chosen if any(s[0].startswith(p) for p in prefixes)]
     methods = ("classical", "hybrid", "classical+clean", "hybrid+clean")
-    lines = ["| split | test pages | method | FM | p-FM | PSNR | DRD | pages +1 FM | "
-             "pages −1 FM | τ |", "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [("| split | test pages | method | FM | p-FM | PSNR | DRD | pages +1 FM | "
+              "pages −1 FM | τ |"), "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
     loco = defaultdict(list)
     rows_out = []
     for name, train_c, test_c in chosen:
@@ -553,7 +553,8 @@ def clean_main(args) -> int:
         tag = name.replace(" ", "").replace(":", "_").replace("→", "-")
         train_pages = [p for p in pages if p.collection in train_c]
         refiner = cached_fit(args.cache / "models" / f"{tag}_{key}_{weighting}_1_1.pt",
-                             lambda: train_variant(train_pages + refine_synth, key, weighting))
+                             lambda pages=train_pages, key=key, weighting=weighting:
+                             train_variant(pages + refine_synth, key, weighting))
         test = [p for p in pages if p.collection in test_c]
         got = {m: [] for m in methods}
         for p in test:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 
@@ -56,13 +57,13 @@ def reference_features(gray, binary, ink_intensity, contour_intensity):
                 border.append((y, x))
         ring = [(y, x) for y in range(rows) for x in range(cols)
                 if not ink[y, x] and owner[y, x] == i]
-        records.append(dict(area=area, top=top, left=left, height=height, width=width,
-                            mean=values.mean(), std=values.std(),
-                            dark=np.mean(values < midpoint),
-                            stroke=2.0 * area / max(len(border), 1),
-                            edge=np.mean([grad[p] for p in border]) if border else 0.0,
-                            ring_mean=np.mean([gray[p] for p in ring]) if ring else values.mean(),
-                            ring_edge=np.mean([grad[p] for p in ring]) if ring else 0.0))
+        records.append({"area": area, "top": top, "left": left, "height": height,
+                        "width": width, "mean": values.mean(), "std": values.std(),
+                        "dark": np.mean(values < midpoint),
+                        "stroke": 2.0 * area / max(len(border), 1),
+                        "edge": np.mean([grad[p] for p in border]) if border else 0.0,
+                        "ring_mean": np.mean([gray[p] for p in ring]) if ring else values.mean(),
+                        "ring_edge": np.mean([grad[p] for p in ring]) if ring else 0.0})
     areas = [r["area"] for r in records]
     a_typ = _weighted_median(areas, areas)
     h_typ = _weighted_median([r["height"] for r in records], areas)
@@ -71,7 +72,7 @@ def reference_features(gray, binary, ink_intensity, contour_intensity):
     k_typ = _weighted_median([r["ring_mean"] - r["mean"] for r in records], areas)
     g_typ = _weighted_median([r["edge"] for r in records], areas)
     beta = clean.block_size(rows, cols, h_typ)
-    grow = int(round(h_typ))
+    grow = round(h_typ)
     nr, nc = -(-rows // beta), -(-cols // beta)
     out = []
     for r in records:
@@ -131,7 +132,7 @@ def test_drop_threshold_follows_the_balance():
     assert clean.drop_threshold(0.15, 1.0) == 0.0
     assert clean.drop_threshold(0.15, 0.0) == pytest.approx(0.5)
     values = [clean.drop_threshold(0.15, b) for b in np.linspace(0, 1, 11)]
-    assert all(a >= b for a, b in zip(values, values[1:]))
+    assert all(a >= b for a, b in itertools.pairwise(values))
     with pytest.raises(ValueError):
         clean.drop_threshold(0.15, 1.5)
 
@@ -173,8 +174,8 @@ def test_components_are_dropped_whole_and_never_reshaped(make_page):
 def test_a_blank_page_has_no_components():
     gray = np.full((40, 50), 200, np.uint8)
     binary = np.full((40, 50), 255, np.uint8)
-    out, info, dropped = clean.clean_components(gray, binary, page_stats(gray),
-                                                cleaner=_Fixed(lambda x: x[:, 0] * 0),
+    _, info, dropped = clean.clean_components(gray, binary, page_stats(gray),
+                                              cleaner=_Fixed(lambda x: x[:, 0] * 0),
                                                 record=True)
     assert info["components"] == 0 and not dropped.any()
 
@@ -238,8 +239,8 @@ def test_bleed_through_is_dropped_and_the_text_kept_pixel_for_pixel(strength, ke
     text_pixels = text[labels]
     bleed_pixels = (labels > 0) & ~text_pixels
     assert np.count_nonzero(bleed_pixels) > kept_bleed  # the threshold kept bleed-through
-    out, info, _ = clean.clean_components(page, result.image, page_stats(page),
-                                          cleaner=cleaner, balance=balance)
+    out, _, _ = clean.clean_components(page, result.image, page_stats(page),
+                                       cleaner=cleaner, balance=balance)
     assert np.array_equal(out[text_pixels], before[text_pixels])  # every text pixel stays
     gone = np.count_nonzero(out[bleed_pixels] == 255) / np.count_nonzero(bleed_pixels)
     assert gone > share_gone, f"only {gone:.0%} of the bleed-through pixels dropped"

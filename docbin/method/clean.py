@@ -256,7 +256,7 @@ def component_features(gray: np.ndarray, binary: np.ndarray, ink_intensity: floa
     # ink of other components around each: box grown by h_typ, on β × β blocks
     beta = block_size(rows, cols, typical_height)
     integral = block_ink_integral(binary, beta, band_pixels=band_pixels)
-    grow = int(round(typical_height))
+    grow = round(typical_height)
     nr, nc = integral.shape[0] - 1, integral.shape[1] - 1
     b_top = np.clip((top - grow) // beta, 0, nr)
     b_left = np.clip((left - grow) // beta, 0, nc)
