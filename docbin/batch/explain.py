@@ -11,7 +11,7 @@ import numpy as np
 
 from docbin.io import json_safe
 from docbin.method.regional import upsample_tiles
-from docbin.plotting import factor_map_overlay, refined_overlay
+from docbin.plotting import factor_map_overlay, refined_overlay, steps_codes
 
 
 def picture_name(name, options):
@@ -29,11 +29,22 @@ def picture(page, result) -> tuple[bytes, str] | None:
     """The PNG of what ``result`` decided on ``page`` and the info key naming it, or None
     when its method has no picture."""
     title = PurePosixPath(page.source).name
-    if result.refined is not None:
-        hybrid = result.info["hybrid"]
-        return refined_overlay(page.image, result.refined, title=(
-            f"{title}: band {hybrid['refined_pixels']} px, {hybrid['to_text']} made text "
-            f"(blue), {hybrid['to_background']} made background (red)")), "refined_picture"
+    if result.info.get("method") == "hybrid":
+        parts = []
+        if "hybrid" in result.info:
+            hybrid = result.info["hybrid"]
+            parts.append(f"band {hybrid['refined_pixels']} px, {hybrid['to_text']} made text "
+                         f"(blue), {hybrid['to_background']} made background (red)")
+        if "clean" in result.info:
+            clean = result.info["clean"]
+            parts.append(f"{clean['dropped']} components, {clean['dropped_pixels']} px "
+                         "dropped (magenta)")
+        if "surface" in result.info:
+            surface = result.info["surface"]
+            parts.append(f"f {surface['f_min']:.3f}..{surface['f_max']:.3f}")
+        codes = steps_codes(result.image, result.refined, result.dropped)
+        return refined_overlay(page.image, codes, title=f"{title}: " + "; ".join(parts)), \
+            "refined_picture"
     if "regional" in result.info:
         regional = result.info["regional"]
         f_map = upsample_tiles(np.asarray(regional["f"], np.float32), page.image.shape,
