@@ -13,6 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from docbin.errors import MissingDependencyError
+from docbin.method import adjust
+from docbin.method import stats as _stats
+from docbin.method import surface as ms
 from docbin.method.regional import upsample_tiles
 from docbin.method.stats import page_stats
 from docbin.method.surface import logistic_surface
@@ -293,9 +296,6 @@ def adjusted_surface_picture(page: np.ndarray, *, model=None, balance: float = 0
     Returns the PNG and a summary (``b``, ``t``, ``f``, ``f_min``/``f_max`` over the
     patches, ``max_change``).
     """
-    from docbin.method import adjust
-    from docbin.method import stats as _stats
-    from docbin.method import surface as ms
 
     Figure, FigureCanvasAgg = _matplotlib()
     model = model or adjust.load_surface_model()

@@ -86,7 +86,7 @@ def test_tile_medians_match_sorted_lists(tile_size, shape):
     tiles, grid = reference_tiles(image.shape, tile_size)
     er, ec = np.nonzero(edges)
     hist = reference.tile_histograms(er, ec, image[er, ec], grid, tile_size)
-    median, n = regional.histogram_medians(hist)
+    median, n = stats.histogram_medians(hist)
     assert median.shape == n.shape == grid
     empty = 0
     for (i, j), (r0, r1, c0, c1) in tiles.items():
@@ -138,13 +138,13 @@ def test_fields_are_blended_tile_medians(small_case):
 def test_shrink_to_page_weights():
     tile = np.array([100.0, 100.0, 100.0, 100.0, np.nan])
     n = np.array([0, 10, 256, 10 ** 7, 0])
-    got = regional.shrink_to_page(tile, n, 200.0, 256)
+    got = stats.shrink_to_page(tile, n, 200.0, 256)
     assert got[0] == 200.0 and got[4] == 200.0  # no samples: the page value
     assert got[2] == pytest.approx(150.0)  # n = n0: half way
     assert got[3] == pytest.approx(100.0, abs=1e-2)  # many samples: the tile's own
     assert 200.0 > got[1] > got[2]  # a few samples: mostly the page
     # continuous in n: one sample moves the value by a small step only
-    assert regional.shrink_to_page(np.array([0.0]), np.array([1]), 200.0, 256)[0] == \
+    assert stats.shrink_to_page(np.array([0.0]), np.array([1]), 200.0, 256)[0] == \
         pytest.approx(200.0 * 256 / 257)
 
 

@@ -40,6 +40,7 @@ import numpy as np
 
 from docbin.errors import InputError, ModelError
 from docbin.method import surface as _surface
+from docbin.method.onnx import open_session
 
 #: Every input channel this runtime can build, in the shipped order.
 CHANNELS = ("gray", "base_z", "b_page", "t_page", "alpha", "beta", "b_patch", "t_patch",
@@ -136,23 +137,9 @@ class SurfaceModel:
     """
 
     def __init__(self, source, name: str | None = None, threads: int = 2):
-        import onnxruntime
-
         self.name = name or str(source)
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        data = source.read_bytes() if hasattr(source, "read_bytes") else source
-        try:
-            self.session = onnxruntime.InferenceSession(
-                data, sess_options=options, providers=["CPUExecutionProvider"])
-        except Exception as error:  # onnxruntime raises its own exception types
-            first = str(error).splitlines()[0] if str(error) else type(error).__name__
-            raise ModelError(f"{self.name}: cannot load the surface network with "
-                             f"onnxruntime ({first}); is it an ONNX file?") from error
-        props = dict(self.session.get_modelmeta().custom_metadata_map)
+        self.session, props = open_session(source, self.name, "surface network",
+                                           threads=threads)
         self.metadata = props
         if props.get(META_KIND) != KIND:
             raise ModelError(f"{self.name}: not a docbin surface network "

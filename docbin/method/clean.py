@@ -56,7 +56,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..errors import ModelError
+from docbin.errors import ModelError
+from docbin.method.onnx import open_session
 
 FEATURES = ("log_area", "log_area_rel", "log_height_rel", "log_width_rel", "fill",
             "log_stroke_rel", "darkness", "contrast", "dark_fraction", "spread", "edge",
@@ -324,22 +325,8 @@ class Cleaner:
     """
 
     def __init__(self, source, name: str | None = None):
-        import onnxruntime
-
         self.name = name or str(source)
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        data = source.read_bytes() if hasattr(source, "read_bytes") else source
-        try:
-            self.session = onnxruntime.InferenceSession(
-                data, sess_options=options, providers=["CPUExecutionProvider"])
-        except Exception as error:  # onnxruntime raises its own exception types
-            first = str(error).splitlines()[0] if str(error) else type(error).__name__
-            raise ModelError(f"{self.name}: cannot load the clean model with onnxruntime "
-                             f"({first}); is it an ONNX file?") from error
-        props = dict(self.session.get_modelmeta().custom_metadata_map)
+        self.session, props = open_session(source, self.name, "clean model", threads=1)
         try:
             features = json.loads(props[META_FEATURES])
             version = props[META_VERSION]

@@ -40,6 +40,7 @@ import cv2
 import numpy as np
 
 from docbin.errors import ModelError
+from docbin.method.onnx import open_session
 from docbin.options import DIRECTIONS
 
 FEATURES = ("margin", "to_mean", "to_ink", "to_contour", "median_minus_mean",
@@ -246,23 +247,8 @@ class Refiner:
     """
 
     def __init__(self, source, name: str | None = None):
-        import onnxruntime
-
         self.name = name or str(source)
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        data = source.read_bytes() if hasattr(source, "read_bytes") else source
-        try:
-            self.session = onnxruntime.InferenceSession(
-                data, sess_options=options, providers=["CPUExecutionProvider"])
-        except Exception as error:  # onnxruntime raises its own exception types
-            first = str(error).splitlines()[0] if str(error) else type(error).__name__
-            raise ModelError(f"{self.name}: cannot load the refinement network with "
-                             f"onnxruntime ({first}); is it an ONNX file?") from error
-        props = dict(self.session.get_modelmeta().custom_metadata_map)
+        self.session, props = open_session(source, self.name, "refinement network", threads=1)
         try:
             features = json.loads(props[META_FEATURES])
             self.margin = float(props[META_MARGIN])

@@ -69,7 +69,7 @@ import numpy as np
 
 from docbin.method import stats as _stats
 from docbin.method.edges import check_gray
-from docbin.method.stats import PageStats
+from docbin.method.stats import PageStats, histogram_medians, shrink_to_page
 from docbin.method.surface import logistic_surface
 
 #: Side of a tile, px. The stride is half of it.
@@ -116,28 +116,8 @@ def _tiles_from_blocks(blocks: np.ndarray) -> np.ndarray:
     return pairs[:, :-1] + pairs[:, 1:]
 
 
-def histogram_medians(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Lower medians of many histograms at once.
-
-    ``counts`` has shape (..., 256). Returns ``(median, n)``: float64 medians (NaN for
-    an empty histogram) and the sample counts, each of shape ``counts.shape[:-1]``.
-    Vectorised :func:`docbin.method.stats.median_of_counts`.
-    """
-    cumulative = np.cumsum(counts, axis=-1)
-    n = cumulative[..., -1]
-    # searchsorted(cumulative, k, "left") = number of levels whose cumulative count is < k
-    lower = (cumulative < ((n - 1) // 2 + 1)[..., None]).sum(axis=-1)
-    median = np.where(n > 0, lower.astype(np.float64), np.nan)
-    return median, n
 
 
-def shrink_to_page(tile_values: np.ndarray, n: np.ndarray, page_value: float,
-                   n0: float) -> np.ndarray:
-    """``w · tile + (1 − w) · page`` with ``w = n / (n + n0)`` (page value where n = 0)."""
-    n = np.asarray(n, np.float64)
-    w = n / (n + float(n0))
-    tile_values = np.where(n > 0, tile_values, page_value)
-    return page_value + w * (tile_values - page_value)  # exactly the page's value where equal
 
 
 # --- fields ---------------------------------------------------------------------------------

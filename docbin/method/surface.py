@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from docbin.method.stats import histogram_medians, shrink_to_page
+
 _MAX_EXPONENT = 700.0  # exp(709) is the largest finite double
 
 #: Bounds of an adjusted surface S' (METHOD.md §2).
@@ -442,7 +444,6 @@ def patch_statistics(page_b: float, page_t: float, contour_counts=None, ink_coun
     if contour_counts is None or ink_counts is None:
         return (np.full((1, 1), float(page_b)), np.full((1, 1), float(page_t)),
                 np.zeros((1, 1)))
-    from docbin.method.regional import histogram_medians, shrink_to_page
 
     contour_median, n_contour = histogram_medians(np.asarray(contour_counts))
     ink_median, n_ink = histogram_medians(np.asarray(ink_counts))

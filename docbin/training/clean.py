@@ -24,7 +24,6 @@ pages lose more than 1 FM and no collection's mean change is below
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -32,9 +31,15 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
-from ..method import clean
-from . import require_torch
+from docbin import synth
+from docbin.errors import InputError
+from docbin.io import read_image
+from docbin.method import clean
+from docbin.method.stats import page_stats
+from docbin.pipeline import binarize
+from docbin.training import require_torch
+from docbin.training.export import export_feature_network
+from docbin.training.refine import find_pairs, fit_refiner
 
 #: candidate drop thresholds τ: only confident drops (p(text) < 0.15 at most); with
 #: candidates up to 0.5 the same rule chose τ = 0.2–0.3, and training on the non-DIBCO
@@ -79,11 +84,9 @@ def page_components(gray: np.ndarray, truth: np.ndarray, binary: np.ndarray | No
                     collection: str = "", name: str = "") -> PageComponents:
     """The components of ``binary`` (default: the classical decision of ``gray``) scored
     against the ground-truth ink mask ``truth`` (bool), features as the runtime builds them."""
-    from ..method.stats import page_stats
 
     page = page_stats(gray)
     if binary is None:
-        from ..pipeline import binarize
 
         binary = binarize(gray).image
     comps = clean.component_features(gray, binary, page.ink_intensity, page.contour_intensity)
@@ -98,7 +101,6 @@ def synthetic_pairs(count: int, seed: int = 2000):
     a :func:`docbin.synth.clean_page` with paper texture, a strong bleed-through
     (strength U(0.35, 0.7), blur σ U(0.5, 2.5) px), stains on half of them (depth
     U(0.2, 0.6)), uneven light, blur and noise."""
-    from .. import synth
 
     for i in range(count):
         rng = np.random.default_rng([seed, i])
@@ -135,7 +137,6 @@ def samples(pages: list[PageComponents]):
 
 def fit(pages: list[PageComponents], *, seed: int = 0, epochs: int = 2):
     """A fitted model ``predict(features) -> p(text)`` (carrying ``.module``)."""
-    from .refine import fit_refiner
 
     x, y, w = samples(pages)
     return fit_refiner(x, y, w, seed=seed, epochs=epochs, batch=2048)
@@ -200,43 +201,12 @@ def export_onnx(module, path, *, threshold: float, training_data: str, opset: in
     """Write the model to ``path`` (atomically) with the metadata
     :class:`docbin.method.clean.Cleaner` checks; returns the largest |onnxruntime − torch|
     on random features (RuntimeError above ``tolerance``)."""
-    import onnx
-    import onnxruntime as ort
-
-    from .. import __version__
-
-    torch = require_torch()
-    path = Path(path)
-    sample = np.random.default_rng(0).normal(size=(64, len(clean.FEATURES))).astype(np.float32)
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.onnx.export(module.eval(), (torch.from_numpy(sample[:2]),), str(tmp),
-                      input_names=["features"], output_names=["text"],
-                      dynamic_axes={"features": {0: "n"}, "text": {0: "n"}},
-                      opset_version=opset, dynamo=False)
-    graph = onnx.load(str(tmp))
-    props = {clean.META_FEATURES: json.dumps(list(clean.FEATURES)),
-             clean.META_VERSION: clean.FEATURE_VERSION,
-             clean.META_THRESHOLD: repr(float(threshold)),
-             clean.META_DESCRIPTION: training_data,
-             "docbin.version": __version__}
-    del graph.metadata_props[:]
-    for key, value in props.items():
-        entry = graph.metadata_props.add()
-        entry.key, entry.value = key, value
-    graph.producer_name = "docbin"
-    onnx.checker.check_model(graph)
-    onnx.save(graph, str(tmp))
-    session = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
-    got = session.run(None, {"features": sample})[0]
-    with torch.no_grad():
-        expected = module(torch.from_numpy(sample)).numpy()
-    difference = float(np.abs(got - expected).max())
-    if not difference <= tolerance:
-        tmp.unlink(missing_ok=True)
-        raise RuntimeError(f"the exported ONNX graph differs from the torch network by "
-                           f"{difference:.2e} (> {tolerance:.0e})")
-    os.replace(tmp, path)
-    return difference
+    metadata = {clean.META_FEATURES: json.dumps(list(clean.FEATURES)),
+                clean.META_VERSION: clean.FEATURE_VERSION,
+                clean.META_THRESHOLD: repr(float(threshold)),
+                clean.META_DESCRIPTION: training_data}
+    return export_feature_network(module, path, len(clean.FEATURES), metadata,
+                                  opset=opset, tolerance=tolerance)
 
 
 @dataclass(frozen=True)
@@ -252,8 +222,6 @@ def train(data, out, *, exclude=(), config: CleanConfig = CleanConfig(), progres
           log=None) -> dict:
     """Train the clean model on ``<data>/<collection>/{img,gt}`` (and generated pages),
     calibrate τ, and export it. Returns a summary."""
-    from ..io import read_image
-    from .refine import find_pairs
 
     require_torch()
     start = time.perf_counter()

@@ -18,7 +18,6 @@ collection. Exported to ONNX with the metadata :class:`docbin.method.refine.Refi
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -26,12 +25,13 @@ from pathlib import Path
 
 import numpy as np
 
-from docbin import __version__, synth
+from docbin import synth
 from docbin.errors import InputError
 from docbin.io import read_image
 from docbin.method import refine
 from docbin.method.page import classical_page
 from docbin.training import require_torch
+from docbin.training.export import export_feature_network
 
 HIDDEN = 32
 IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".bmp", ".jpg", ".jpeg", ".pgm", ".ppm", ".webp")
@@ -170,43 +170,13 @@ def export_onnx(module, path, *, margin: float, training_data: str, direction: s
     """Write the network to ``path`` (atomically) with the metadata the runtime checks;
     returns the largest |onnxruntime − torch| on random features (RuntimeError above
     ``tolerance``)."""
-    import onnx
-    import onnxruntime as ort
-
-
-    torch = require_torch()
-    path = Path(path)
-    sample = np.random.default_rng(0).normal(size=(64, len(refine.FEATURES))).astype(np.float32)
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.onnx.export(module.eval(), (torch.from_numpy(sample[:2]),), str(tmp),
-                      input_names=["features"], output_names=["text"],
-                      dynamic_axes={"features": {0: "n"}, "text": {0: "n"}},
-                      opset_version=opset, dynamo=False)
-    graph = onnx.load(str(tmp))
-    props = {refine.META_FEATURES: json.dumps(list(refine.FEATURES)),
-             refine.META_MARGIN: repr(float(margin)),
-             refine.META_DIRECTION: direction,
-             refine.META_REACH: str(int(reach)),
-             refine.META_DESCRIPTION: training_data,
-             "docbin.version": __version__}
-    del graph.metadata_props[:]
-    for key, value in props.items():
-        entry = graph.metadata_props.add()
-        entry.key, entry.value = key, value
-    graph.producer_name = "docbin"
-    onnx.checker.check_model(graph)
-    onnx.save(graph, str(tmp))
-    session = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
-    got = session.run(None, {"features": sample})[0]
-    with torch.no_grad():
-        expected = module(torch.from_numpy(sample)).numpy()
-    difference = float(np.abs(got - expected).max())
-    if not difference <= tolerance:
-        tmp.unlink(missing_ok=True)
-        raise RuntimeError(f"the exported ONNX graph differs from the torch network by "
-                           f"{difference:.2e} (> {tolerance:.0e})")
-    os.replace(tmp, path)
-    return difference
+    metadata = {refine.META_FEATURES: json.dumps(list(refine.FEATURES)),
+                refine.META_MARGIN: repr(float(margin)),
+                refine.META_DIRECTION: direction,
+                refine.META_REACH: str(int(reach)),
+                refine.META_DESCRIPTION: training_data}
+    return export_feature_network(module, path, len(refine.FEATURES), metadata,
+                                  opset=opset, tolerance=tolerance)
 
 
 @dataclass(frozen=True)

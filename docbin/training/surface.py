@@ -41,10 +41,16 @@ from pathlib import Path
 
 import numpy as np
 
+from docbin import __version__
 from docbin.errors import InputError
+from docbin.io import read_image
 from docbin.method import adjust as _adjust
+from docbin.method import decision as threshold
+from docbin.method import stats
 from docbin.method import surface as _surface
 from docbin.training import require_torch
+from docbin.training.refine import find_pairs
+from docbin.training.refine import synthetic_pairs as pairs
 
 INPUT_SIZE = 64
 DEFAULT_CHANNELS = _adjust.CHANNELS
@@ -83,8 +89,6 @@ def prepare_page(gray: np.ndarray, text: np.ndarray, *, collection: str = "", na
     candidate pixels ``I < L_a`` with their I, L_m, ground truth and the four patch
     indices and bilinear weights of the runtime's blended f at their position.
     """
-    from docbin.method import decision as threshold
-    from docbin.method import stats
 
     if text.shape != gray.shape:
         raise InputError(f"{name}: ground truth {text.shape} and page {gray.shape} differ")
@@ -129,7 +133,6 @@ def prepare_page(gray: np.ndarray, text: np.ndarray, *, collection: str = "", na
 
 def synthetic_pairs(count: int, seed: int = 1000):
     """``count`` generated degraded pages (page, text mask), as for the refinement network."""
-    from docbin.training.refine import synthetic_pairs as pairs
 
     return pairs(count, seed)
 
@@ -139,7 +142,6 @@ def prepare_pages(pairs, cache: Path | None = None, *, samples: int = 8192, seed
     """:func:`prepare_page` of every ``(collection, image_path, gt_path)``, or of every
     ``(collection, name, gray, text)`` for in-memory pages; cached as ``.npz`` in ``cache``
     when given (delete the cache after changing the code)."""
-    from docbin.io import read_image
 
     pages = []
     for k, item in enumerate(pairs):
@@ -344,7 +346,6 @@ def export_onnx(net, out, *, channels=DEFAULT_CHANNELS, description: str = "") -
     torch = require_torch()
     import onnx
 
-    from docbin import __version__
 
     n, degree = net.n, _surface.DEFAULT_DEGREE
     example = torch.rand(4, len(channels), INPUT_SIZE, INPUT_SIZE)
@@ -384,7 +385,6 @@ def train(data, out, *, exclude=(), config: TrainConfig | None = None, cache=Non
           progress=None) -> dict:
     """Train the surface network on ``<data>/<collection>/{img,gt}`` (msi2015 is never a
     training collection) plus ``config.synthetic_pages`` generated pages, and export it."""
-    from docbin.training.refine import find_pairs
 
     config = config or TrainConfig()
     require_torch()
