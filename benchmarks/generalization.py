@@ -289,6 +289,207 @@ def variant_form(variant: str) -> tuple[str, int]:
     return (base, int(reach)) if base and reach.isdigit() else (variant, 0)
 
 
+# --- the surface step (docbin/method/adjust.py) ------------------------------------------------
+#
+# Kept apart from the refinement variants above: its own page cache (the prepared pages of
+# docbin/training/surface.py), its own training and its own table. Run with
+# ``--variants surface``.
+
+
+def surface_pages(roots, cache: Path, synth: int) -> tuple[list[dict], list[dict]]:
+    """Prepared pages (docbin.training.surface.prepare_page) of the development collections,
+    with their image and ground-truth paths, and ``synth`` generated pages."""
+    from docbin.training import surface as ts
+    from docbin.training.refine import find_pairs
+
+    pairs = find_pairs(roots)
+    start = time.perf_counter()
+    pages = ts.prepare_pages(pairs, cache / "surface-pages", progress=lambda k: k % 20 or print(
+        f"  surface cache: {k}/{len(pairs)} pages, {time.perf_counter() - start:.0f} s",
+        file=sys.stderr))
+    for page, (_, image, gt) in zip(pages, pairs):
+        page["image_path"], page["gt_path"] = str(image), str(gt)
+    synthetic = [("synth", f"S{i:03d}", g, t) for i, (g, t) in
+                 enumerate(ts.synthetic_pairs(synth))] if synth else []
+    generated = ts.prepare_pages(synthetic, cache / "surface-pages", seed=10000)
+    return pages, generated
+
+
+def surface_binarize(page: dict, model, balance: float = 0.5):
+    """(classical ink mask, surface-step ink mask, ground truth, info) of a prepared page,
+    through the runtime's own path: surface_factor → binary_page."""
+    from docbin.io import read_image
+    from docbin.method import decision as threshold
+    from docbin.method.adjust import surface_factor
+    from docbin.method.stats import BlockHistograms, PageStats
+
+    gray = read_image(page["image_path"]).image
+    gt = read_image(page["gt_path"]).image < 128
+    ink, contour, radius, f = page["page"]
+    stats = PageStats(float(ink), float(contour), int(radius), 0, 0)
+    blocks = BlockHistograms(512, page["contour"], page["ink"])
+    factor, info = surface_factor(gray, stats, float(f), model=model, balance=balance,
+                                  blocks=blocks)
+    classical = threshold.binary_page(gray, int(radius), float(f)) == 0
+    adjusted = classical if not callable(factor) else \
+        threshold.binary_page(gray, int(radius), factor) == 0
+    return classical, adjusted, gt, info
+
+
+class _SplitRefiner:
+    """The split's refinement network (a torch predictor of :func:`train_variant`) with
+    the attributes docbin.method.refine.RowRefiner reads: the shipped network's form
+    (band δ = 0.2, direction add, reach 1)."""
+
+    margin, direction, reach = 0.2, "add", 1
+
+    def __init__(self, predict, name: str):
+        self.predict, self.name = predict, name
+
+    def __call__(self, features_rows):
+        if len(features_rows) == 0:
+            return np.zeros(0, np.float32)
+        return self.predict(np.asarray(features_rows, np.float32)).reshape(-1)
+
+
+def surface_refine_binarize(page: dict, model, refiner) -> tuple:
+    """(refine alone, surface + refine) ink masks of a prepared page, as the pipeline runs
+    them: the refine step's band around the page f, inside the decision pass with the
+    classical f or with the surface step's blended f; then its reach."""
+    from docbin.io import read_image
+    from docbin.method import decision as threshold
+    from docbin.method import refine as _refine
+    from docbin.method.adjust import surface_factor
+    from docbin.method.stats import BlockHistograms, PageStats
+
+    gray = read_image(page["image_path"]).image
+    ink, contour, radius, f = page["page"]
+    stats = PageStats(float(ink), float(contour), int(radius), 0, 0)
+    blocks = BlockHistograms(512, page["contour"], page["ink"])
+    factor, _ = surface_factor(gray, stats, float(f), model=model, blocks=blocks)
+    out = []
+    for decision_factor in (float(f), factor):
+        row_refiner = _refine.RowRefiner(
+            refiner, _refine.PageConstants(float(ink), float(contour), int(radius), float(f)),
+            gray, balance=0.5)
+        image = threshold.binary_page(gray, int(radius), decision_factor, refine=row_refiner)
+        row_refiner.finish(image)
+        out.append(image == 0)
+    return tuple(out)
+
+
+def surface_split(name: str, train: list[dict], test: list[dict], cache: Path, config,
+                  scores: dict, refiner=None) -> tuple[list[dict], list[dict], float]:
+    """Train the surface network on ``train`` (cached per split), score ``test``: per page
+    classical and surface-step scores (cached in ``scores`` by split and page)."""
+    import torch
+
+    from docbin.training import surface as ts
+
+    tag = name.replace(" ", "").replace(":", "_").replace("→", "-")
+    stored = cache / "surface-models" / f"{tag}_{config.steps}_{config.mu}_{config.regret}.pt"
+    start = time.perf_counter()
+    if stored.exists():
+        net = ts.build_network(config.channels, delta_max=config.delta_max, width=config.width)
+        net.load_state_dict(torch.load(stored))
+    else:
+        net = ts.fit(train, config)
+        stored.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(net.state_dict(), stored)
+    seconds = time.perf_counter() - start
+    model = ts.TorchSurfaceModel(net.eval(), config.channels)
+    base, got = [], []
+    for page in test:
+        key = f"{stored.name}|{page['image_path']}"
+        if key not in scores:
+            classical, adjusted, gt, info = surface_binarize(page, model)
+            scores[key] = {"classical": score(classical, gt), "surface": score(adjusted, gt),
+                           "max_change": info["max_change"]}
+        if refiner is not None and "surface+refine" not in scores[key]:
+            refined, both = surface_refine_binarize(page, model, refiner)
+            gt = page_gt(page)
+            scores[key]["refine"] = score(refined, gt)
+            scores[key]["surface+refine"] = score(both, gt)
+        base.append(scores[key]["classical"])
+        got.append(scores[key])
+    return base, got, seconds
+
+
+def page_gt(page: dict) -> np.ndarray:
+    from docbin.io import read_image
+
+    return read_image(page["gt_path"]).image < 128
+
+
+def run_surface(args, roots) -> list[str]:
+    """The table of the surface step against the classical method on every split."""
+    import json
+
+    import torch
+
+    from docbin.training import surface as ts
+
+    torch.set_num_threads(1)
+    pages, generated = surface_pages(roots, args.cache, args.synth)
+    collections = sorted({str(p["collection"]) for p in pages},
+                         key=lambda c: (c not in DIBCO, c))
+    chosen = splits(collections)
+    if args.splits != "all":
+        prefixes = args.splits.split(",")
+        chosen = [s for s in chosen if any(s[0].startswith(p) for p in prefixes)]
+    config = ts.TrainConfig(steps=args.surface_steps, mu=args.surface_mu,
+                            regret=args.surface_regret)
+    stored = args.cache / "surface_scores.json"
+    scores = json.loads(stored.read_text()) if stored.exists() else {}
+    lines = ["| split | test pages | method | FM | p-FM | PSNR | DRD | pages +1 FM | "
+             "pages −1 FM | train s |", "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+    loco = defaultdict(list)
+    labels = ["surface"]
+    if args.surface_refine:  # the split's refinement network (refine-wide-add-reach1+synth)
+        labels = ["surface", "refine", "surface+refine"]
+        roots_refine = list(roots) + [make_synthetic(args.cache / "synth-data", args.synth)]
+        refine_pages = build_cache(roots_refine, args.cache / "pages", args.jobs)
+        refine_synth = [p for p in refine_pages if p.collection == "synth"]
+    for name, train_c, test_c in chosen:
+        train = [p for p in pages if p["collection"] in train_c] + generated
+        test = [p for p in pages if p["collection"] in test_c]
+        refiner = None
+        if args.surface_refine:
+            tag = name.replace(" ", "").replace(":", "_").replace("→", "-")
+            refine_train = [p for p in refine_pages if p.collection in train_c] + refine_synth
+            predict = cached_fit(args.cache / "models" / f"{tag}_0.2_collection_1_1.pt",
+                                 lambda pages=refine_train: train_variant(pages, "0.2", "collection"))
+            refiner = _SplitRefiner(predict, tag)
+        base, results, seconds = surface_split(name, train, test, args.cache, config, scores,
+                                               refiner)
+        stored.write_text(json.dumps(scores))
+        for label, rows in [("classical", base)] + [(m, [r[m] for r in results])
+                                                    for m in labels]:
+            mean = {k: np.mean([s[k] for s in rows]) for k in METRICS}
+            delta = [g["fm"] - b["fm"] for g, b in zip(rows, base)]
+            better = "" if label == "classical" else sum(d > 1 for d in delta)
+            worse = "" if label == "classical" else sum(d < -1 for d in delta)
+            lines.append(f"| {name} | {len(test)} | {label} | {mean['fm']:.2f} | "
+                         f"{mean['pfm']:.2f} | {mean['psnr']:.2f} | {mean['drd']:.2f} | "
+                         f"{better} | {worse} | {'' if label == 'classical' else f'{seconds:.0f}'} |")
+            if name.startswith("loco"):
+                loco[label] += [(str(p["collection"]), d, s) for p, d, s in zip(test, delta, rows)]
+        print("\n".join(lines[-1 - len(labels):]), file=sys.stderr, flush=True)
+    for label, keep in (("loco: all pages", lambda c: True),
+                        ("loco: DIBCO folds", lambda c: c in DIBCO)):
+        for variant, rows in loco.items():
+            rows = [r for r in rows if keep(r[0])]
+            if not rows:
+                continue
+            mean = {k: np.mean([r[2][k] for r in rows]) for k in METRICS}
+            better = "" if variant == "classical" else sum(r[1] > 1 for r in rows)
+            worse = "" if variant == "classical" else sum(r[1] < -1 for r in rows)
+            lines.append(f"| {label} | {len(rows)} | {variant} | {mean['fm']:.2f} | "
+                         f"{mean['pfm']:.2f} | {mean['psnr']:.2f} | {mean['drd']:.2f} | "
+                         f"{better} | {worse} | |")
+    return lines
+
+
 def main(argv=None) -> int:
     here = Path(__file__).resolve().parent
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -305,9 +506,27 @@ def main(argv=None) -> int:
     parser.add_argument("--report", type=Path)
     parser.add_argument("--per-page", type=Path, help="also write every test page's FM "
                         "(classical and learned) to this CSV file")
+    parser.add_argument("--surface-steps", type=int, default=1000,
+                        help="training steps of the surface network per split")
+    parser.add_argument("--surface-mu", type=float, default=3.0,
+                        help="μ, the weight of ‖Δz‖² of the surface network")
+    parser.add_argument("--surface-regret", type=float, default=10.0,
+                        help="λ, the weight of the regret term of the surface network")
+    parser.add_argument("--surface-refine", action="store_true",
+                        help="with --variants surface: also the refine step alone and surface "
+                        "+ refine, with the split's refinement network (the shipped form, "
+                        "refine-wide-add-reach1+synth; needs --synth)")
     args = parser.parse_args(argv)
     if not args.data.is_dir():
         raise SystemExit(f"no development data at {args.data}: pass --data")
+    if args.variants == "surface":  # the surface step: its own cache, training and table
+        lines = run_surface(args, [args.data])
+        text = "\n".join(lines)
+        print(text)
+        if args.report:
+            args.report.parent.mkdir(parents=True, exist_ok=True)
+            args.report.write_text(text + "\n")
+        return 0
     variants = [v for v in args.variants.split(",") if v]
     for v in variants:
         if v.removesuffix("+synth") not in VARIANTS:

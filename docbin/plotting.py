@@ -259,3 +259,59 @@ def factor_map_overlay(page: np.ndarray, f_map: np.ndarray, *, longest: int = 16
     if not ok:  # pragma: no cover - OpenCV encodes any 8-bit BGR image
         raise ValueError("could not encode the factor map picture")
     return encoded.tobytes()
+
+
+# --- the surface step: the surface before and after adjustment (the paper's Fig. 1 and 3) ----
+
+
+def adjusted_surface_picture(page: np.ndarray, *, model=None, balance: float = 0.5,
+                             page_name: str = "page",
+                             resolution: int = RESOLUTION) -> tuple[bytes, dict]:
+    """Three depth fields over (b, t): the logistic surface, the surface adjusted by the
+    surface network for ``page`` (``logistic + Σ Δz̄_ij N_i(b) N_j(t)`` clipped to
+    [0.05, 1], Δz̄ the mean offset net of the page's patches) and their difference; the
+    page's point and its patches' points are marked.
+
+    ``model``: a :class:`docbin.method.adjust.SurfaceModel` (default: the shipped one).
+    Returns the PNG and a summary (``b``, ``t``, ``f``, ``f_min``/``f_max`` over the
+    patches, ``max_change``).
+    """
+    from docbin.method import adjust
+    from docbin.method import stats as _stats
+    from docbin.method import surface as ms
+
+    Figure, FigureCanvasAgg = _matplotlib()
+    model = model or adjust.load_surface_model()
+    grid = ms.patch_grid_shape(page.shape, model.patch_size)
+    stats, _, blocks = _stats.measure_page_blocks(page, model.patch_size, grid)
+    f = float(ms.logistic_surface(stats.b, stats.t))
+    _, info = adjust.surface_factor(page, stats, f, model=model, balance=balance,
+                                    blocks=blocks)
+    axis = np.linspace(0.0, 1.0, resolution)
+    base = ms.logistic_surface(axis[:, None], axis[None, :])
+    offset = ms.BSplineSurface.uniform(np.asarray(info["delta_z_mean"]), model.degree)
+    adjusted = np.clip(base + offset.grid(axis, axis), *ms.ADJUSTED_RANGE)
+    difference = adjusted - base
+    fig = Figure(figsize=(PANEL_INCHES[0] * 3, PANEL_INCHES[1]), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, 3)
+    _depth_field(axes[0], base, "logistic surface f(b, t)", "viridis", 0.0, 1.0, "f", fig,
+                 _LEVELS)
+    _depth_field(axes[1], adjusted, f"adjusted for {page_name} (mean Δz of "
+                 f"{grid[0] * grid[1]} patches)", "viridis", 0.0, 1.0, "f", fig, _LEVELS)
+    span = max(float(np.abs(difference).max()), 1e-3)
+    _depth_field(axes[2], difference, "difference (adjusted − logistic)", "RdBu_r", -span,
+                 span, "Δf", fig, None)
+    patches_b = np.ravel(info["b_patch"])
+    patches_t = np.ravel(info["t_patch"])
+    for ax in axes:
+        ax.plot(patches_b, patches_t, marker=".", color="white", markersize=3,
+                linestyle="none", zorder=4)
+    point = PagePoint(stats.b, stats.t, f, None, page_name)
+    _mark(axes[0], point, f"{page_name}\nf = {f:.3f}")
+    _mark(axes[1], point, f"{page_name}\nf from {info['f_min']:.3f} to {info['f_max']:.3f}")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI)
+    summary = {"b": stats.b, "t": stats.t, "f": f, "f_min": info["f_min"],
+               "f_max": info["f_max"], "max_change": info["max_change"]}
+    return buffer.getvalue(), summary

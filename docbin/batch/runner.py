@@ -232,7 +232,7 @@ def run_batch(entries: list, settings: Settings, executor, *,
 
     Raises
     ------
-    ModelError, MissingDependencyError
+    ModelError, MissingDependencyError, SetupError
         A file met an error that every file would meet; the batch stops.
     """
     run = time.strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(2)

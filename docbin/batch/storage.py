@@ -14,6 +14,11 @@ Writes are atomic on every backend, so an output is complete or absent:
   which the store makes visible only once complete;
 - other fsspec file systems (``sftp``, ``hdfs``, ...): a temporary name, then a move.
 
+Errors of the backend become docbin errors with a one-line message: credentials that are
+missing or that the store rejects, and access it refuses (except reading one object), are a
+:class:`~docbin.errors.SetupError` (every file would meet them); other failures an input or
+output error of the file.
+
 fsspec is imported only when a URL is used (the ``cluster`` extra).
 """
 
@@ -23,10 +28,11 @@ import contextlib
 import os
 import re
 import secrets
+import sys
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from docbin.errors import InputError, OutputError, SetupError
+from docbin.errors import DocbinError, InputError, OutputError, SetupError
 from docbin.io import count_pages, read_pages, write_bytes
 
 _URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://")
@@ -93,6 +99,48 @@ def location(text: str | os.PathLike) -> LocalLocation | RemoteLocation:
 
 def _line(error: BaseException) -> str:
     return " ".join((str(error) or error.__class__.__name__).split())
+
+
+#: Error codes of S3-compatible stores that mean the credentials themselves are wrong.
+_CREDENTIAL_CODES = frozenset({"InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken",
+                               "InvalidToken", "TokenRefreshRequired", "InvalidClientTokenId",
+                               "AuthorizationHeaderMalformed"})
+#: Error codes of a refused access: the credentials may be valid but not for this bucket
+#: (a HEAD request has no body, so its refusals carry only the status, 403).
+_DENIED_CODES = frozenset({"AccessDenied", "AllAccessDisabled", "AccountProblem", "403"})
+#: botocore's errors for credentials that are absent or unusable (no request was sent).
+_CREDENTIAL_ERRORS = frozenset({"NoCredentialsError", "PartialCredentialsError",
+                                "CredentialRetrievalError", "NoAuthTokenError"})
+
+
+def _storage_errors() -> tuple[type[BaseException], ...]:
+    """What a backend raises: OSError and ValueError, and botocore's own errors (no
+    credentials, endpoint unreachable), which s3fs passes on untranslated. botocore is
+    looked up, not imported: it is loaded when an s3:// file system exists."""
+    botocore = sys.modules.get("botocore.exceptions")
+    extra = (botocore.BotoCoreError, botocore.ClientError) if botocore is not None else ()
+    return (OSError, ValueError, *extra)
+
+
+def _failure(error: BaseException, label: object, message: str,
+             kind: type[DocbinError], denied_is_setup: bool = True) -> DocbinError:
+    """The docbin error for ``error``, raised by the backend while working on ``label``.
+
+    Credentials that are missing or rejected give a :class:`SetupError` naming ``label``,
+    and so does a refused access when ``denied_is_setup``; anything else
+    ``kind(message + the error's text)``.
+    """
+    response = getattr(error.__cause__, "response", None) or getattr(error, "response", None)
+    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+    hint = ("check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or the scheme's own "
+            "settings)")
+    if code in _CREDENTIAL_CODES or type(error).__name__ in _CREDENTIAL_ERRORS:
+        return SetupError(f"{label}: the storage does not accept the credentials "
+                          f"({_line(error)}); {hint}")
+    if code in _DENIED_CODES and denied_is_setup:
+        return SetupError(f"{label}: the storage refuses access ({_line(error)}); {hint} "
+                          "and the bucket's permissions")
+    return kind(f"{message}{_line(error)}")
 
 
 @dataclass(frozen=True)
@@ -232,23 +280,32 @@ class RemoteLocation:
         return self.parent.child(name)
 
     def exists(self) -> bool:
+        self._forget()
         return self._ask(self.fs.exists, self.path)
 
     def size(self) -> int | None:
-        """Bytes of the object, or None when it does not exist."""
+        """Bytes of the object, or None when it does not exist (or cannot be asked)."""
+        self._forget()
         try:
             return int(self.fs.size(self.path))
-        except (OSError, ValueError, TypeError):
+        except (*_storage_errors(), TypeError):
             return None
 
     def is_dir(self) -> bool:
         return self._ask(self.fs.isdir, self.path)
 
+    def _forget(self) -> None:
+        """Drop what the file system remembers of this path (fsspec caches listings per
+        instance, and instances per process): whether an output is there, and its size,
+        are asked of the store, which another program may have changed since."""
+        with contextlib.suppress(*_storage_errors(), AttributeError):
+            self.fs.invalidate_cache(self.path)
+
     def _ask(self, function, *args):
         try:
             return function(*args)
-        except (OSError, ValueError) as error:
-            raise InputError(f"{self}: {_line(error)}") from error
+        except _storage_errors() as error:
+            raise _failure(error, self, f"{self}: ", InputError) from error
 
     def contains(self, other: LocalLocation | RemoteLocation) -> bool:
         if not isinstance(other, RemoteLocation) or other.scheme != self.scheme:
@@ -265,7 +322,7 @@ class RemoteLocation:
         try:
             with self.fs.open(self.path, "rb") as stream:
                 return count_pages(stream)
-        except (OSError, ValueError):
+        except _storage_errors():
             return 1
 
     def read_pages(self, max_megapixels: float, label: str):
@@ -276,8 +333,10 @@ class RemoteLocation:
             raise InputError(f"{label}: no such file") from None
         except IsADirectoryError:
             raise InputError(f"{label}: a folder, not an image file") from None
-        except OSError as error:
-            raise InputError(f"{label}: cannot read: {_line(error)}") from error
+        except _storage_errors() as error:
+            # one object that cannot be read (a policy, an encryption key) fails alone
+            raise _failure(error, label, f"{label}: cannot read: ", InputError,
+                           denied_is_setup=False) from error
         if not data:
             raise InputError(f"{label}: empty file (0 bytes)")
         return read_pages(data, max_megapixels, name=label)
@@ -290,26 +349,27 @@ class RemoteLocation:
         if self.scheme in _OBJECT_STORES:
             try:
                 fs.pipe_file(self.path, data)
-            except OSError as error:
-                raise OutputError(f"cannot write {self}: {_line(error)}") from error
+            except _storage_errors() as error:
+                raise _failure(error, self, f"cannot write {self}: ", OutputError) from error
             return
         parent, _, name = self.path.rpartition("/")
         temporary = f"{parent}/.{name}.{secrets.token_hex(4)}.tmp"
         try:
             fs.pipe_file(temporary, data)
             fs.mv(temporary, self.path)
-        except OSError as error:
-            raise OutputError(f"cannot write {self}: {_line(error)}") from error
+        except _storage_errors() as error:
+            raise _failure(error, self, f"cannot write {self}: ", OutputError) from error
         finally:
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(*_storage_errors()):
                 if fs.exists(temporary):
                     fs.rm_file(temporary)
 
     def make_folder(self) -> None:
         try:
             self.fs.makedirs(self.path, exist_ok=True)
-        except OSError as error:
-            raise OutputError(f"cannot create the folder {self}: {_line(error)}") from error
+        except _storage_errors() as error:
+            raise _failure(error, self, f"cannot create the folder {self}: ",
+                           OutputError) from error
 
     def list_files(self, recursive: bool) -> list[tuple[RemoteLocation, str]]:
         root = self.path.rstrip("/")
@@ -318,8 +378,8 @@ class RemoteLocation:
                 entries = self.fs.find(root, detail=True).values()
             else:
                 entries = self.fs.ls(root, detail=True)
-        except OSError as error:
-            raise InputError(f"{self}: cannot list: {_line(error)}") from error
+        except _storage_errors() as error:
+            raise _failure(error, self, f"{self}: cannot list: ", InputError) from error
         found = []
         for entry in entries:
             if entry.get("type") != "file":

@@ -5,7 +5,8 @@
 picklable :class:`Task` and :class:`Settings`; a single file on the command line goes
 through the same :func:`binarize_source`, and stdout through :func:`binarize_to_stream`.
 Errors become the :class:`Outcome` (a ``failed`` manifest record) so a batch goes on past
-a bad file; an error every file would meet (model, dependency) is marked ``fatal``.
+a bad file; an error every file would meet (model, dependency, storage credentials) is
+marked ``fatal``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,13 @@ from typing import BinaryIO
 from docbin.batch import explain as _explain
 from docbin.batch.manifest import record
 from docbin.batch.storage import LocalLocation, RemoteLocation
-from docbin.errors import DocbinError, MissingDependencyError, ModelError, OutputError
+from docbin.errors import (
+    DocbinError,
+    MissingDependencyError,
+    ModelError,
+    OutputError,
+    SetupError,
+)
 from docbin.io import encode_binary, encode_binary_pages, output_format, read_pages
 from docbin.options import Options
 from docbin.pipeline import binarize as binarize_page
@@ -62,7 +69,7 @@ class Outcome:
     written: list = field(default_factory=list)
     skipped: list = field(default_factory=list)
     error: str | None = None
-    fatal: BaseException | None = None  # stops the batch (model or dependency missing)
+    fatal: BaseException | None = None  # stops the batch (model, dependency, credentials)
     traceback: str | None = None
     records: list = field(default_factory=list)  # manifest records, one per page
 
@@ -255,7 +262,7 @@ def run_task(task: Task, settings: Settings) -> Outcome:
     try:
         outcome = binarize_source(task.source, task.label, task.target, settings,
                                   skip_existing=True, make_folders=True)
-    except (ModelError, MissingDependencyError) as error:
+    except (ModelError, MissingDependencyError, SetupError) as error:
         return Outcome(task.label, task.index, fatal=error)
     except DocbinError as error:
         return failed_outcome(task, str(error))

@@ -31,6 +31,9 @@ def surface(
     scope: Annotated[PictureScope, typer.Option(
         "--scope", help="region (with --page): draw the page with its per-region factor "
         "f(row, col) laid over it instead of the surface.")] = PictureScope.page,
+    adjusted: Annotated[bool, typer.Option(
+        "--adjusted", help="With --page: the surface before and after the surface network's "
+        "adjustment for the page, and the difference.")] = False,
 ) -> None:
     """Draw the decision surface f(b, t) as a depth field (PNG).
 
@@ -43,7 +46,14 @@ def surface(
         if not overwrite and out.exists():
             raise OutputError(f"{out} exists; pass --overwrite to replace it")
         gray = None if page is None else read_image(page).image
-        if scope == PictureScope.region:
+        if adjusted:
+            if gray is None:
+                raise usage_error("--adjusted draws the surface adjusted for a page: give "
+                                  "--page")
+            from docbin.plotting import adjusted_surface_picture
+
+            png, summary = adjusted_surface_picture(gray, page_name=page.name)
+        elif scope == PictureScope.region:
             if gray is None:
                 raise usage_error("--scope region draws a page's factor map: give --page")
             from docbin.plotting import factor_map_picture

@@ -15,6 +15,13 @@ from docbin.options import DIRECTIONS
 Direction = enum.Enum("Direction", {name: name for name in DIRECTIONS}, type=str)
 
 
+class ModelKind(str, enum.Enum):
+    """Which network ``docbin train`` trains."""
+
+    refine = "refine"
+    surface = "surface"
+
+
 def train(
     data: Annotated[list[Path], typer.Option(
         "--data", show_default=False,
@@ -41,6 +48,13 @@ def train(
     epochs: Annotated[int, typer.Option("--epochs", min=1, help="Network epochs.")] = 4,
     seed: Annotated[int, typer.Option("--seed", help="Seed: same seed, same network.")] = 0,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace OUT.")] = False,
+    model_kind: Annotated[ModelKind, typer.Option(
+        "--model-kind", help="refine: the refinement network; surface: the network of the "
+        "surface step (docbin/method/adjust.py; --synthetic and --seed apply).")
+    ] = ModelKind.refine,
+    steps: Annotated[int | None, typer.Option(
+        "--steps", min=1, help="Training steps of the surface network (default: the "
+        "shipped network's).")] = None,
 ) -> None:
     """Train the refinement network of --method hybrid and export it to ONNX.
 
@@ -51,6 +65,9 @@ def train(
     try:
         if not overwrite and out.exists():
             raise OutputError(f"{out} exists; pass --overwrite to replace it")
+        if model_kind is ModelKind.surface:
+            _train_surface(data, out, exclude or (), synthetic, seed, steps)
+            return
         from docbin.training.refine import TrainConfig
         from docbin.training.refine import train as train_refiner  # needs torch
 
@@ -66,6 +83,20 @@ def train(
                                     progress=step)
     except (DocbinError, OSError, ValueError) as error:
         raise fail(error) from None
+    typer.echo(f"docbin: wrote {out}: {summary['description']}; "
+               f"{summary['parameters']} parameters, {summary['seconds']:.0f} s, "
+               f"ONNX vs torch max difference {summary['export_error']:.1e}", err=True)
+
+
+def _train_surface(data, out, exclude, synthetic: int, seed: int, steps: int | None) -> None:
+    """``docbin train --model-kind surface``: docbin.training.surface.train."""
+    from docbin.training.surface import TrainConfig
+    from docbin.training.surface import train as train_surface  # needs torch
+
+    config = TrainConfig(synthetic_pages=synthetic, seed=seed)
+    if steps is not None:
+        config.steps = steps
+    summary = train_surface(data, out, exclude=exclude, config=config)
     typer.echo(f"docbin: wrote {out}: {summary['description']}; "
                f"{summary['parameters']} parameters, {summary['seconds']:.0f} s, "
                f"ONNX vs torch max difference {summary['export_error']:.1e}", err=True)
