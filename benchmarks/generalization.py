@@ -41,6 +41,13 @@ The shipped network is ``refine-wide-add-reach1+synth`` with ``--synth 40`` (mod
     python benchmarks/generalization.py --data ../shared/data/dev --cache runs/gen \\
         --report runs/gen/report.md
 
+``--clean`` measures the clean step instead (docbin/method/clean.py; :func:`clean_main`):
+classical, hybrid, classical+clean and hybrid+clean in every split, the clean model trained
+and calibrated on the split's training side only (models/README.md)::
+
+    python benchmarks/generalization.py --clean --synth 40 --data ../shared/data/dev \
+        --cache runs/gen --report runs/gen/clean_report.md --per-page runs/gen/clean_pages.csv
+
 Page features are cached in ``--cache`` (delete it after changing docbin/method/refine.py).
 """
 
@@ -516,7 +523,11 @@ def main(argv=None) -> int:
                         help="with --variants surface: also the refine step alone and surface "
                         "+ refine, with the split's refinement network (the shipped form, "
                         "refine-wide-add-reach1+synth; needs --synth)")
+    parser.add_argument("--clean", action="store_true", help="measure the clean step "
+                        "instead (see clean_main)")
     args = parser.parse_args(argv)
+    if args.clean:
+        return clean_main(args)
     if not args.data.is_dir():
         raise SystemExit(f"no development data at {args.data}: pass --data")
     if args.variants == "surface":  # the surface step: its own cache, training and table
@@ -627,6 +638,194 @@ def main(argv=None) -> int:
             writer.writerow(["split", "variant", "collection", "page", "fm_classical",
                              "fm_learned"])
             writer.writerows((*r[:4], f"{r[4]:.3f}", f"{r[5]:.3f}") for r in page_rows)
+    return 0
+
+
+# --- the clean step (docbin/method/clean.py) ------------------------------------------------
+#
+#     python benchmarks/generalization.py --clean --synth 40 --cache runs/gen \
+#         --report runs/gen/clean_report.md
+#
+# For every split: a clean model is trained (docbin.training.clean.fit_calibrated: τ from
+# held-out folds of the TRAINING collections only) on the classical components of the
+# training pages and ``--synth`` generated pages (docbin.training.clean.synthetic_pairs),
+# and applied to the test pages' classical decision ("classical+clean") and to the hybrid
+# of the split ("hybrid+clean": the refine-wide-add-reach1+synth network trained on the same
+# training side, as the refine runs of this script train it). Rows: classical, hybrid
+# (refine alone), classical+clean, hybrid+clean; "+1 / −1 FM" against classical.
+
+HYBRID_VARIANT = "refine-wide-add-reach1+synth"
+
+
+def _clean_components_cache(roots, cache: Path, synth_count: int):
+    """PageComponents (docbin.training.clean) of every dev page's classical decision and of
+    ``synth_count`` generated pages, pickled in ``cache`` (computed once)."""
+    import pickle
+
+    from docbin.io import read_image
+    from docbin.training.clean import page_components, synthetic_pairs
+    from docbin.training.refine import find_pairs
+
+    cache.mkdir(parents=True, exist_ok=True)
+    stored = cache / f"components_s{synth_count}.pkl"
+    if stored.exists():
+        return pickle.loads(stored.read_bytes())
+    pages = {}
+    start = time.perf_counter()
+    for collection, image, gt in find_pairs(roots):
+        gray = read_image(image).image
+        truth = read_image(gt).image < 128
+        pages[collection, image.stem] = page_components(gray, truth, collection=collection,
+                                                        name=image.stem)
+        if len(pages) % 40 == 0:
+            print(f"  clean cache: {len(pages)} pages, {time.perf_counter() - start:.0f} s",
+                  file=sys.stderr, flush=True)
+    for i, (gray, truth) in enumerate(synthetic_pairs(synth_count)):
+        pages["synth", f"C{i:03d}"] = page_components(gray, truth, collection="synth",
+                                                      name=f"C{i:03d}")
+    stored.write_bytes(pickle.dumps(pages))
+    return pages
+
+
+def _drop(binary: np.ndarray, gray: np.ndarray | None, predict, tau: float,
+          components=None) -> np.ndarray:
+    """``binary`` (text 0) with the components of p(text) < τ dropped (a new array)."""
+    from docbin.method import clean
+
+    out = binary.copy()
+    if components is None:
+        from docbin.method.stats import page_stats
+
+        page = page_stats(gray)
+        components = clean.component_features(gray, out, page.ink_intensity,
+                                               page.contour_intensity)
+    else:
+        count, labels, _ = clean.label_components(out)
+        assert count == len(components.area), "labels differ from the cached components"
+        components = clean.Components(labels, count, None, components.features)
+    if components.count:
+        dropped = np.zeros(components.count + 1, bool)
+        dropped[1:] = predict(components.features) < tau
+        clean.drop_components(out, components.labels, dropped)
+    return out
+
+
+def _clean_score(prediction: np.ndarray, gt: np.ndarray, skeleton: np.ndarray) -> dict:
+    """FM, p-FM, PSNR, DRD of docbin.evaluation.metrics, with the ground truth's skeleton given."""
+    from docbin.evaluation import metrics
+
+    counts = metrics.confusion(prediction, gt)
+    return {"fm": float(metrics.f_measure(counts)),
+            "pfm": float(metrics.pseudo_f_measure(counts, prediction, gt, skeleton)),
+            "psnr": float(metrics.psnr(counts)), "drd": float(metrics.drd(prediction, gt))}
+
+
+def _skeleton(page, cache: Path) -> np.ndarray:
+    """The skeleton of a page's ground truth (docbin.evaluation.metrics.skeleton), cached."""
+    from docbin.evaluation import metrics
+
+    path = cache / f"{page.collection}__{page.name}.npy"
+    shape = tuple(page.data["shape"])
+    if path.exists():
+        return np.unpackbits(np.load(path))[: shape[0] * shape[1]].reshape(shape).astype(bool)
+    skeleton = metrics.skeleton(page.mask("gt"))
+    cache.mkdir(parents=True, exist_ok=True)
+    np.save(path, np.packbits(skeleton))
+    return skeleton
+
+
+def clean_main(args) -> int:
+    """The clean step in every split (see the comment above)."""
+    import csv
+    import json
+
+    from docbin.io import read_image
+    from docbin.training.clean import fit_calibrated
+    from docbin.training.refine import find_pairs
+
+    images = {(c, i.stem): i for c, i, _ in find_pairs([args.data])}
+    components = _clean_components_cache([args.data], args.cache / "clean", args.synth)
+    synthetic = [v for k, v in components.items() if k[0] == "synth"]
+    roots = [args.data]
+    if args.synth:
+        roots.append(make_synthetic(args.cache / "synth-data", args.synth))
+    pages = [p for p in build_cache(roots, args.cache / "pages", args.jobs)
+             if p.collection != "synth"]
+    refine_synth = [p for p in build_cache(roots, args.cache / "pages", args.jobs)
+                    if p.collection == "synth"]
+    collections = sorted({p.collection for p in pages}, key=lambda c: (c not in DIBCO, c))
+    chosen = splits(collections)
+    if args.splits != "all":
+        prefixes = args.splits.split(",")
+        chosen = [s for s in chosen if any(s[0].startswith(p) for p in prefixes)]
+    methods = ("classical", "hybrid", "classical+clean", "hybrid+clean")
+    lines = [("| split | test pages | method | FM | p-FM | PSNR | DRD | pages +1 FM | "
+              "pages −1 FM | τ |"), "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+    loco = defaultdict(list)
+    rows_out = []
+    for name, train_c, test_c in chosen:
+        train = [components[p.collection, p.name] for p in pages if p.collection in train_c]
+        start = time.perf_counter()
+        predict, tau, table = fit_calibrated(train + synthetic)
+        seconds = time.perf_counter() - start
+        key, weighting, _ = VARIANTS[HYBRID_VARIANT.removesuffix("+synth")]
+        tag = name.replace(" ", "").replace(":", "_").replace("→", "-")
+        train_pages = [p for p in pages if p.collection in train_c]
+        refiner = cached_fit(args.cache / "models" / f"{tag}_{key}_{weighting}_1_1.pt",
+                             lambda pages=train_pages, key=key, weighting=weighting:
+                             train_variant(pages + refine_synth, key, weighting))
+        test = [p for p in pages if p.collection in test_c]
+        got = {m: [] for m in methods}
+        for p in test:
+            gt = p.mask("gt")
+            classical = np.where(p.mask("classical"), 0, 255).astype(np.uint8)
+            hybrid = np.where(refined_mask(p, key, refiner, 0.0, True, "add", 1), 0,
+                              255).astype(np.uint8)
+            gray = read_image(images[p.collection, p.name]).image
+            outputs = {"classical": classical, "hybrid": hybrid,
+                       "classical+clean": _drop(classical, gray, predict, tau,
+                                                components[p.collection, p.name]),
+                       "hybrid+clean": _drop(hybrid, gray, predict, tau)}
+            skeleton = _skeleton(p, args.cache / "skeletons")
+            for m, out in outputs.items():
+                got[m].append(_clean_score(out == 0, gt, skeleton))
+        for m in methods:
+            delta = [g["fm"] - b["fm"] for g, b in zip(got[m], got["classical"])]
+            mean = {k: np.mean([s[k] for s in got[m]]) for k in METRICS}
+            wins = "" if m == "classical" else sum(d > 1 for d in delta)
+            losses = "" if m == "classical" else sum(d < -1 for d in delta)
+            lines.append(f"| {name} | {len(test)} | {m} | {mean['fm']:.2f} | "
+                         f"{mean['pfm']:.2f} | {mean['psnr']:.2f} | {mean['drd']:.2f} | "
+                         f"{wins} | {losses} | {tau if 'clean' in m else ''} |")
+            print(lines[-1], file=sys.stderr, flush=True)
+            rows_out += [(name, m, p.collection, p.name, f"{b['fm']:.3f}", f"{g['fm']:.3f}")
+                         for p, b, g in zip(test, got["classical"], got[m])]
+            if name.startswith("loco"):
+                loco[m] += [(p.collection, d, s) for p, d, s in zip(test, delta, got[m])]
+        print(f"  {name}: clean model {seconds:.0f} s, calibration "
+              f"{json.dumps(table)}", file=sys.stderr, flush=True)
+    for label, keep in (("loco: all pages", lambda c: True),
+                        ("loco: DIBCO folds", lambda c: c in DIBCO)):
+        for m, rows in loco.items():
+            rows = [r for r in rows if keep(r[0])]
+            if not rows:
+                continue
+            mean = {k: np.mean([r[2][k] for r in rows]) for k in METRICS}
+            wins = "" if m == "classical" else sum(r[1] > 1 for r in rows)
+            losses = "" if m == "classical" else sum(r[1] < -1 for r in rows)
+            lines.append(f"| {label} | {len(rows)} | {m} | {mean['fm']:.2f} | "
+                         f"{mean['pfm']:.2f} | {mean['psnr']:.2f} | {mean['drd']:.2f} | "
+                         f"{wins} | {losses} | |")
+    text = "\n".join(lines)
+    print(text)
+    if args.report:
+        args.report.parent.mkdir(parents=True, exist_ok=True)
+        args.report.write_text(text + "\n")
+    if args.per_page:
+        with args.per_page.open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["split", "method", "collection", "page", "fm_classical", "fm"])
+            writer.writerows(rows_out)
     return 0
 
 

@@ -20,7 +20,9 @@ threshold by the network given with ``--model PATH``, or the packaged one; skipp
 note when there is none); ``doxapy Sauvola`` (window 75, k 0.2); ``OpenCV adaptive mean``
 (``cv2.adaptiveThreshold``, ADAPTIVE_THRESH_MEAN_C, block 75, C 10); ``OpenCV median, page's
 K`` (one ``cv2.medianBlur`` of the page with the window docbin measures on it: the classical
-decision's median alone, single-threaded). After the table, docbin classical's
+decision's median alone, single-threaded); ``docbin clean step`` (the clean step of
+docbin/method/clean.py alone, on the page's classical decision made beforehand, a copy of
+it cleaned per run: its memory is what the step adds). After the table, docbin classical's
 time per step (statistics, decision; ``info["timings"]``).
 
 The machine may be shared: the load average before and after is printed, and the ratios
@@ -51,7 +53,8 @@ import numpy as np
 DOXAPY = "doxapy Sauvola"
 METHODS = ("docbin classical", "docbin classical 1 thread", "docbin classical no kernels",
            "docbin classical region",
-           "docbin hybrid", DOXAPY, "OpenCV adaptive mean", "OpenCV median, page's K")
+           "docbin hybrid", DOXAPY, "OpenCV adaptive mean", "OpenCV median, page's K",
+           "docbin clean step")
 LARGE_MP = 100.0
 
 
@@ -179,7 +182,39 @@ def build_methods(model: str | None) -> dict:
         return cv2.medianBlur(page, size) if size <= 255 else page
 
     methods["OpenCV median, page's K"] = median_only
+    methods.update(clean_step_methods())
     return methods
+
+
+def clean_step_methods() -> dict:
+    """``docbin clean step``: the clean step alone (docbin/method/clean.py) on the classical
+    decision of the page, which is computed once per page outside the timed part
+    (``.prepare(page)``); each run cleans a copy of it (the copy is timed too)."""
+    try:
+        from docbin.method.clean import clean_components, load_cleaner
+
+        cleaner = load_cleaner()
+    except Exception as error:  # noqa: BLE001 - reported as a note, the run goes on
+        print(f"note: no clean step ({error})", file=sys.stderr)
+        return {}
+    from docbin import binarize
+    from docbin.method.stats import measure_page
+
+    prepared: dict = {}
+
+    def prepare(page):
+        key = (page.shape, page.ctypes.data)
+        if key not in prepared:
+            prepared.clear()
+            prepared[key] = (binarize(page, "classical").image, measure_page(page)[0])
+        return prepared[key]
+
+    def clean_step(page):
+        binary, stats = prepare(page)
+        return clean_components(page, binary.copy(), stats, cleaner=cleaner)[0]
+
+    clean_step.prepare = prepare
+    return {"docbin clean step": clean_step}
 
 
 def step_times(page: np.ndarray, repeats: int) -> dict[str, float]:
@@ -234,6 +269,8 @@ def memory_probe(method: str, page_path: str, model: str | None) -> dict:
     # warm-up on a crop: imports, the onnxruntime session and its arena are per process,
     # not per page
     methods[method](np.ascontiguousarray(page[:2048, :2048]))
+    if hasattr(methods[method], "prepare"):  # a step: what it starts from is not its cost
+        methods[method].prepare(page)
     gc.collect()
     try:
         with open("/proc/self/clear_refs", "w") as clear:

@@ -14,8 +14,10 @@ from docbin.errors import UsageError
 METHODS = ("classical", "hybrid")
 #: Where f is read: one f per page, or f(row, col) from tiles (classical only).
 SCOPES = ("auto", "page", "region")
-#: The hybrid's learned steps, in the order they run (``--steps``).
-STEPS = ("refine",)
+#: The hybrid's learned steps, in the order they run (``--steps``): ``surface`` adjusts the
+#: decision surface per 512 px patch, ``refine`` re-decides the pixels near the threshold,
+#: ``clean`` drops whole ink components that are not text.
+STEPS = ("surface", "refine", "clean")
 #: What the refining network may change: only add text, or decide its band both ways.
 DIRECTIONS = ("add", "both")
 #: What ``scope="auto"`` means for each method. Classical: the page's statistics (regional

@@ -174,14 +174,31 @@ def surface_picture(page: np.ndarray | None = None, *,
 
 
 #: BGR colours of the refined-pixel picture: confirmed, turned to text, turned to background
-REFINED_COLOURS = {1: (0, 200, 255), 2: (255, 90, 0), 3: (0, 0, 230)}
+#: BGR colours of the codes of :func:`steps_codes`: 1 refined, classical decision kept
+#: (yellow); 2 made text (blue); 3 made background (red); 4 dropped by the clean step
+#: (magenta); 5 the page's final ink (black).
+REFINED_COLOURS = {1: (0, 200, 255), 2: (255, 90, 0), 3: (0, 0, 230), 4: (200, 0, 200),
+                   5: (0, 0, 0)}
+
+
+def steps_codes(image: np.ndarray, refined: np.ndarray | None,
+                dropped: np.ndarray | None) -> np.ndarray:
+    """One uint8 code per pixel of what the hybrid's steps decided (:data:`REFINED_COLOURS`):
+    the refine step's codes, the clean step's dropped ink, and the final ink where no step
+    touched it."""
+    codes = np.zeros(image.shape, np.uint8) if refined is None else refined.copy()
+    codes[(image == 0) & (codes == 0)] = 5
+    if dropped is not None:
+        codes[dropped] = 4
+    return codes
 
 
 def refined_overlay(page: np.ndarray, refined: np.ndarray, *, longest: int = 1600,
                     title: str = "") -> bytes:
-    """A PNG of the page in gray with the pixels the hybrid re-decided in colour: yellow
-    where the network kept the classical decision, blue where it made text, red where it
-    made background (``--explain`` with ``--method hybrid``; OpenCV only)."""
+    """A PNG of the page in gray with what the hybrid's steps decided in colour
+    (:func:`steps_codes`): yellow where the refine network kept the classical decision,
+    blue where it made text, red where it made background, magenta the ink the clean step
+    dropped, black the final ink (``--explain`` with ``--method hybrid``; OpenCV only)."""
     import cv2
 
     page = np.asarray(page, np.uint8)

@@ -103,7 +103,7 @@ def test_the_network_decides_the_band_and_nothing_else(tmp_path, make_page, bias
     page, f, local, constants = page_parts(image)
     band = refine.band_mask(image, local.local_median, constants, 0.2)
     classical = binarize(image, "classical").image == 0
-    result = binarize(image, "hybrid", model=str(net), record_refined=True)
+    result = binarize(image, "hybrid", steps="refine", model=str(net), record_refined=True)
     hybrid = result.image == 0
     np.testing.assert_array_equal(hybrid[~band], classical[~band])
     assert hybrid[band].all() if turns == "text" else not hybrid[band].any()
@@ -123,7 +123,7 @@ def test_an_add_network_only_adds_text(tmp_path, make_page, bias):
     page, f, local, constants = page_parts(image)
     band = refine.band_mask(image, local.local_median, constants, 0.2)
     classical = binarize(image, "classical").image == 0
-    result = binarize(image, "hybrid", model=str(net))
+    result = binarize(image, "hybrid", steps="refine", model=str(net))
     hybrid = result.image == 0
     assert (hybrid >= classical).all()  # nothing the classical rule made text is lost
     np.testing.assert_array_equal(hybrid, classical | band if bias > 0 else classical)
@@ -137,8 +137,8 @@ def test_balance_moves_the_probability_threshold(tmp_path, make_page):
                          float(np.log(0.3 / 0.7)))  # p = 0.3 everywhere
     page, f, local, constants = page_parts(image)
     band = refine.band_mask(image, local.local_median, constants, 0.2)
-    assert not (binarize(image, "hybrid", model=str(net)).image == 0)[band].any()
-    assert (binarize(image, "hybrid", model=str(net), balance=0.8).image == 0)[band].all()
+    assert not (binarize(image, "hybrid", steps="refine", model=str(net)).image == 0)[band].any()
+    assert (binarize(image, "hybrid", steps="refine", model=str(net), balance=0.8).image == 0)[band].all()
 
 
 def test_banded_refinement_equals_the_whole_page(tmp_path, make_page):
@@ -273,7 +273,7 @@ def test_added_text_stays_within_the_networks_reach(tmp_path, make_page, reach):
     page, f, local, constants = page_parts(image)
     band = refine.band_mask(image, local.local_median, constants, 0.2)
     classical = binarize(image, "classical").image == 0
-    result = binarize(image, "hybrid", model=str(net), record_refined=True)
+    result = binarize(image, "hybrid", steps="refine", model=str(net), record_refined=True)
     hybrid = result.image == 0
     unlimited = classical | band
     expected = limit_reach_reference(unlimited, unlimited & ~classical, reach) if reach \
@@ -302,7 +302,7 @@ def test_reach_on_a_banded_page_equals_the_whole_page_rule(tmp_path, make_page):
     unlimited = whole > 0
     expected = limit_reach_reference(unlimited, unlimited & ~classical, 1)
     assert np.count_nonzero(unlimited & ~expected) > 0  # the limit has work to do
-    result = binarize(image, "hybrid", model=str(path), threads=2)
+    result = binarize(image, "hybrid", steps="refine", model=str(path), threads=2)
     np.testing.assert_array_equal(result.image == 0, expected)
 
 

@@ -60,6 +60,11 @@ def test_steps_overlay_draws_the_refine_codes():
     assert tuple(overlay[2, 2]) == report.MADE_BACKGROUND
     assert tuple(overlay[1, 4]) == report.OUTPUT_INK == tuple(overlay[1, 2])
     assert tuple(overlay[0, 0]) == report.PAPER
+    dropped = np.zeros((4, 5), bool)
+    dropped[3, 1] = True
+    overlay = report.steps_overlay(binary, None, dropped)
+    assert tuple(overlay[3, 1]) == report.DROPPED_INK
+    assert tuple(overlay[1, 0]) == report.OUTPUT_INK  # no refine record: the output's ink
 
 
 def decode_data_uri(uri: str) -> Image.Image:

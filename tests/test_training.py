@@ -72,7 +72,7 @@ def test_train_exports_a_network_the_runtime_runs(tmp_path):
     network = refine.Refiner(out)
     assert network.margin == 0.2 and "one 2" in network.description
     assert network.direction == "add" and network.reach == 1  # the defaults: shipped form
-    result = binarize(pages[0][0], "hybrid", model=str(out))
+    result = binarize(pages[0][0], "hybrid", steps="refine", model=str(out))
     assert result.image.shape == pages[0][0].shape
     assert result.info["hybrid"]["refined_pixels"] > 0
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from docbin.io import json_safe
 from docbin.method.regional import upsample_tiles
-from docbin.plotting import factor_map_overlay, refined_overlay
+from docbin.plotting import factor_map_overlay, refined_overlay, steps_codes
 
 #: The long side of each panel of the picture, the gap between panels, the title band.
 PANEL_LONGEST = 900
@@ -83,13 +83,21 @@ def picture(page, result) -> tuple[bytes, str]:
               (f"output ({info['method']})", _scaled(result.image, PANEL_LONGEST))]
     heading = (f"{title}: T_I {info['ink_intensity']:.1f}, B_I {info['contour_intensity']:.1f},"
                f" K {info['window_radius']}, f {info['f']:.3f}")
-    if result.refined is not None:
-        hybrid = info["hybrid"]
-        label = (f"refine: {hybrid['to_text']} made text (blue), "
-                 f"{hybrid['to_background']} made background (red)")
-        panels.append((label,
-                       _decode(refined_overlay(page.image, result.refined,
-                                               longest=PANEL_LONGEST))))
+    if info.get("method") == "hybrid":
+        parts = []
+        if "hybrid" in info:
+            hybrid = info["hybrid"]
+            parts.append(f"refine: {hybrid['to_text']} made text (blue), "
+                         f"{hybrid['to_background']} made background (red)")
+        if "clean" in info:
+            clean = info["clean"]
+            parts.append(f"clean: {clean['dropped']} components dropped (magenta)")
+        if "surface" in info:
+            surface = info["surface"]
+            heading += f"; surface: f {surface['f_min']:.3f}..{surface['f_max']:.3f}"
+        codes = steps_codes(result.image, result.refined, result.dropped)
+        panels.append(("; ".join(parts) or "learned steps",
+                       _decode(refined_overlay(page.image, codes, longest=PANEL_LONGEST))))
     if "regional" in info:
         regional = info["regional"]
         f_map = upsample_tiles(np.asarray(regional["f"], np.float32), page.image.shape,

@@ -16,10 +16,11 @@ Direction = enum.Enum("Direction", {name: name for name in DIRECTIONS}, type=str
 
 
 class ModelKind(str, enum.Enum):
-    """Which network ``docbin train`` trains."""
+    """Which learned step ``docbin train`` trains."""
 
     refine = "refine"
     surface = "surface"
+    clean = "clean"
 
 
 def train(
@@ -45,18 +46,23 @@ def train(
         "more collection.")] = 40,
     per_page: Annotated[int, typer.Option(
         "--per-page", min=100, help="Band pixels drawn from each page.")] = 10000,
-    epochs: Annotated[int, typer.Option("--epochs", min=1, help="Network epochs.")] = 4,
+    epochs: Annotated[int | None, typer.Option(
+        "--epochs", min=1, show_default=False,
+        help="Network epochs (default: 4 for refine, 2 for clean).")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed: same seed, same network.")] = 0,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace OUT.")] = False,
     model_kind: Annotated[ModelKind, typer.Option(
         "--model-kind", help="refine: the refinement network; surface: the network of the "
-        "surface step (docbin/method/adjust.py; --synthetic and --seed apply).")
+        "surface step (docbin/training/surface.py; uses --synthetic, --seed and "
+        "--iterations); clean: the keep-or-drop model of whole ink components "
+        "(docbin/training/clean.py; uses --synthetic, --seed and --epochs).")
     ] = ModelKind.refine,
-    steps: Annotated[int | None, typer.Option(
-        "--steps", min=1, help="Training steps of the surface network (default: the "
-        "shipped network's).")] = None,
+    iterations: Annotated[int | None, typer.Option(
+        "--iterations", min=1, help="surface: training iterations of its network (default: "
+        "the shipped network's).")] = None,
 ) -> None:
-    """Train the refinement network of --method hybrid and export it to ONNX.
+    """Train the refinement network of --method hybrid (or, with --model-kind clean, the
+    clean model) and export it to ONNX.
 
     Every collection weighs the same in the loss. Needs the training extra:
     pip install "docbin\\[train]". The export is checked against torch before it is
@@ -66,14 +72,17 @@ def train(
         if not overwrite and out.exists():
             raise OutputError(f"{out} exists; pass --overwrite to replace it")
         if model_kind is ModelKind.surface:
-            _train_surface(data, out, exclude or (), synthetic, seed, steps)
+            _train_surface(data, out, exclude or (), synthetic, seed, iterations)
+            return
+        if model_kind is ModelKind.clean:
+            _train_clean(data, out, exclude or (), synthetic, epochs or 2, seed)
             return
         from docbin.training.refine import TrainConfig
         from docbin.training.refine import train as train_refiner  # needs torch
 
         config = TrainConfig(margin=margin, direction=direction.value, reach=reach,
                              per_page=per_page,
-                             epochs=epochs, seed=seed, synthetic_pages=synthetic)
+                             epochs=epochs or 4, seed=seed, synthetic_pages=synthetic)
         with progress("pages", 0) as bar:
             def step(done: int, total: int) -> None:
                 if bar is not None:
@@ -88,15 +97,33 @@ def train(
                f"ONNX vs torch max difference {summary['export_error']:.1e}", err=True)
 
 
-def _train_surface(data, out, exclude, synthetic: int, seed: int, steps: int | None) -> None:
+def _train_surface(data, out, exclude, synthetic: int, seed: int,
+                   iterations: int | None) -> None:
     """``docbin train --model-kind surface``: docbin.training.surface.train."""
     from docbin.training.surface import TrainConfig
     from docbin.training.surface import train as train_surface  # needs torch
 
     config = TrainConfig(synthetic_pages=synthetic, seed=seed)
-    if steps is not None:
-        config.steps = steps
+    if iterations is not None:
+        config.steps = iterations
     summary = train_surface(data, out, exclude=exclude, config=config)
+    typer.echo(f"docbin: wrote {out}: {summary['description']}; "
+               f"{summary['parameters']} parameters, {summary['seconds']:.0f} s, "
+               f"ONNX vs torch max difference {summary['export_error']:.1e}", err=True)
+
+
+def _train_clean(data, out, exclude, synthetic: int, epochs: int, seed: int) -> None:
+    """``docbin train --model-kind clean``: docbin.training.clean.train."""
+    from docbin.training.clean import CleanConfig
+    from docbin.training.clean import train as train_cleaner  # needs torch
+
+    config = CleanConfig(epochs=epochs, seed=seed, synthetic_pages=synthetic)
+    with progress("pages", 0) as bar:
+        def step(done: int, total: int) -> None:
+            if bar is not None:
+                bar.update(bar.task_ids[0], completed=done, total=total)
+
+        summary = train_cleaner(data, out, exclude=exclude, config=config, progress=step)
     typer.echo(f"docbin: wrote {out}: {summary['description']}; "
                f"{summary['parameters']} parameters, {summary['seconds']:.0f} s, "
                f"ONNX vs torch max difference {summary['export_error']:.1e}", err=True)

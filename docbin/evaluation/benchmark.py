@@ -426,7 +426,7 @@ def benchmark_page(job: tuple) -> PageOutcome:
     collection, pair, methods, options, *rest = job
     ocr_settings = rest[0] if rest else None
     picture_settings = rest[1] if len(rest) > 1 else None
-    binaries, refined = {}, None
+    binaries, refined, dropped = {}, None, None
     outcome = PageOutcome(collection, pair.name)
     try:
 
@@ -451,7 +451,7 @@ def benchmark_page(job: tuple) -> PageOutcome:
             binary = function(image)
             seconds = time.perf_counter() - start
             if recorded:
-                binary, refined = binary.image, binary.refined
+                binary, refined, dropped = binary.image, binary.refined, binary.dropped
             scores = metrics.evaluate(binary, truth)
             if read_text is not None:
                 scores.update(read_text(binary))
@@ -463,7 +463,7 @@ def benchmark_page(job: tuple) -> PageOutcome:
             from docbin.evaluation.report import page_pictures
 
             outcome.pictures = page_pictures(collection, pair.name, image, truth, binaries,
-                                             picture_settings, refined)
+                                             picture_settings, refined, dropped)
     except (DocbinError, ValueError, OSError) as error:
         outcome.runs = []
         outcome.error = f"{collection}/{pair.name}: {error}"

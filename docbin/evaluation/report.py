@@ -17,7 +17,8 @@ Colours are from the Okabe–Ito palette, distinct for the common colour-vision
 deficiencies: missed ink (ground truth ink the method left as paper) orange ``#E69F00``,
 false ink (paper the method made ink) blue ``#0072B2``, correct ink black, paper white.
 The hybrid's learned steps: pixels the refine step made text bluish green ``#009E73``,
-made background reddish purple ``#CC79A7``, over the output in light gray.
+made background reddish purple ``#CC79A7``, ink components the clean step dropped
+vermillion ``#D55E00``, over the output in light gray.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ MISSED_INK = (0xE6, 0x9F, 0x00)  # Okabe–Ito orange
 FALSE_INK = (0x00, 0x72, 0xB2)  # Okabe–Ito blue
 MADE_TEXT = (0x00, 0x9E, 0x73)  # Okabe–Ito bluish green
 MADE_BACKGROUND = (0xCC, 0x79, 0xA7)  # Okabe–Ito reddish purple
+DROPPED_INK = (0xD5, 0x5E, 0x00)  # Okabe–Ito vermillion
 OUTPUT_INK = (170, 170, 170)  # the hybrid's output under its steps
 #: Thumbnail width in pixels, and WebP quality (0–100) of the thumbnails.
 THUMBNAIL_WIDTH = 320
@@ -92,7 +94,8 @@ def files_folder(report: Path) -> Path:
 
 #: The palettes of the overlays, indexed by :func:`error_codes` and :func:`steps_codes`.
 ERROR_PALETTE = np.array([PAPER, FALSE_INK, MISSED_INK, CORRECT_INK], np.uint8)
-STEPS_PALETTE = np.array([PAPER, OUTPUT_INK, MADE_TEXT, MADE_BACKGROUND], np.uint8)
+STEPS_PALETTE = np.array([PAPER, OUTPUT_INK, MADE_TEXT, MADE_BACKGROUND, DROPPED_INK],
+                         np.uint8)
 
 
 def error_codes(binary: np.ndarray, truth: np.ndarray) -> np.ndarray:
@@ -124,21 +127,27 @@ def error_overlay(binary: np.ndarray, truth: np.ndarray) -> np.ndarray:
     return colour(error_codes(binary, truth), ERROR_PALETTE)
 
 
-def steps_codes(binary: np.ndarray, refined: np.ndarray) -> np.ndarray:
-    """What the hybrid's refine step decided, as uint8 (rows, cols) codes: 0 paper, 1 the
-    output's ink, 2 made text (``refined`` 2), 3 made background (``refined`` 3) (the
-    rows of :data:`STEPS_PALETTE`)."""
+def steps_codes(binary: np.ndarray, refined: np.ndarray | None,
+                dropped: np.ndarray | None = None) -> np.ndarray:
+    """What the hybrid's learned steps decided, as uint8 (rows, cols) codes: 0 paper, 1 the
+    output's ink, 2 made text by the refine step (``refined`` 2), 3 made background by it
+    (``refined`` 3), 4 ink the clean step dropped (``dropped`` True) (the rows of
+    :data:`STEPS_PALETTE`)."""
     code = (binary < 128).view(np.uint8).copy()
-    code[refined == 2] = 2
-    code[refined == 3] = 3
+    if refined is not None:
+        code[refined == 2] = 2
+        code[refined == 3] = 3
+    if dropped is not None:
+        code[dropped] = 4
     return code
 
 
-def steps_overlay(binary: np.ndarray, refined: np.ndarray) -> np.ndarray:
+def steps_overlay(binary: np.ndarray, refined: np.ndarray | None,
+                  dropped: np.ndarray | None = None) -> np.ndarray:
     """The (rows, cols, 3) RGB picture of :func:`steps_codes`: the output's ink
     :data:`OUTPUT_INK`, made text :data:`MADE_TEXT`, made background
-    :data:`MADE_BACKGROUND`."""
-    return colour(steps_codes(binary, refined), STEPS_PALETTE)
+    :data:`MADE_BACKGROUND`, dropped ink :data:`DROPPED_INK`."""
+    return colour(steps_codes(binary, refined, dropped), STEPS_PALETTE)
 
 
 def thumbnail(image: np.ndarray, width: int) -> np.ndarray:
@@ -171,7 +180,8 @@ def _data_uri(image: np.ndarray, width: int) -> str:
 
 
 def _palette_png(codes: np.ndarray, palette: np.ndarray) -> bytes:
-    """A 2-bit palette PNG of ``codes`` (values 0–3) coloured by ``palette``."""
+    """A palette PNG of ``codes`` coloured by ``palette`` (2 bits per pixel for up to
+    four colours, else 4)."""
     import io
 
     from PIL import Image
@@ -179,7 +189,7 @@ def _palette_png(codes: np.ndarray, palette: np.ndarray) -> bytes:
     picture = Image.frombytes("P", codes.shape[::-1], np.ascontiguousarray(codes).tobytes())
     picture.putpalette(palette.reshape(-1).tolist())
     buffer = io.BytesIO()
-    picture.save(buffer, format="PNG", bits=2, compress_level=1)
+    picture.save(buffer, format="PNG", bits=2 if len(palette) <= 4 else 4, compress_level=1)
     return buffer.getvalue()
 
 
@@ -213,7 +223,8 @@ def _full(image: np.ndarray, settings: PictureSettings, name: str, kind: str,
 
 def page_pictures(collection: str, name: str, image: np.ndarray, truth: np.ndarray,
                   binaries: dict[str, np.ndarray], settings: PictureSettings,
-                  refined: np.ndarray | None = None) -> PagePictures:
+                  refined: np.ndarray | None = None,
+                  dropped: np.ndarray | None = None) -> PagePictures:
     """Thumbnails and full-resolution files of one page.
 
     Parameters
@@ -228,9 +239,10 @@ def page_pictures(collection: str, name: str, image: np.ndarray, truth: np.ndarr
         Method name → its binary page (text 0).
     settings : PictureSettings
         Thumbnail width and the folder of full-resolution files.
-    refined : ndarray, optional
+    refined, dropped : ndarray, optional
         The hybrid's ``BinarizationResult.refined`` (codes 2 made text, 3 made
-        background), drawn as its ``steps`` view.
+        background) and ``.dropped`` (ink the clean step dropped), drawn as its ``steps``
+        view when either is given.
     """
     width = settings.thumbnail_width
     stem = f"{collection}-{name}"
@@ -244,8 +256,8 @@ def page_pictures(collection: str, name: str, image: np.ndarray, truth: np.ndarr
                  "errors": Picture(_data_uri(colour(codes, ERROR_PALETTE), width),
                                    _full(codes, settings, stem, f"{method}.errors",
                                          ERROR_PALETTE))}
-        if method == "hybrid" and refined is not None:
-            codes = steps_codes(binary, refined)
+        if method == "hybrid" and (refined is not None or dropped is not None):
+            codes = steps_codes(binary, refined, dropped)
             views["steps"] = Picture(_data_uri(colour(codes, STEPS_PALETTE), width),
                                      _full(codes, settings, stem, f"{method}.steps",
                                            STEPS_PALETTE))
@@ -353,5 +365,6 @@ def render_html(summary, outcomes, *, data: str | None = None, jobs: int = 1) ->
         collections=[(name, table(rows)) for name, rows in summary.collections.items() if rows],
         pages=pages, failures=summary.failures,
         colours={"missed": MISSED_INK, "false": FALSE_INK, "correct": CORRECT_INK,
-                 "made_text": MADE_TEXT, "made_background": MADE_BACKGROUND},
+                 "made_text": MADE_TEXT, "made_background": MADE_BACKGROUND,
+                 "dropped": DROPPED_INK},
         gray_cer=[(TITLES[k], k) for k in ("cer", "cer_folded")], format_value=format_value)

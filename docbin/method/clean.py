@@ -1,0 +1,483 @@
+"""Clean pages for OCR: a learned keep-or-drop decision for each whole ink component.
+
+After the decision (and after the refinement of ``--method hybrid``), every 8-connected
+component of the page's text is kept or dropped whole by a small shipped model
+(``docbin/models/clean.onnx``, run with onnxruntime): bleed-through, stains and specks
+that the threshold kept are removed, and no kept stroke is ever reshaped.
+
+Features of a component (METHOD.md, "The clean step"). They describe the component and its
+neighbourhood only; intensities are divided by the page's ink contrast
+``c = max(B_I − T_I, 8)``, sizes by the page's typical text (ink-weighted medians over its
+components), so that nothing says which page or collection the component comes from:
+
+==  ======================  ===========================================================
+0   ``log_area``            ``log(1 + A)``: A the pixel count (specks are small anywhere)
+1   ``log_area_rel``        ``log(A / A_typ)``
+2   ``log_height_rel``      ``log(h / h_typ)``, h the bounding box height
+3   ``log_width_rel``       ``log(w / h_typ)``
+4   ``fill``                ``A / (w · h)``
+5   ``log_stroke_rel``      ``log(s / s_typ)``, stroke width ``s = 2 A / P``, P the boundary
+                            pixels (ink pixels with a 4-neighbour of background)
+6   ``darkness``            ``(μ − T_I) / c``, μ the mean gray level of the component
+7   ``contrast``            ``(μ_ring − μ) / c``, μ_ring the mean gray level of its ring
+8   ``dark_fraction``       share of its pixels with ``I < (T_I + B_I) / 2``
+9   ``spread``              ``σ / c``, σ the standard deviation of its gray levels
+10  ``edge``                ``g_P / (4 c)``, g_P the mean gradient on its boundary pixels
+11  ``ring_edge``           ``g_ring / (4 c)``, the mean gradient on its ring
+12  ``sharpness``           ``min(g_P / (4 · max(μ_ring − μ, 2)), 4)``: edge per own contrast
+                            (a blurred mark has weak edges for its contrast)
+13  ``neighbour_ink``       ink of other components around it: ``max(N − A, 0) /
+                            max(R − A, 1)``, N the ink pixels and R the pixels of its box
+                            grown by ``h_typ`` on every side (counted on blocks of ``β``
+                            pixels, see :func:`component_features`)
+14  ``darkness_rel``        ``(μ − μ_typ) / c``: lighter than the page's typical text
+15  ``contrast_rel``        ``log(max(μ_ring − μ, 1) / max(κ_typ, 1))``
+16  ``edge_rel``            ``log(max(g_P, 1) / max(g_typ, 1))``
+==  ======================  ===========================================================
+
+The gradient is ``|∂I/∂x| + |∂I/∂y|`` of 3 × 3 Sobel filters (a step of height c gives 4c).
+The ring of a component is the background within the 5 × 5 square around its pixels (a
+2-pixel ring); where rings of two components meet, the pixel belongs to the higher label.
+The typical values ``A_typ``, ``h_typ``, ``s_typ``, ``μ_typ``, ``κ_typ`` (of ``μ_ring − μ``)
+and ``g_typ`` (of ``g_P``) are ink-weighted medians over the page's
+components (the value of the component that holds the median ink pixel): a relative
+normaliser, robust to any number of specks.
+
+Memory: the labels (int32, 4 B/px) and the ink mask they are made from (1 B/px) are the
+only full-page arrays; every per-pixel sum is taken band by band (rows with a 3-row halo).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ..errors import ModelError
+
+FEATURES = ("log_area", "log_area_rel", "log_height_rel", "log_width_rel", "fill",
+            "log_stroke_rel", "darkness", "contrast", "dark_fraction", "spread", "edge",
+            "ring_edge", "sharpness", "neighbour_ink", "darkness_rel", "contrast_rel",
+            "edge_rel")
+#: Version of the feature definitions above; a model states the version it was trained on.
+FEATURE_VERSION = "2"
+MIN_CONTRAST = 8.0
+#: pixels of a band of rows (band-by-band sums keep the extra memory small)
+BAND_PIXELS = 1 << 21
+#: halo rows of a band: the ring (2) and the Sobel filter (1)
+HALO = 3
+#: the neighbour-ink block map has at most this many cells
+MAX_BLOCK_CELLS = 1 << 22
+#: drop threshold at balance 0.5 when a model states none
+DEFAULT_THRESHOLD = 0.15
+
+
+@dataclass
+class Components:
+    """The components of a binary page and their features.
+
+    Attributes
+    ----------
+    labels : ndarray
+        int32 (rows, cols), 0 on background, ``1..count`` on the components' pixels.
+    count : int
+        Number of components.
+    area : ndarray
+        int64 [count + 1], pixels per label (entry 0: the background).
+    features : ndarray
+        float32 [count, len(FEATURES)], row ``i`` for label ``i + 1``.
+    """
+
+    labels: np.ndarray
+    count: int
+    area: np.ndarray
+    features: np.ndarray
+
+
+def ink_weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
+    """The value of the item that holds the median unit of weight: sort by value, the first
+    item whose cumulative weight reaches half of the total (``nan`` without items)."""
+    if len(values) == 0:
+        return float("nan")
+    order = np.argsort(values, kind="stable")
+    cumulative = np.cumsum(weights[order].astype(np.float64))
+    at = int(np.searchsorted(cumulative, 0.5 * cumulative[-1]))
+    return float(values[order][min(at, len(order) - 1)])
+
+
+def _bands(rows: int, cols: int, band_pixels: int | None):
+    height = max(8, (band_pixels or BAND_PIXELS) // max(cols, 1))
+    for r0 in range(0, rows, height):
+        yield r0, min(rows, r0 + height)
+
+
+def block_size(rows: int, cols: int, typical_height: float) -> int:
+    """β, the side of the blocks the neighbour ink is counted on: ``max(1, h_typ // 4)``,
+    raised so that the block map has at most :data:`MAX_BLOCK_CELLS` cells."""
+    beta = max(1, int(typical_height // 4))
+    while (rows // beta + 1) * (cols // beta + 1) > MAX_BLOCK_CELLS:
+        beta += 1
+    return beta
+
+
+def block_ink_integral(binary: np.ndarray, beta: int, *,
+                       band_pixels: int | None = None) -> np.ndarray:
+    """Integral image (int64, ``(⌈rows/β⌉ + 1, ⌈cols/β⌉ + 1)``) of the ink pixels counted on
+    β × β blocks (the last row and column of blocks may be partial)."""
+    rows, cols = binary.shape
+    nr, nc = -(-rows // beta), -(-cols // beta)
+    counts = np.zeros((nr, nc), np.int64)
+    height = max(beta, ((band_pixels or BAND_PIXELS) // max(cols, 1)) // beta * beta)
+    for r0 in range(0, rows, height):
+        r1 = min(rows, r0 + height)
+        ink = (binary[r0:r1] == 0)
+        pad_r, pad_c = (-(r1 - r0)) % beta, (-cols) % beta
+        if pad_r or pad_c:
+            ink = np.pad(ink, ((0, pad_r), (0, pad_c)))
+        block = ink.reshape(ink.shape[0] // beta, beta, nc, beta).sum(axis=(1, 3))
+        counts[r0 // beta:r0 // beta + block.shape[0]] = block
+    integral = np.zeros((nr + 1, nc + 1), np.int64)
+    np.cumsum(np.cumsum(counts, axis=0), axis=1, out=integral[1:, 1:])
+    return integral
+
+
+def label_components(binary: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
+    """(count, labels int32 (rows, cols), stats [count + 1, 5]) of the 8-connected
+    components of the text (value 0) of ``binary``: OpenCV's
+    ``connectedComponentsWithStats`` (stats: left, top, width, height, area)."""
+    ink = cv2.compare(binary, 0, cv2.CMP_EQ)  # 255 on text, 1 B/px
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8,
+                                                           ltype=cv2.CV_32S)
+    del ink
+    return n - 1, labels, stats
+
+
+def component_features(gray: np.ndarray, binary: np.ndarray, ink_intensity: float,
+                       contour_intensity: float, *, band_pixels: int | None = None,
+                       labelled=None) -> Components:
+    """Label the text components of ``binary`` and compute their features (:data:`FEATURES`)
+    in one vectorised pass: per-label sums with ``np.bincount`` over the labels, band by
+    band; no loop over components.
+
+    Parameters
+    ----------
+    gray : ndarray
+        uint8 (rows, cols) gray page.
+    binary : ndarray
+        uint8 (rows, cols), text 0, background 255.
+    ink_intensity, contour_intensity : float
+        The page's T_I and B_I (METHOD.md §1).
+    band_pixels : int, optional
+        Pixels per band of rows (default :data:`BAND_PIXELS`).
+    labelled : tuple, optional
+        ``(count, labels, stats)`` of :func:`label_components`, when already computed.
+    """
+    rows, cols = gray.shape
+    count, labels, stats = labelled if labelled is not None else label_components(binary)
+    n = count + 1
+    area = stats[:, cv2.CC_STAT_AREA].astype(np.int64)
+    if count == 0:
+        return Components(labels, 0, area, np.zeros((0, len(FEATURES)), np.float32))
+    contrast = max(float(contour_intensity) - float(ink_intensity), MIN_CONTRAST)
+    midpoint = 0.5 * (float(ink_intensity) + float(contour_intensity))
+    sum_i = np.zeros(n)
+    sum_i2 = np.zeros(n)
+    dark = np.zeros(n)
+    boundary = np.zeros(n)
+    boundary_grad = np.zeros(n)
+    ring = np.zeros(n)
+    ring_i = np.zeros(n)
+    ring_grad = np.zeros(n)
+    # labels dilated exactly: uint16 below 2¹⁶ labels, float32 below 2²⁴, else float64
+    label_type = np.uint16 if n < (1 << 16) else np.float32 if n < (1 << 24) else np.float64
+    square5 = np.ones((5, 5), np.uint8)
+    cross3 = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+    gray = np.ascontiguousarray(gray)
+    labels_flat = labels.reshape(-1)
+    gray_flat = gray.reshape(-1)
+    for r0, r1 in _bands(rows, cols, band_pixels):
+        a0, a1 = max(0, r0 - HALO), min(rows, r1 + HALO)
+        first, last = (r0 - a0) * cols, (r1 - a0) * cols  # the band's rows, flat in [a0, a1)
+        base = a0 * cols
+        text = cv2.compare(binary[a0:a1], 0, cv2.CMP_EQ)  # 255 on text (labels > 0)
+        # gradient |∂x| + |∂y| (Sobel 3 × 3, replicated page border), int16 (<= 2040)
+        g = gray[a0:a1]
+        gx = cv2.Sobel(g, cv2.CV_16S, 1, 0, ksize=3, borderType=cv2.BORDER_REPLICATE)
+        gy = cv2.Sobel(g, cv2.CV_16S, 0, 1, ksize=3, borderType=cv2.BORDER_REPLICATE)
+        np.abs(gx, out=gx)
+        np.abs(gy, out=gy)
+        grad = np.add(gx, gy, out=gx).reshape(-1)
+        del gy
+        # component pixels (flat indices into the band's rows [a0, a1))
+        at = np.flatnonzero(text.reshape(-1)[first:last]) + first
+        l_text = labels_flat[base + at]
+        v = gray_flat[base + at].astype(np.float64)
+        sum_i += np.bincount(l_text, weights=v, minlength=n)
+        sum_i2 += np.bincount(l_text, weights=v * v, minlength=n)
+        dark += np.bincount(l_text, weights=v < midpoint, minlength=n)
+        del v
+        # boundary: text with a 4-neighbour of background (outside the page is not)
+        eroded = cv2.erode(text, cross3).reshape(-1)
+        on_edge = eroded[at] == 0
+        edge_at, l_edge = at[on_edge], l_text[on_edge]
+        boundary += np.bincount(l_edge, minlength=n)
+        boundary_grad += np.bincount(l_edge, weights=grad[edge_at], minlength=n)
+        del eroded, on_edge, edge_at, l_edge, l_text, at
+        # ring: background within the 5 × 5 square of a component (the higher label wins)
+        grown = cv2.dilate(labels[a0:a1].astype(label_type), square5)
+        ring_mask = cv2.bitwise_and(cv2.compare(grown, 0, cv2.CMP_GT), cv2.bitwise_not(text))
+        at = np.flatnonzero(ring_mask.reshape(-1)[first:last]) + first
+        l_ring = grown.reshape(-1)[at].astype(np.int64)
+        ring += np.bincount(l_ring, minlength=n)
+        ring_i += np.bincount(l_ring, weights=gray_flat[base + at], minlength=n)
+        ring_grad += np.bincount(l_ring, weights=grad[at], minlength=n)
+        del grown, ring_mask, at, l_ring, grad, text
+    a = area[1:].astype(np.float64)
+    height = stats[1:, cv2.CC_STAT_HEIGHT].astype(np.float64)
+    width = stats[1:, cv2.CC_STAT_WIDTH].astype(np.float64)
+    top = stats[1:, cv2.CC_STAT_TOP].astype(np.int64)
+    left = stats[1:, cv2.CC_STAT_LEFT].astype(np.int64)
+    mean = sum_i[1:] / a
+    std = np.sqrt(np.maximum(sum_i2[1:] / a - mean * mean, 0.0))
+    stroke = 2.0 * a / np.maximum(boundary[1:], 1.0)
+    has_ring = ring[1:] > 0
+    ring_mean = np.where(has_ring, ring_i[1:] / np.maximum(ring[1:], 1.0), mean)
+    edge_mean = boundary_grad[1:] / np.maximum(boundary[1:], 1.0)
+    ring_edge = ring_grad[1:] / np.maximum(ring[1:], 1.0)
+    typical_area = ink_weighted_median(a, a)
+    typical_height = ink_weighted_median(height, a)
+    typical_stroke = ink_weighted_median(stroke, a)
+    typical_mean = ink_weighted_median(mean, a)
+    typical_contrast = ink_weighted_median(ring_mean - mean, a)
+    typical_edge = ink_weighted_median(edge_mean, a)
+    # ink of other components around each: box grown by h_typ, on β × β blocks
+    beta = block_size(rows, cols, typical_height)
+    integral = block_ink_integral(binary, beta, band_pixels=band_pixels)
+    grow = round(typical_height)
+    nr, nc = integral.shape[0] - 1, integral.shape[1] - 1
+    b_top = np.clip((top - grow) // beta, 0, nr)
+    b_left = np.clip((left - grow) // beta, 0, nc)
+    b_bottom = np.clip(-(-(top + height.astype(np.int64) + grow) // beta), 0, nr)
+    b_right = np.clip(-(-(left + width.astype(np.int64) + grow) // beta), 0, nc)
+    box_ink = (integral[b_bottom, b_right] - integral[b_top, b_right]
+               - integral[b_bottom, b_left] + integral[b_top, b_left]).astype(np.float64)
+    box_pixels = ((np.minimum(b_bottom * beta, rows) - b_top * beta)
+                  * (np.minimum(b_right * beta, cols) - b_left * beta)).astype(np.float64)
+    out = np.empty((count, len(FEATURES)), np.float32)
+    out[:, 0] = np.log1p(a)
+    out[:, 1] = np.log(a / typical_area)
+    out[:, 2] = np.log(height / typical_height)
+    out[:, 3] = np.log(width / typical_height)
+    out[:, 4] = a / (width * height)
+    out[:, 5] = np.log(stroke / typical_stroke)
+    out[:, 6] = (mean - float(ink_intensity)) / contrast
+    out[:, 7] = (ring_mean - mean) / contrast
+    out[:, 8] = dark[1:] / a
+    out[:, 9] = std / contrast
+    out[:, 10] = edge_mean / (4.0 * contrast)
+    out[:, 11] = ring_edge / (4.0 * contrast)
+    out[:, 12] = np.minimum(edge_mean / (4.0 * np.maximum(ring_mean - mean, 2.0)), 4.0)
+    out[:, 13] = np.maximum(box_ink - a, 0.0) / np.maximum(box_pixels - a, 1.0)
+    out[:, 14] = (mean - typical_mean) / contrast
+    out[:, 15] = np.log(np.maximum(ring_mean - mean, 1.0) / max(typical_contrast, 1.0))
+    out[:, 16] = np.log(np.maximum(edge_mean, 1.0) / max(typical_edge, 1.0))
+    return Components(labels, count, area, out)
+
+
+# --- the model at inference ----------------------------------------------------------------
+
+#: File name of the clean model shipped inside the package (``docbin/models/``).
+PACKAGED_NAME = "clean.onnx"
+META_FEATURES = "docbin.clean.features"
+META_VERSION = "docbin.clean.feature_version"
+META_THRESHOLD = "docbin.clean.threshold"
+META_DESCRIPTION = "docbin.clean.training_data"
+
+
+def drop_threshold(calibrated: float, balance: float) -> float:
+    """The probability of text under which a component is dropped, for a ``balance``.
+
+    ``balance`` 0.5 gives the model's calibrated threshold τ; toward 1 fewer components
+    are dropped (τ · 2(1 − balance), nothing at 1), toward 0 more (up to
+    ``max(τ, 0.5)`` at 0, the plain classifier decision)::
+
+        θ = τ · 2 (1 − balance)                        balance ≥ 0.5
+        θ = τ + (1 − 2 balance) · (max(τ, 0.5) − τ)    balance < 0.5
+    """
+    balance = float(balance)
+    if not 0.0 <= balance <= 1.0:
+        raise ValueError(f"balance must lie in [0, 1], got {balance!r}")
+    tau = float(calibrated)
+    if balance >= 0.5:
+        return tau * 2.0 * (1.0 - balance)
+    return tau + (1.0 - 2.0 * balance) * (max(tau, 0.5) - tau)
+
+
+class Cleaner:
+    """A clean model (ONNX): float32 features ``[n, len(FEATURES)]`` → p(text) ``[n]``.
+
+    Its metadata must list exactly :data:`FEATURES` at :data:`FEATURE_VERSION`, and may
+    state the calibrated drop threshold τ (:data:`META_THRESHOLD`, in (0, 1)).
+    """
+
+    def __init__(self, source, name: str | None = None):
+        import onnxruntime
+
+        self.name = name or str(source)
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        data = source.read_bytes() if hasattr(source, "read_bytes") else source
+        try:
+            self.session = onnxruntime.InferenceSession(
+                data, sess_options=options, providers=["CPUExecutionProvider"])
+        except Exception as error:  # onnxruntime raises its own exception types
+            first = str(error).splitlines()[0] if str(error) else type(error).__name__
+            raise ModelError(f"{self.name}: cannot load the clean model with onnxruntime "
+                             f"({first}); is it an ONNX file?") from error
+        props = dict(self.session.get_modelmeta().custom_metadata_map)
+        try:
+            features = json.loads(props[META_FEATURES])
+            version = props[META_VERSION]
+        except (KeyError, ValueError) as error:
+            raise ModelError(f"{self.name}: not a docbin clean model (metadata "
+                             f"{META_FEATURES} and {META_VERSION} missing or unreadable)") \
+                from error
+        if list(features) != list(FEATURES) or version != FEATURE_VERSION:
+            raise ModelError(f"{self.name}: the model reads features {features} (version "
+                             f"{version}), this docbin builds {list(FEATURES)} (version "
+                             f"{FEATURE_VERSION}); use a matching docbin release")
+        try:
+            self.threshold = float(props.get(META_THRESHOLD, DEFAULT_THRESHOLD))
+        except ValueError:
+            self.threshold = -1.0
+        if not 0.0 < self.threshold < 1.0:
+            raise ModelError(f"{self.name}: drop threshold {props.get(META_THRESHOLD)!r} "
+                             f"outside (0, 1)")
+        self.description = props.get(META_DESCRIPTION, "")
+        self._input = self.session.get_inputs()[0].name
+
+    def __call__(self, features: np.ndarray) -> np.ndarray:
+        if len(features) == 0:
+            return np.zeros(0, np.float32)
+        return self.session.run(None, {self._input: np.ascontiguousarray(
+            features, np.float32)})[0].reshape(-1)
+
+
+_cache: dict = {}
+_cache_lock = threading.Lock()
+
+
+def load_cleaner(path: str | None = None) -> Cleaner:
+    """The clean model at ``path``, or the one shipped in the package (cached).
+
+    Raises
+    ------
+    ModelError
+        The file is missing, is not ONNX, or its metadata (feature list, feature version,
+        threshold) does not match this docbin.
+    """
+    from importlib.resources import files
+    from pathlib import Path
+
+    if path is not None and str(path) != "":
+        source = Path(path).expanduser()
+        if not source.is_file():
+            raise ModelError(f"clean model file not found: {path}")
+        key, name = str(source.resolve()), str(path)
+    else:
+        source = files("docbin").joinpath("models", PACKAGED_NAME)
+        if not source.is_file():
+            raise ModelError(f"no clean model is installed (docbin/models/{PACKAGED_NAME})")
+        key, name = "packaged", PACKAGED_NAME
+    with _cache_lock:
+        if key not in _cache:
+            _cache[key] = Cleaner(source, name)
+        return _cache[key]
+
+
+def drop_components(binary: np.ndarray, labels: np.ndarray, dropped: np.ndarray, *,
+                    record: bool = False, band_pixels: int | None = None):
+    """Set the pixels of the labels where ``dropped`` (bool, per label, entry 0 False) is
+    True to background (255) in ``binary``, in place, band by band; with ``record`` return
+    the bool map of the dropped pixels (else None)."""
+    rows, cols = binary.shape
+    recorded = np.zeros((rows, cols), bool) if record else None
+    labels_flat = labels.reshape(-1)
+    for r0, r1 in _bands(rows, cols, band_pixels):
+        band = binary[r0:r1]
+        at = np.flatnonzero(cv2.compare(band, 0, cv2.CMP_EQ))  # text pixels of the band
+        at = at[dropped[labels_flat[r0 * cols + at]]]
+        if at.size:
+            r, c = np.divmod(at, cols)
+            band[r, c] = 255
+            if recorded is not None:
+                recorded[r0:r1][r, c] = True
+    return recorded
+
+
+def clean_components(gray: np.ndarray, binary: np.ndarray, page, *, cleaner: Cleaner,
+                     balance: float = 0.5, record: bool = False,
+                     band_pixels: int | None = None):
+    """Drop, whole, the text components the model finds unlikely to be text.
+
+    Parameters
+    ----------
+    gray : ndarray
+        uint8 (rows, cols) gray page.
+    binary : ndarray
+        uint8 (rows, cols) binarized page, text 0, background 255. **Modified in place**
+        (dropped components become 255) and returned.
+    page : PageStats
+        The page's statistics (``.ink_intensity`` T_I, ``.contour_intensity`` B_I).
+    cleaner : Cleaner
+        The model, :func:`load_cleaner`.
+    balance : float
+        In [0, 1]: toward 1 keeps more ink (drops less; nothing at 1), toward 0 drops more;
+        0.5 is the model's calibrated threshold (:func:`drop_threshold`).
+    record : bool
+        Also return the bool (rows, cols) map of the dropped pixels (``--explain``).
+
+    Returns
+    -------
+    binary : ndarray
+        The same array, cleaned.
+    info : dict
+        ``components`` (count), ``dropped`` (components), ``dropped_pixels`` (ink pixels),
+        ``threshold`` (θ: dropped where p(text) < θ), ``balance``, ``model``.
+    dropped_map : ndarray or None
+        With ``record``: bool (rows, cols), True on the dropped pixels; else None.
+
+    Notes
+    -----
+    A component is dropped iff ``p(text) < θ``; components are never reshaped, so every
+    pixel of the result is either the input's or background. Extra memory: the int32
+    labels and a 1-byte ink mask (5 B/px), plus band-sized temporaries (and 1 B/px for
+    ``record``).
+    """
+    gray = np.asarray(gray)
+    if gray.shape != binary.shape:
+        raise ValueError(f"gray {gray.shape} and binary {binary.shape} differ in shape")
+    if binary.dtype != np.uint8 or gray.dtype != np.uint8:
+        raise ValueError("gray and binary must be uint8")
+    threshold = drop_threshold(cleaner.threshold, balance)
+    comps = component_features(gray, binary, page.ink_intensity, page.contour_intensity,
+                               band_pixels=band_pixels)
+    info = {"model": cleaner.name, "balance": float(balance), "threshold": threshold,
+            "components": comps.count, "dropped": 0, "dropped_pixels": 0}
+    recorded = np.zeros(binary.shape, bool) if record else None
+    if comps.count == 0 or threshold <= 0.0:
+        return binary, info, recorded
+    probability = cleaner(comps.features)
+    dropped = np.zeros(comps.count + 1, bool)
+    dropped[1:] = probability < threshold
+    info["dropped"] = int(np.count_nonzero(dropped))
+    info["dropped_pixels"] = int(comps.area[dropped].sum())
+    if info["dropped"]:
+        recorded = drop_components(binary, comps.labels, dropped, record=record,
+                                   band_pixels=band_pixels)
+    return binary, info, recorded
