@@ -16,7 +16,7 @@ from docbin.method import surface as ms
 
 
 def _page(rows, cols, seed=0):
-    from tests.conftest import synthetic_page
+    from conftest import synthetic_page
 
     return synthetic_page(rows, cols, seed)
 
