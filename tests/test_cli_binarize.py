@@ -173,23 +173,27 @@ def test_explain_draws_the_regional_factor_map(run, tmp_path, make_page, method)
                  "--method", method)
     assert result.exit_code == 0, result.stderr
     record = json.loads((tmp_path / "out.json").read_text())
-    picture = tmp_path / "out.f.png"
-    assert record["factor_map_picture"] == str(picture)
+    picture = tmp_path / "out.explain.png"
+    assert record["picture"] == str(picture)
     with Image.open(picture) as shown:
         assert shown.mode == "RGB" and max(shown.size) > 200
         colours = np.asarray(shown)
+        region_width = shown.size[0]
     assert len(np.unique(colours.reshape(-1, 3), axis=0)) > 50  # the page and the colours
-    # page scope: one f per page, no picture
+    # page scope: one f per page, so the picture has no f map panel: input and output only
     result = run("binarize", source, tmp_path / "page-scope.png", "--explain", "--scope",
                  "page", "--method", method)
-    assert result.exit_code == 0 and not (tmp_path / "page-scope.f.png").exists()
+    assert result.exit_code == 0
+    with Image.open(tmp_path / "page-scope.explain.png") as shown:
+        assert shown.size[0] < region_width
     assert json.loads((tmp_path / "page-scope.json").read_text())["scope"] == "page"
     # an existing picture is kept unless --overwrite
     (tmp_path / "out.png").unlink()
     (tmp_path / "out.json").unlink()
     result = run("binarize", source, tmp_path / "out.png", "--explain", "--scope", "region",
                  "--method", method)
-    assert result.exit_code == ExitCode.output_error and "out.f.png exists" in result.stderr
+    assert result.exit_code == ExitCode.output_error and "out.explain.png exists" in \
+        result.stderr
     assert not (tmp_path / "out.png").exists()
 
 
@@ -200,7 +204,8 @@ def test_auto_scope_is_the_page(run, tmp_path, make_page, method):
                method).exit_code == 0
     record = json.loads((tmp_path / "out.json").read_text())
     assert record["scope"] == "page" and "regional" not in record
-    assert not (tmp_path / "out.f.png").exists()
+    with Image.open(tmp_path / "out.explain.png") as shown:  # input | output
+        assert shown.size[0] > 2 * 120
     explicit = docbin.binarize(dio.read_image(source).image, method, scope="page")
     assert (dio.read_image(tmp_path / "out.png").image == explicit.image).all()
 
@@ -211,10 +216,11 @@ def test_hybrid_explain_draws_the_refined_pixels(run, tmp_path, make_page):
     assert result.exit_code == 0, result.stderr
     record = json.loads((tmp_path / "out.json").read_text())
     hybrid = record["hybrid"]
-    assert hybrid["refined_pixels"] > 0 and record["refined_picture"] == str(
-        tmp_path / "out.refined.png")
+    assert hybrid["refined_pixels"] > 0 and record["picture"] == str(
+        tmp_path / "out.explain.png")
     assert hybrid["to_text"] + hybrid["to_background"] <= hybrid["refined_pixels"]
-    with Image.open(tmp_path / "out.refined.png") as shown:
+    with Image.open(tmp_path / "out.explain.png") as shown:  # input | output | refine
+        assert shown.size[0] > 3 * 260
         colours = np.asarray(shown.convert("RGB")).reshape(-1, 3)
     assert (colours == [255, 200, 0]).all(axis=1).any()  # confirmed pixels in yellow
     result = run("binarize", source, tmp_path / "x.png", "--method", "hybrid", "--scope",

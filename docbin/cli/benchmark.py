@@ -40,6 +40,13 @@ def benchmark(
     report: Annotated[Path | None, typer.Option(
         "--report", show_default=False,
         help="Also write the tables as Markdown to this file (replaced if it exists).")] = None,
+    html: Annotated[Path | None, typer.Option(
+        "--html", show_default=False,
+        help="Also write a visual report to this HTML file: the tables, sortable, and per "
+             "page the input, each method's output and its errors against the ground truth "
+             "(missed ink orange, false ink blue), pages where the methods differ most "
+             "first. Full-resolution pictures go to the folder <NAME>_files beside it. "
+             "Self-contained: open it in any browser.")] = None,
     jobs: Annotated[int, typer.Option(
         "--jobs", "-j", min=1, help="Worker processes (pages run in parallel; the timings "
         "then include the competition for CPU cores).")] = 1,
@@ -85,6 +92,7 @@ def benchmark(
         raise usage_error(str(error)) from None
     try:
         check_folder_of(report, "--report")
+        check_folder_of(html, "--html")
         found = find_collections(data, names)
         check_methods(methods, options)
         ocr_settings = _ocr_settings(ocr_language) if ocr else None
@@ -111,10 +119,14 @@ def benchmark(
             typer.echo(f"docbin: --ocr: {skipped} page(s) without a transcription skipped",
                        err=True)
 
+    try:
+        pictures = None if html is None else _picture_settings(html)
+    except (DocbinError, OSError) as error:
+        raise fail(error) from None
     outcomes = []
     with progress("benchmarking", total) as bar:
         for outcome in run_benchmark(found, methods, options=options, jobs=jobs,
-                                     ocr=ocr_settings):
+                                     ocr=ocr_settings, pictures=pictures):
             outcomes.append(outcome)
             advance(bar)
     summary = summarise(outcomes, methods)
@@ -130,8 +142,28 @@ def benchmark(
             write_text(report, render_markdown(summary, data=str(data), jobs=jobs))
         except (DocbinError, OSError) as error:
             raise fail(error) from None
+    if html is not None:
+        from docbin.evaluation.report import render_html
+
+        try:
+            write_text(html, render_html(summary, outcomes, data=str(data), jobs=jobs))
+        except (DocbinError, OSError) as error:
+            raise fail(error) from None
     if summary.failures:
         raise typer.Exit(int(ExitCode.failed_pages))
+
+
+def _picture_settings(html: Path):
+    """Where --html's full-resolution pictures go: ``<NAME>_files`` beside it (made, and
+    emptied of the pictures of an earlier report)."""
+    from docbin.evaluation.report import PictureSettings, files_folder
+
+    folder = files_folder(html)
+    folder.mkdir(exist_ok=True)
+    for old in folder.iterdir():
+        if old.is_file() and old.suffix in (".png", ".jpg"):
+            old.unlink()
+    return PictureSettings(folder.resolve(), link=folder.name)
 
 
 def _ocr_settings(language: str):

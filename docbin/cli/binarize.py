@@ -74,9 +74,9 @@ def binarize(
         "A single file uses every core through threads instead.")] = 0,
     explain: Annotated[bool, typer.Option(
         "--explain", help="Also write <output stem>.json with what was decided on the page "
-        "(T_I, B_I, K, f, timings); in the region scope also <output stem>.f.png, the "
-        "factor f(row, col) drawn over the page; with the hybrid <output stem>.refined.png, "
-        "the pixels its network re-decided.")] = False,
+        "(T_I, B_I, K, f, timings), and <output stem>.explain.png: the input, the output "
+        "and what each step decided side by side (with the hybrid, what its learned steps "
+        "changed; in the region scope, the factor f(row, col) over the page).")] = False,
     quiet: Annotated[bool, typer.Option(
         "--quiet", "-q", help="Print only errors.")] = False,
     dpi: Annotated[float | None, typer.Option(

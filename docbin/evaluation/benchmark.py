@@ -10,6 +10,8 @@ The library side of ``docbin evaluate`` and ``docbin benchmark``; nothing here p
 - :func:`run_benchmark` binarizes every page with docbin's methods and the baselines of
   :mod:`docbin.evaluation.baselines`, times the binarization, and scores it; :func:`summarise`
   averages per collection and overall; :func:`render_markdown` writes the report.
+  With picture settings each page's pictures are made as it is scored, for the HTML
+  report of :mod:`docbin.evaluation.report`.
 - With OCR settings (``docbin benchmark --ocr``), Tesseract also reads each binarized page
   and the gray page itself (the row ``gray``: Tesseract's own thresholding), and the text
   is scored against the page's transcription ``<collection>/txt/<NAME>.txt`` by character
@@ -368,6 +370,9 @@ class PageOutcome:
     name: str
     runs: list[PageRun] = field(default_factory=list)
     error: str | None = None
+    #: With picture settings: the page's thumbnails and full-resolution files
+    #: (:class:`docbin.evaluation.report.PagePictures`) for the HTML report.
+    pictures: object | None = None
 
 
 def method_function(method: str, options=None) -> Callable:
@@ -409,14 +414,19 @@ def benchmark_page(job: tuple) -> PageOutcome:
     """Binarize one page with every method, time it and score it (runs in workers too).
 
     ``job`` is ``(collection name, Pair of image and ground truth, methods, options)``,
-    optionally followed by :class:`docbin.evaluation.ocr.OcrSettings`: then Tesseract reads each
-    binarized page and the gray page (run :data:`GRAY`, DIBCO metrics NaN) and their
-    CER against the page's transcription joins the scores. Only the binarization is
-    timed; reading, OCR and scoring are not.
+    optionally followed by :class:`docbin.evaluation.ocr.OcrSettings` (or None): then
+    Tesseract reads each binarized page and the gray page (run :data:`GRAY`, DIBCO metrics
+    NaN) and their CER against the page's transcription joins the scores; and optionally by
+    :class:`docbin.evaluation.report.PictureSettings`: then the pictures of the HTML report
+    are made from the binary pages (:func:`docbin.evaluation.report.page_pictures`; the
+    hybrid records what its learned steps decided) into ``outcome.pictures``. Only the
+    binarization is timed; reading, OCR, scoring and pictures are not.
     """
 
     collection, pair, methods, options, *rest = job
     ocr_settings = rest[0] if rest else None
+    picture_settings = rest[1] if len(rest) > 1 else None
+    binaries, refined, dropped = {}, None, None
     outcome = PageOutcome(collection, pair.name)
     try:
 
@@ -434,19 +444,38 @@ def benchmark_page(job: tuple) -> PageOutcome:
                                         {**dict.fromkeys(metrics.METRICS, math.nan),
                                          **read_text(image)}, math.nan, megapixels))
         for method in methods:
-            function = method_function(method, options)
+            recorded = picture_settings is not None and method == "hybrid"
+            function = _recording_hybrid(options) if recorded else \
+                method_function(method, options)
             start = time.perf_counter()
             binary = function(image)
             seconds = time.perf_counter() - start
+            if recorded:
+                binary, refined, dropped = binary.image, binary.refined, binary.dropped
             scores = metrics.evaluate(binary, truth)
             if read_text is not None:
                 scores.update(read_text(binary))
             outcome.runs.append(PageRun(collection, method, pair.name, scores, seconds,
                                         megapixels))
+            if picture_settings is not None:
+                binaries[method] = binary
+        if picture_settings is not None:
+            from docbin.evaluation.report import page_pictures
+
+            outcome.pictures = page_pictures(collection, pair.name, image, truth, binaries,
+                                             picture_settings, refined, dropped)
     except (DocbinError, ValueError, OSError) as error:
         outcome.runs = []
         outcome.error = f"{collection}/{pair.name}: {error}"
     return outcome
+
+
+def _recording_hybrid(options) -> Callable:
+    """The hybrid as ``gray page → BinarizationResult`` with what its steps decided."""
+    from dataclasses import replace
+
+    options = replace(options or Options(), method="hybrid")
+    return lambda image: binarize(image, "hybrid", options=options, record_refined=True)
 
 
 def _ocr_reader(pair: Pair, settings) -> Callable:
@@ -463,15 +492,17 @@ def _init_worker() -> None:
 
 
 def run_benchmark(collections: Sequence[Collection], methods: Sequence[str], *, options=None,
-                  jobs: int = 1, ocr=None) -> Iterator[PageOutcome]:
+                  jobs: int = 1, ocr=None, pictures=None) -> Iterator[PageOutcome]:
     """Every page of ``collections`` through :func:`benchmark_page`, in order.
 
     With ``jobs`` > 1 pages run in that many worker processes (spawned); the per-page
     times then include the competition for CPU cores, so time with ``jobs = 1``.
     ``ocr`` (:class:`docbin.evaluation.ocr.OcrSettings`) adds the OCR scores; every page must then
-    have a transcription (see :func:`keep_transcribed`).
+    have a transcription (see :func:`keep_transcribed`). ``pictures``
+    (:class:`docbin.evaluation.report.PictureSettings`) makes each page's pictures for the
+    HTML report.
     """
-    job_list = [(collection.name, pair, tuple(methods), options, ocr)
+    job_list = [(collection.name, pair, tuple(methods), options, ocr, pictures)
                 for collection in collections for pair in collection.matching.pairs]
     if jobs <= 1 or len(job_list) <= 1:
         yield from map(benchmark_page, job_list)
