@@ -48,6 +48,15 @@ and calibrated on the split's training side only (models/README.md)::
     python benchmarks/generalization.py --clean --synth 40 --data ../shared/data/dev \
         --cache runs/gen --report runs/gen/clean_report.md --per-page runs/gen/clean_pages.csv
 
+``--whole`` measures the whole hybrid as the pipeline runs it (:func:`run_whole`): per split
+the surface network, the refinement network and the clean model, each trained on the split's
+training side only as above, and every test page through docbin.pipeline.binarize_with with
+these three models; rows classical, surface (alone), surface+refine (the pipeline's page
+before its clean step) and whole::
+
+    python benchmarks/generalization.py --whole --synth 40 --data ../shared/data/dev \
+        --cache runs/gen --report runs/gen/whole_report.md --per-page runs/gen/whole_pages.csv
+
 Page features are cached in ``--cache`` (delete it after changing docbin/method/refine.py).
 """
 
