@@ -257,11 +257,12 @@ def measure_page_blocks(image: np.ndarray, block: int, grid: tuple[int, int], *,
 
 class _SamplePass:
     """The statistics pass over one band (called per band, on any thread): the B_I and T_I
-    samples' histograms, the components of E in the band, and, with ``blocks`` = (block
-    size, (block rows, block cols)), the samples' histograms per block."""
+    samples' histograms, the components of E in the band, and the samples' histograms per
+    block of ``blocks`` = (block size, (block rows, block cols)); a page measured as a
+    whole is one block."""
 
     def __init__(self, image: np.ndarray, mask: np.ndarray, max_band: int,
-                 blocks: tuple | None) -> None:
+                 blocks: tuple) -> None:
         self.image, self.mask, self.max_band = image, mask, max_band
         self.table = acceptance_table(CONSTANTS.gamma).ravel()
         self.local = threading.local()
@@ -275,8 +276,6 @@ class _SamplePass:
         if not hasattr(self.local, "labels"):
             self.local.labels = np.empty((self.max_band, image.shape[1]), np.int32)
         labels = self.local.labels
-        if kernels.compiled is not None and self.blocks is None:
-            return (*_kernel_samples(image, mask, table, r0, r1, labels), None)
         if kernels.compiled is not None:
             block, (_, block_cols) = self.blocks
             first = r0 // block
@@ -288,14 +287,10 @@ class _SamplePass:
         edge = np.flatnonzero(mask[r0:r1].view(bool).reshape(-1))
         counts = in_blocks = None
         if edge.size:
-            if self.blocks is None:
-                contour, codes = _edge_pixel_counts(image, edge, r0, r1)
-                counts = contour, _accepted(codes, table)
-            else:
-                contour, codes, owner = _edge_pixel_counts(image, edge, r0, r1, owners=True)
-                accepted = table[codes]
-                counts = contour, np.bincount(codes[accepted] & 255, minlength=256)
-                in_blocks = self.band_blocks(edge, r0, r1, codes, owner, accepted)
+            contour, codes, owner = _edge_pixel_counts(image, edge, r0, r1, owners=True)
+            accepted = table[codes]
+            counts = contour, np.bincount(codes[accepted] & 255, minlength=256)
+            in_blocks = self.band_blocks(edge, r0, r1, codes, owner, accepted)
         return counts, _band_components(mask, edge, r0, r1, labels), in_blocks
 
     def band_blocks(self, edge, r0, r1, codes, owner, accepted):
@@ -332,15 +327,16 @@ def _page_values(image: np.ndarray, plan: list, contour_hist: np.ndarray,
 
 def _measure(image: np.ndarray, *, band_pixels: int | None = None,
              threads: int | None = None, blocks: tuple | None = None):
+    """(stats, edges, block histograms): without ``blocks``, the page is one block."""
     image = check_gray(image)
+    if blocks is None:
+        blocks = (max(image.shape), (1, 1))
     mask, threshold, levels = strong_edge_mask(image, band_pixels=band_pixels,
                                                threads=threads)
     plan = levels.plan
-    block_hists = None
-    if blocks is not None:
-        block, (block_rows, block_cols) = blocks
-        block_hists = BlockHistograms(block, np.zeros((block_rows, block_cols, 256), np.int64),
-                                      np.zeros((block_rows, block_cols, 256), np.int64))
+    block, (block_rows, block_cols) = blocks
+    block_hists = BlockHistograms(block, np.zeros((block_rows, block_cols, 256), np.int64),
+                                  np.zeros((block_rows, block_cols, 256), np.int64))
     sample_pass = _SamplePass(image, mask, max(r1 - r0 for r0, r1 in plan), blocks)
     contour_hist = np.zeros(256, np.int64)
     ink_hist = np.zeros(256, np.int64)
