@@ -48,6 +48,15 @@ and calibrated on the split's training side only (models/README.md)::
     python benchmarks/generalization.py --clean --synth 40 --data ../shared/data/dev \
         --cache runs/gen --report runs/gen/clean_report.md --per-page runs/gen/clean_pages.csv
 
+``--whole`` measures the whole hybrid as the pipeline runs it (:func:`run_whole`): per split
+the surface network, the refinement network and the clean model, each trained on the split's
+training side only as above, and every test page through docbin.pipeline.binarize_with with
+these three models; rows classical, surface (alone), surface+refine (the pipeline's page
+before its clean step) and whole::
+
+    python benchmarks/generalization.py --whole --synth 40 --data ../shared/data/dev \
+        --cache runs/gen --report runs/gen/whole_report.md --per-page runs/gen/whole_pages.csv
+
 Page features are cached in ``--cache`` (delete it after changing docbin/method/refine.py).
 """
 
@@ -385,16 +394,21 @@ def surface_refine_binarize(page: dict, model, refiner) -> tuple:
     return tuple(out)
 
 
-def surface_split(name: str, train: list[dict], test: list[dict], cache: Path, config,
-                  scores: dict, refiner=None) -> tuple[list[dict], list[dict], float]:
-    """Train the surface network on ``train`` (cached per split), score ``test``: per page
-    classical and surface-step scores (cached in ``scores`` by split and page)."""
+def split_tag(name: str) -> str:
+    """A split's name as a file-name part (``family-out: others → DIBCO`` →
+    ``family-out_others-DIBCO``)."""
+    return name.replace(" ", "").replace(":", "_").replace("→", "-")
+
+
+def split_surface_network(name: str, train: list[dict], cache: Path, config):
+    """(surface model, stored path, seconds): the surface network of a split, trained on
+    the prepared pages ``train`` (docbin.training.surface.fit) or loaded from ``cache``."""
     import torch
 
     from docbin.training import surface as ts
 
-    tag = name.replace(" ", "").replace(":", "_").replace("→", "-")
-    stored = cache / "surface-models" / f"{tag}_{config.steps}_{config.mu}_{config.regret}.pt"
+    stored = cache / "surface-models" / (
+        f"{split_tag(name)}_{config.steps}_{config.mu}_{config.regret}.pt")
     start = time.perf_counter()
     if stored.exists():
         net = ts.build_network(config.channels, delta_max=config.delta_max, width=config.width)
@@ -404,7 +418,25 @@ def surface_split(name: str, train: list[dict], test: list[dict], cache: Path, c
         stored.parent.mkdir(parents=True, exist_ok=True)
         torch.save(net.state_dict(), stored)
     seconds = time.perf_counter() - start
-    model = ts.TorchSurfaceModel(net.eval(), config.channels)
+    return ts.TorchSurfaceModel(net.eval(), config.channels), stored, seconds
+
+
+def split_refiner(name: str, train_collections, refine_pages: list, refine_synth: list,
+                  cache: Path) -> _SplitRefiner:
+    """The split's refinement network in the shipped form (refine-wide-add-reach1+synth:
+    band δ = 0.2, collections weighted equally, the generated pages as one more
+    collection), trained on its training collections only (cached in ``cache/models``)."""
+    train = [p for p in refine_pages if p.collection in train_collections] + refine_synth
+    predict = cached_fit(cache / "models" / f"{split_tag(name)}_0.2_collection_1_1.pt",
+                         lambda: train_variant(train, "0.2", "collection"))
+    return _SplitRefiner(predict, split_tag(name))
+
+
+def surface_split(name: str, train: list[dict], test: list[dict], cache: Path, config,
+                  scores: dict, refiner=None) -> tuple[list[dict], list[dict], float]:
+    """Train the surface network on ``train`` (cached per split), score ``test``: per page
+    classical and surface-step scores (cached in ``scores`` by split and page)."""
+    model, stored, seconds = split_surface_network(name, train, cache, config)
     base, got = [], []
     for page in test:
         key = f"{stored.name}|{page['image_path']}"
@@ -462,11 +494,7 @@ def run_surface(args, roots) -> list[str]:
         test = [p for p in pages if p["collection"] in test_c]
         refiner = None
         if args.surface_refine:
-            tag = name.replace(" ", "").replace(":", "_").replace("→", "-")
-            refine_train = [p for p in refine_pages if p.collection in train_c] + refine_synth
-            predict = cached_fit(args.cache / "models" / f"{tag}_0.2_collection_1_1.pt",
-                                 lambda pages=refine_train: train_variant(pages, "0.2", "collection"))
-            refiner = _SplitRefiner(predict, tag)
+            refiner = split_refiner(name, train_c, refine_pages, refine_synth, args.cache)
         base, results, seconds = surface_split(name, train, test, args.cache, config, scores,
                                                refiner)
         stored.write_text(json.dumps(scores))
@@ -481,7 +509,8 @@ def run_surface(args, roots) -> list[str]:
                          f"{better} | {worse} | {'' if label == 'classical' else f'{seconds:.0f}'} |")
             if name.startswith("loco"):
                 loco[label] += [(str(p["collection"]), d, s) for p, d, s in zip(test, delta, rows)]
-        print("\n".join(lines[-1 - len(labels):]), file=sys.stderr, flush=True)
+        print("\n".join(lines[-1 - len(labels):]) + f"\n  {name}: {seconds:.0f} s",
+              file=sys.stderr, flush=True)
     for label, keep in (("loco: all pages", lambda c: True),
                         ("loco: DIBCO folds", lambda c: c in DIBCO)):
         for variant, rows in loco.items():
@@ -525,11 +554,30 @@ def main(argv=None) -> int:
                         "refine-wide-add-reach1+synth; needs --synth)")
     parser.add_argument("--clean", action="store_true", help="measure the clean step "
                         "instead (see clean_main)")
+    parser.add_argument("--whole", action="store_true", help="measure the whole hybrid "
+                        "instead: surface → refine → clean, each step trained on the split's "
+                        "training side (see run_whole; needs --synth 40)")
     args = parser.parse_args(argv)
     if args.clean:
         return clean_main(args)
     if not args.data.is_dir():
         raise SystemExit(f"no development data at {args.data}: pass --data")
+    if args.whole:
+        lines, page_rows = run_whole(args, [args.data])
+        text = "\n".join(lines)
+        print(text)
+        if args.report:
+            args.report.parent.mkdir(parents=True, exist_ok=True)
+            args.report.write_text(text + "\n")
+        if args.per_page:
+            import csv
+
+            with args.per_page.open("w", newline="") as handle:
+                writer = csv.writer(handle)
+                writer.writerow(["split", "method", "collection", "page", "fm_classical",
+                                 "fm"])
+                writer.writerows(page_rows)
+        return 0
     if args.variants == "surface":  # the surface step: its own cache, training and table
         lines = run_surface(args, [args.data])
         text = "\n".join(lines)
@@ -827,6 +875,173 @@ def clean_main(args) -> int:
             writer.writerow(["split", "method", "collection", "page", "fm_classical", "fm"])
             writer.writerows(rows_out)
     return 0
+
+
+# --- the whole hybrid (docbin/pipeline.py: surface → decision with refine → clean) ----------
+#
+#     python benchmarks/generalization.py --whole --synth 40 --cache runs/gen \
+#         --splits era-out,family-out --report runs/gen/whole_report.md
+#
+# For every split, the three learned steps each trained on the split's training side only,
+# exactly as the per-step measurements above train them: the surface network
+# (:func:`split_surface_network`, the pages of docbin.training.surface and ``--synth``
+# generated pages), the refinement network in the shipped form (:func:`split_refiner`) and
+# the clean model with τ calibrated on held-out folds of the training collections
+# (:func:`split_cleaner`). Every test page then goes through docbin.pipeline.binarize_with,
+# the pipeline's own steps, with these three models. Rows: classical; surface (the surface
+# step alone, :func:`surface_split`, cached with the surface runs); surface+refine (the
+# pipeline's page before its clean step: the whole result with the dropped components put
+# back); whole. "+1 / −1 FM" against classical.
+
+
+class _SplitCleaner:
+    """The split's clean model (a torch predictor of docbin.training.clean.fit_calibrated)
+    with the attributes docbin.method.clean.clean_components reads: ``threshold`` (the
+    calibrated τ) and ``name``."""
+
+    def __init__(self, predict, threshold: float, name: str):
+        self.predict, self.threshold, self.name = predict, float(threshold), name
+
+    def __call__(self, features):
+        if len(features) == 0:
+            return np.zeros(0, np.float32)
+        return self.predict(np.asarray(features, np.float32)).reshape(-1)
+
+
+def split_cleaner(name: str, train_collections, components: dict, cache: Path
+                  ) -> tuple[_SplitCleaner, float]:
+    """(clean model, seconds): the split's clean model, trained as the shipped one
+    (docbin.training.clean.fit_calibrated) on the classical components of the training
+    collections' pages and the generated pages (collection ``synth``) of ``components``
+    (:func:`_clean_components_cache`); cached in ``cache/clean-models`` with its τ."""
+    import json
+
+    from docbin.training.clean import fit_calibrated
+
+    synth = sum(1 for key in components if key[0] == "synth")
+    train = [page for key, page in components.items()
+             if key[0] in train_collections or key[0] == "synth"]
+    stored = cache / "clean-models" / f"{split_tag(name)}_s{synth}.pt"
+    calibration = stored.with_suffix(".json")
+
+    def fit():
+        predict, tau, table = fit_calibrated(train)
+        calibration.parent.mkdir(parents=True, exist_ok=True)
+        calibration.write_text(json.dumps({"tau": tau, "table": table}))
+        return predict
+
+    start = time.perf_counter()
+    predict = cached_fit(stored, fit)
+    seconds = time.perf_counter() - start
+    tau = json.loads(calibration.read_text())["tau"]
+    return _SplitCleaner(predict, tau, split_tag(name)), seconds
+
+
+def whole_binarize(page: dict, surface_model, refiner, cleaner) -> dict:
+    """Ink masks of a prepared page through docbin.pipeline.binarize_with (``--method
+    hybrid``, balance 0.5) with the split's three models: ``whole`` (the pipeline's result)
+    and ``surface+refine`` (its page before the clean step: the clean step only turns
+    whole components to background, so that page is the result with the recorded dropped
+    pixels put back); with the clean step's record."""
+    from docbin.io import read_image
+    from docbin.options import Options
+    from docbin.pipeline import binarize_with
+
+    gray = read_image(page["image_path"]).image
+    result = binarize_with(gray, Options(method="hybrid"), surface_model=surface_model,
+                           network=refiner, cleaner=cleaner, record_refined=True)
+    whole = result.ink
+    before_clean = whole if result.dropped is None else whole | result.dropped
+    return {"whole": whole, "surface+refine": before_clean, "clean": result.info["clean"]}
+
+
+def summary_line(name: str, pages: int, label: str, rows: list[dict], base: list[dict],
+                 extra: str = "") -> str:
+    """A table line: means of METRICS over ``rows``, pages that gain / lose more than 1 FM
+    against ``base`` (the same pages' classical scores)."""
+    mean = {k: np.mean([s[k] for s in rows]) for k in METRICS}
+    delta = [g["fm"] - b["fm"] for g, b in zip(rows, base)]
+    better = "" if label == "classical" else sum(d > 1 for d in delta)
+    worse = "" if label == "classical" else sum(d < -1 for d in delta)
+    return (f"| {name} | {pages} | {label} | {mean['fm']:.2f} | {mean['pfm']:.2f} | "
+            f"{mean['psnr']:.2f} | {mean['drd']:.2f} | {better} | {worse} | {extra} |")
+
+
+def run_whole(args, roots) -> tuple[list[str], list[tuple]]:
+    """The whole hybrid of every split (see the comment above): the table's lines and the
+    per-page rows (split, method, collection, page, FM classical, FM)."""
+    import json
+
+    import torch
+
+    from docbin.training import surface as ts
+
+    torch.set_num_threads(1)
+    if not args.synth:
+        raise SystemExit("--whole trains the steps as shipped: pass --synth 40")
+    pages, generated = surface_pages(roots, args.cache, args.synth)
+    refine_roots = list(roots) + [make_synthetic(args.cache / "synth-data", args.synth)]
+    refine_pages = build_cache(refine_roots, args.cache / "pages", args.jobs)
+    refine_synth = [p for p in refine_pages if p.collection == "synth"]
+    components = _clean_components_cache(roots, args.cache / "clean", args.synth)
+    collections = sorted({str(p["collection"]) for p in pages},
+                         key=lambda c: (c not in DIBCO, c))
+    chosen = splits(collections)
+    if args.splits != "all":
+        prefixes = args.splits.split(",")
+        chosen = [s for s in chosen if any(s[0].startswith(p) for p in prefixes)]
+    config = ts.TrainConfig(steps=args.surface_steps, mu=args.surface_mu,
+                            regret=args.surface_regret)
+    surface_stored = args.cache / "surface_scores.json"
+    surface_scores = json.loads(surface_stored.read_text()) if surface_stored.exists() else {}
+    whole_stored = args.cache / "whole_scores.json"
+    whole_scores = json.loads(whole_stored.read_text()) if whole_stored.exists() else {}
+    labels = ("surface", "surface+refine", "whole")
+    lines = [("| split | test pages | method | FM | p-FM | PSNR | DRD | pages +1 FM | "
+              "pages −1 FM | clean τ |"), "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+    loco, page_rows = defaultdict(list), []
+    for name, train_c, test_c in chosen:
+        start = time.perf_counter()
+        train = [p for p in pages if p["collection"] in train_c] + generated
+        test = [p for p in pages if p["collection"] in test_c]
+        base, surface_only, _ = surface_split(name, train, test, args.cache, config,
+                                              surface_scores)
+        surface_stored.write_text(json.dumps(surface_scores))
+        model, _, _ = split_surface_network(name, train, args.cache, config)
+        refiner = split_refiner(name, train_c, refine_pages, refine_synth, args.cache)
+        cleaner, _ = split_cleaner(name, train_c, components, args.cache)
+        got = {label: [] for label in labels}
+        for page in test:
+            key = f"{split_tag(name)}|{page['image_path']}"
+            if key not in whole_scores:
+                masks = whole_binarize(page, model, refiner, cleaner)
+                gt = page_gt(page)
+                whole_scores[key] = {m: score(masks[m], gt) for m in labels[1:]}
+                whole_scores[key]["dropped"] = masks["clean"]["dropped"]
+            got["surface"].append(surface_only[len(got["whole"])]["surface"])
+            for m in labels[1:]:
+                got[m].append(whole_scores[key][m])
+        whole_stored.write_text(json.dumps(whole_scores))
+        seconds = time.perf_counter() - start
+        for label, rows in [("classical", base)] + [(m, got[m]) for m in labels]:
+            extra = f"{cleaner.threshold}" if label == "whole" else ""
+            lines.append(summary_line(name, len(test), label, rows, base, extra))
+            page_rows += [(name, label, str(p["collection"]), Path(p["image_path"]).stem,
+                           f"{b['fm']:.3f}", f"{g['fm']:.3f}")
+                          for p, b, g in zip(test, base, rows)]
+            if name.startswith("loco"):
+                loco[label] += [(str(p["collection"]), b, g)
+                                for p, b, g in zip(test, base, rows)]
+        print("\n".join(lines[-1 - len(labels):]) + f"\n  {name}: {seconds:.0f} s",
+              file=sys.stderr, flush=True)
+    for label, keep in (("loco: all pages", lambda c: True),
+                        ("loco: DIBCO folds", lambda c: c in DIBCO)):
+        for method, rows in loco.items():
+            rows = [r for r in rows if keep(r[0])]
+            if rows:
+                lines.append(summary_line(label, len(rows), method, [r[2] for r in rows],
+                                          [r[1] for r in rows]))
+    return lines, page_rows
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ from docbin.method.stats import PageStats, measure_page_blocks
 from docbin.method.surface import PATCH_SIZE, logistic_surface, patch_grid_shape
 from docbin.options import Options
 
-__all__ = ["BinarizationResult", "PageContext", "binarize"]
+__all__ = ["BinarizationResult", "PageContext", "binarize", "binarize_with"]
 
 
 @dataclass
@@ -219,12 +219,28 @@ def binarize(image: np.ndarray, method: str | None = None, *, options: Options |
         options = Options(**kwargs)
     elif kwargs:
         options = replace(options, **kwargs)
-    context = PageContext(as_gray(image), options, record=record_refined)
     steps = options.resolved_steps
     # load (and check) every model before the costly statistics
     surface_model = _adjust.load_surface_model() if "surface" in steps else None
     network = _refine.load_refiner(options.model) if "refine" in steps else None
     cleaner = _clean.load_cleaner() if "clean" in steps else None
+    return binarize_with(image, options, surface_model=surface_model, network=network,
+                         cleaner=cleaner, record_refined=record_refined)
+
+
+def binarize_with(image: np.ndarray, options: Options, *, surface_model=None, network=None,
+                  cleaner=None, record_refined: bool = False) -> BinarizationResult:
+    """The steps of :func:`binarize` with the given models: a learned step runs iff its
+    model is given (``surface_model`` as :func:`docbin.method.adjust.load_surface_model`
+    returns it, ``network`` as :func:`docbin.method.refine.load_refiner`, ``cleaner`` as
+    :func:`docbin.method.clean.load_cleaner`, or objects with the same interface).
+
+    :func:`binarize` loads the shipped models of ``options.steps`` and calls this; the
+    benchmarks call it with models trained on part of the development pages.
+    """
+    context = PageContext(as_gray(image), options, record=record_refined)
+    steps = [step for step, model in (("surface", surface_model), ("refine", network),
+                                      ("clean", cleaner)) if model is not None]
     measure(context, patch_blocks=surface_model is not None)
     if surface_model is not None:
         adjust_surface(context, surface_model)
