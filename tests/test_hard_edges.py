@@ -152,24 +152,27 @@ def test_a_server_that_is_not_a_scheduler_is_one_line_and_leaves_nothing(
     assert not out.exists() and not manifest.exists()
 
 
-def test_a_scheduler_without_workers_is_reported_and_given_up(run, tmp_path, make_page):
-    distributed = pytest.importorskip("distributed")
+def test_a_scheduler_without_workers_is_reported_and_given_up(monkeypatch):
     from docbin.batch import cluster as cluster_module
 
-    scheduler = distributed.LocalCluster(n_workers=0, processes=False,
-                                         dashboard_address=None)
+    class NoWorkers:  # a scheduler's client that never sees a worker join
+        def scheduler_info(self):
+            return {"workers": {}}
+
+    monkeypatch.setattr(cluster_module, "WORKERS_NOTICE", 0.2)
     notices = []
-    try:
-        with pytest.raises(SetupError, match="no worker"):
-            cluster_module.DaskExecutor.connect(scheduler.scheduler_address, 0.6,
-                                                notice=notices.append)
-        cluster_module.WORKERS_NOTICE, saved = 0.1, cluster_module.WORKERS_NOTICE
-        try:
-            with pytest.raises(SetupError):
-                cluster_module.DaskExecutor.connect(scheduler.scheduler_address, 0.6,
-                                                    notice=notices.append)
-        finally:
-            cluster_module.WORKERS_NOTICE = saved
-    finally:
-        scheduler.close()
-    assert notices and "no worker yet" in notices[0]
+    executor = cluster_module.DaskExecutor(NoWorkers())
+    start = time.monotonic()
+    with pytest.raises(SetupError, match="no worker after 0.8 s"):
+        executor.wait_for_workers(0.8, notice=notices.append)
+    assert 0.7 < time.monotonic() - start < 5
+    assert len(notices) == 1 and "no worker yet" in notices[0]
+
+    class LateWorker(NoWorkers):  # a worker joins after a while: the wait ends
+        calls = 0
+
+        def scheduler_info(self):
+            self.calls += 1
+            return {"workers": {"tcp://w": {}} if self.calls > 3 else {}}
+
+    cluster_module.DaskExecutor(LateWorker()).wait_for_workers(5.0)
