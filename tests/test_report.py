@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from docbin import synth
 from docbin.cli import app
 from docbin.evaluation import benchmark, report
+from docbin.evaluation import pictures as report_pictures
 
 
 def save(path: Path, image: np.ndarray) -> Path:
@@ -38,16 +39,16 @@ def test_error_overlay_against_per_pixel_reference():
     rng = np.random.default_rng(3)
     binary = np.where(rng.random((23, 31)) < 0.4, 0, 255).astype(np.uint8)
     truth = np.where(rng.random((23, 31)) < 0.3, 0, 255).astype(np.uint8)
-    overlay = report.error_overlay(binary, truth)
+    overlay = report_pictures.error_overlay(binary, truth)
     for row in range(binary.shape[0]):
         for col in range(binary.shape[1]):
             ink, true_ink = binary[row, col] == 0, truth[row, col] == 0
-            expected = (report.CORRECT_INK if ink and true_ink else
-                        report.MISSED_INK if true_ink else
-                        report.FALSE_INK if ink else report.PAPER)
+            expected = (report_pictures.CORRECT_INK if ink and true_ink else
+                        report_pictures.MISSED_INK if true_ink else
+                        report_pictures.FALSE_INK if ink else report_pictures.PAPER)
             assert tuple(overlay[row, col]) == expected
     # the three classes of ink are told apart, and none is the paper's colour
-    assert len({report.CORRECT_INK, report.MISSED_INK, report.FALSE_INK, report.PAPER}) == 4
+    assert len({report_pictures.CORRECT_INK, report_pictures.MISSED_INK, report_pictures.FALSE_INK, report_pictures.PAPER}) == 4
 
 
 def test_steps_overlay_draws_the_refine_codes():
@@ -55,16 +56,16 @@ def test_steps_overlay_draws_the_refine_codes():
     binary[1, :] = 0
     refined = np.zeros((4, 5), np.uint8)
     refined[1, 0], refined[2, 2], refined[1, 4] = 2, 3, 1
-    overlay = report.steps_overlay(binary, refined)
-    assert tuple(overlay[1, 0]) == report.MADE_TEXT
-    assert tuple(overlay[2, 2]) == report.MADE_BACKGROUND
-    assert tuple(overlay[1, 4]) == report.OUTPUT_INK == tuple(overlay[1, 2])
-    assert tuple(overlay[0, 0]) == report.PAPER
+    overlay = report_pictures.steps_overlay(binary, refined)
+    assert tuple(overlay[1, 0]) == report_pictures.MADE_TEXT
+    assert tuple(overlay[2, 2]) == report_pictures.MADE_BACKGROUND
+    assert tuple(overlay[1, 4]) == report_pictures.OUTPUT_INK == tuple(overlay[1, 2])
+    assert tuple(overlay[0, 0]) == report_pictures.PAPER
     dropped = np.zeros((4, 5), bool)
     dropped[3, 1] = True
-    overlay = report.steps_overlay(binary, None, dropped)
-    assert tuple(overlay[3, 1]) == report.DROPPED_INK
-    assert tuple(overlay[1, 0]) == report.OUTPUT_INK  # no refine record: the output's ink
+    overlay = report_pictures.steps_overlay(binary, None, dropped)
+    assert tuple(overlay[3, 1]) == report_pictures.DROPPED_INK
+    assert tuple(overlay[1, 0]) == report_pictures.OUTPUT_INK  # no refine record: the output's ink
 
 
 def decode_data_uri(uri: str) -> Image.Image:
@@ -79,8 +80,8 @@ def test_page_pictures_thumbnails_and_full_resolution_files(tmp_path):
     binary = np.where(page < 128, 0, 255).astype(np.uint8)
     refined = np.zeros(page.shape, np.uint8)
     refined[10:20, 10:30] = 2
-    settings = report.PictureSettings(tmp_path, link="report_files", thumbnail_width=100)
-    pictures = report.page_pictures("c", "p", page, truth,
+    settings = report_pictures.PictureSettings(tmp_path, link="report_files", thumbnail_width=100)
+    pictures = report_pictures.page_pictures("c", "p", page, truth,
                                     {"otsu": binary, "hybrid": binary}, settings, refined)
     assert pictures.size == (150, 400)
     assert set(pictures.methods["otsu"]) == {"output", "errors"}
@@ -93,9 +94,9 @@ def test_page_pictures_thumbnails_and_full_resolution_files(tmp_path):
     assert np.array_equal(np.asarray(Image.open(tmp_path / "c-p.otsu.png").convert("L")),
                           binary)
     errors = Image.open(tmp_path / "c-p.otsu.errors.png").convert("RGB")
-    assert np.array_equal(np.asarray(errors), report.error_overlay(binary, truth))
+    assert np.array_equal(np.asarray(errors), report_pictures.error_overlay(binary, truth))
     steps = Image.open(tmp_path / "c-p.hybrid.steps.png").convert("RGB")
-    assert np.array_equal(np.asarray(steps), report.steps_overlay(binary, refined))
+    assert np.array_equal(np.asarray(steps), report_pictures.steps_overlay(binary, refined))
     assert Image.open(tmp_path / "c-p.input.jpg").size == (400, 150)
 
 
@@ -106,7 +107,7 @@ def test_benchmark_page_pictures_only_when_asked(tmp_path):
     methods = ("classical", "hybrid", "otsu")
     plain = benchmark.benchmark_page(("alpha", pair, methods, None))
     assert plain.pictures is None
-    settings = report.PictureSettings(tmp_path / "files")
+    settings = report_pictures.PictureSettings(tmp_path / "files")
     settings.folder.mkdir()
     drawn = benchmark.benchmark_page(("alpha", pair, methods, None, None, settings))
     assert drawn.error is None and set(drawn.pictures.methods) == set(methods)

@@ -156,7 +156,7 @@ def benchmark(
 def _picture_settings(html: Path):
     """Where --html's full-resolution pictures go: ``<NAME>_files`` beside it (made, and
     emptied of the pictures of an earlier report)."""
-    from docbin.evaluation.report import PictureSettings, files_folder
+    from docbin.evaluation.pictures import PictureSettings, files_folder
 
     folder = files_folder(html)
     folder.mkdir(exist_ok=True)

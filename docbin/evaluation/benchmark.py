@@ -43,6 +43,7 @@ from docbin.evaluation.ocr import (
     tesseract_text,
     transcription_path,
 )
+from docbin.evaluation.pictures import page_pictures
 from docbin.io import IMAGE_SUFFIXES, read_image
 from docbin.method.refine import load_refiner
 from docbin.options import METHODS, Options
@@ -417,8 +418,8 @@ def benchmark_page(job: tuple) -> PageOutcome:
     optionally followed by :class:`docbin.evaluation.ocr.OcrSettings` (or None): then
     Tesseract reads each binarized page and the gray page (run :data:`GRAY`, DIBCO metrics
     NaN) and their CER against the page's transcription joins the scores; and optionally by
-    :class:`docbin.evaluation.report.PictureSettings`: then the pictures of the HTML report
-    are made from the binary pages (:func:`docbin.evaluation.report.page_pictures`; the
+    :class:`docbin.evaluation.pictures.PictureSettings`: then the pictures of the HTML report
+    are made from the binary pages (:func:`docbin.evaluation.pictures.page_pictures`; the
     hybrid records what its learned steps decided) into ``outcome.pictures``. Only the
     binarization is timed; reading, OCR, scoring and pictures are not.
     """
@@ -460,8 +461,6 @@ def benchmark_page(job: tuple) -> PageOutcome:
             if picture_settings is not None:
                 binaries[method] = binary
         if picture_settings is not None:
-            from docbin.evaluation.report import page_pictures
-
             outcome.pictures = page_pictures(collection, pair.name, image, truth, binaries,
                                              picture_settings, refined, dropped)
     except (DocbinError, ValueError, OSError) as error:
@@ -499,7 +498,7 @@ def run_benchmark(collections: Sequence[Collection], methods: Sequence[str], *, 
     times then include the competition for CPU cores, so time with ``jobs = 1``.
     ``ocr`` (:class:`docbin.evaluation.ocr.OcrSettings`) adds the OCR scores; every page must then
     have a transcription (see :func:`keep_transcribed`). ``pictures``
-    (:class:`docbin.evaluation.report.PictureSettings`) makes each page's pictures for the
+    (:class:`docbin.evaluation.pictures.PictureSettings`) makes each page's pictures for the
     HTML report.
     """
     job_list = [(collection.name, pair, tuple(methods), options, ocr, pictures)

@@ -4,268 +4,34 @@ One self-contained HTML file (no server, no network): the summary tables, sortab
 clicking a header, and one panel per page with the input, each method's output and its
 error overlay, each with its metrics. Small thumbnails are inlined as ``data:`` URIs;
 the full-resolution pictures shown on click go to a folder beside the report,
-``<report stem>_files/``.
-
-- :func:`page_pictures` is called once per page by
-  :func:`docbin.evaluation.benchmark.benchmark_page` (in the worker that binarized it)
-  with the binary pages still in memory; it encodes the thumbnails and writes the
-  full-resolution files, so only a few kilobytes per page are kept until the end.
-- :func:`error_overlay` colours each pixel by what the output did with the ground truth.
-- :func:`render_html` fills the Jinja2 template ``templates/report.html.j2``.
-
-Colours are from the Okabe–Ito palette, distinct for the common colour-vision
-deficiencies: missed ink (ground truth ink the method left as paper) orange ``#E69F00``,
-false ink (paper the method made ink) blue ``#0072B2``, correct ink black, paper white.
-The hybrid's learned steps: pixels the refine step made text bluish green ``#009E73``,
-made background reddish purple ``#CC79A7``, ink components the clean step dropped
-vermillion ``#D55E00``, over the output in light gray.
+``<report stem>_files/``. The pictures are made by :mod:`docbin.evaluation.pictures`;
+:func:`render_html` fills the Jinja2 template ``templates/report.html.j2``.
 """
 
 from __future__ import annotations
 
-import base64
 import math
-from dataclasses import dataclass, field
-from pathlib import Path
 
-import numpy as np
+from docbin import __version__
+from docbin.evaluation.benchmark import (
+    BENCHMARK_METRICS,
+    DOCBIN_METHODS,
+    GRAY,
+    TITLES,
+    format_value,
+    summary_table,
+)
+from docbin.evaluation.ocr import OCR_METRICS
+from docbin.evaluation.pictures import (
+    CORRECT_INK,
+    DROPPED_INK,
+    FALSE_INK,
+    MADE_BACKGROUND,
+    MADE_TEXT,
+    MISSED_INK,
+    THUMBNAIL_WIDTH,
+)
 
-from docbin.errors import OutputError
-
-#: Overlay colours (RGB).
-PAPER = (255, 255, 255)
-CORRECT_INK = (0, 0, 0)
-MISSED_INK = (0xE6, 0x9F, 0x00)  # Okabe–Ito orange
-FALSE_INK = (0x00, 0x72, 0xB2)  # Okabe–Ito blue
-MADE_TEXT = (0x00, 0x9E, 0x73)  # Okabe–Ito bluish green
-MADE_BACKGROUND = (0xCC, 0x79, 0xA7)  # Okabe–Ito reddish purple
-DROPPED_INK = (0xD5, 0x5E, 0x00)  # Okabe–Ito vermillion
-OUTPUT_INK = (170, 170, 170)  # the hybrid's output under its steps
-#: Thumbnail width in pixels, and WebP quality (0–100) of the thumbnails.
-THUMBNAIL_WIDTH = 320
-THUMBNAIL_QUALITY = 70
-#: The view names of a method cell.
-VIEWS = ("output", "errors")
-
-
-@dataclass
-class Picture:
-    """One picture of a page panel: an inlined thumbnail and its full-resolution file."""
-
-    thumbnail: str  # data: URI
-    full: str | None  # path relative to the report, or None when not written
-
-
-@dataclass
-class PagePictures:
-    """The pictures of one page: the input, and per method its views (``output``,
-    ``errors`` and, for the hybrid with a refine record, ``steps``)."""
-
-    input: Picture
-    methods: dict[str, dict[str, Picture]] = field(default_factory=dict)
-    size: tuple[int, int] = (0, 0)  # (rows, cols)
-
-
-@dataclass(frozen=True)
-class PictureSettings:
-    """Where :func:`page_pictures` writes full-resolution files.
-
-    Attributes
-    ----------
-    folder : Path or None
-        The folder of full-resolution pictures (``<report stem>_files``); None writes none
-        (the thumbnails only).
-    link : str
-        How the report names that folder (relative to the report).
-    thumbnail_width : int
-        Width of the thumbnails in pixels (never more than the page's).
-    """
-
-    folder: Path | None
-    link: str = ""
-    thumbnail_width: int = THUMBNAIL_WIDTH
-
-
-def files_folder(report: Path) -> Path:
-    """The folder of full-resolution pictures beside ``report``: ``<stem>_files``."""
-    report = Path(report)
-    return report.with_name(f"{report.stem}_files")
-
-
-#: The palettes of the overlays, indexed by :func:`error_codes` and :func:`steps_codes`.
-ERROR_PALETTE = np.array([PAPER, FALSE_INK, MISSED_INK, CORRECT_INK], np.uint8)
-STEPS_PALETTE = np.array([PAPER, OUTPUT_INK, MADE_TEXT, MADE_BACKGROUND, DROPPED_INK],
-                         np.uint8)
-
-
-def error_codes(binary: np.ndarray, truth: np.ndarray) -> np.ndarray:
-    """Per pixel, what ``binary`` did with ``truth``: uint8 (rows, cols) codes.
-
-    Both are uint8 pages with text 0 (text where < 128). code = output ink + 2 · true
-    ink: 0 paper, 1 false ink, 2 missed ink, 3 correct ink (the rows of
-    :data:`ERROR_PALETTE`).
-    """
-    code = (binary < 128).view(np.uint8).copy()
-    code += 2 * (truth < 128).view(np.uint8)
-    return code
-
-
-def colour(codes: np.ndarray, palette: np.ndarray) -> np.ndarray:
-    """``palette[codes]``: the (rows, cols, 3) RGB picture of uint8 ``codes`` (a table
-    look-up in OpenCV, several times faster than NumPy's fancy indexing)."""
-    import cv2
-
-    table = np.zeros((1, 256, 3), np.uint8)
-    table[0, :len(palette)] = palette
-    return cv2.LUT(cv2.merge([codes, codes, codes]), table)
-
-
-def error_overlay(binary: np.ndarray, truth: np.ndarray) -> np.ndarray:
-    """The (rows, cols, 3) RGB uint8 error overlay of ``binary`` against ``truth``:
-    :data:`PAPER`, :data:`FALSE_INK`, :data:`MISSED_INK` or :data:`CORRECT_INK` per
-    pixel, as :func:`error_codes` classes it."""
-    return colour(error_codes(binary, truth), ERROR_PALETTE)
-
-
-def steps_codes(binary: np.ndarray, refined: np.ndarray | None,
-                dropped: np.ndarray | None = None) -> np.ndarray:
-    """What the hybrid's learned steps decided, as uint8 (rows, cols) codes: 0 paper, 1 the
-    output's ink, 2 made text by the refine step (``refined`` 2), 3 made background by it
-    (``refined`` 3), 4 ink the clean step dropped (``dropped`` True) (the rows of
-    :data:`STEPS_PALETTE`)."""
-    code = (binary < 128).view(np.uint8).copy()
-    if refined is not None:
-        code[refined == 2] = 2
-        code[refined == 3] = 3
-    if dropped is not None:
-        code[dropped] = 4
-    return code
-
-
-def steps_overlay(binary: np.ndarray, refined: np.ndarray | None,
-                  dropped: np.ndarray | None = None) -> np.ndarray:
-    """The (rows, cols, 3) RGB picture of :func:`steps_codes`: the output's ink
-    :data:`OUTPUT_INK`, made text :data:`MADE_TEXT`, made background
-    :data:`MADE_BACKGROUND`, dropped ink :data:`DROPPED_INK`."""
-    return colour(steps_codes(binary, refined, dropped), STEPS_PALETTE)
-
-
-def thumbnail(image: np.ndarray, width: int) -> np.ndarray:
-    """``image`` scaled to ``width`` columns (area averaging; never enlarged)."""
-    import cv2
-
-    cols = image.shape[1]
-    if cols <= width:
-        return image
-    rows = max(1, round(image.shape[0] * width / cols))
-    return cv2.resize(image, (width, rows), interpolation=cv2.INTER_AREA)
-
-
-def _encode(image: np.ndarray, suffix: str, params=()) -> bytes:
-    import cv2
-
-    if image.ndim == 3:
-        image = image[:, :, ::-1]  # RGB → OpenCV's BGR
-    ok, data = cv2.imencode(suffix, image, list(params))
-    if not ok:
-        raise OutputError(f"OpenCV could not encode a {suffix} picture")
-    return data.tobytes()
-
-
-def _data_uri(image: np.ndarray, width: int) -> str:
-    import cv2
-
-    data = _encode(thumbnail(image, width), ".webp", (cv2.IMWRITE_WEBP_QUALITY, THUMBNAIL_QUALITY))
-    return "data:image/webp;base64," + base64.b64encode(data).decode("ascii")
-
-
-def _palette_png(codes: np.ndarray, palette: np.ndarray) -> bytes:
-    """A palette PNG of ``codes`` coloured by ``palette`` (2 bits per pixel for up to
-    four colours, else 4)."""
-    import io
-
-    from PIL import Image
-
-    picture = Image.frombytes("P", codes.shape[::-1], np.ascontiguousarray(codes).tobytes())
-    picture.putpalette(palette.reshape(-1).tolist())
-    buffer = io.BytesIO()
-    picture.save(buffer, format="PNG", bits=2 if len(palette) <= 4 else 4, compress_level=1)
-    return buffer.getvalue()
-
-
-def _full(image: np.ndarray, settings: PictureSettings, name: str, kind: str,
-          palette: np.ndarray | None = None) -> str | None:
-    """Write the full-resolution ``image`` as ``<folder>/<name>.<kind>.<suffix>``; its link.
-
-    The input as JPEG, a binary page as a 1-bit PNG, codes with a ``palette`` as a 2-bit
-    palette PNG.
-    """
-    import cv2
-
-    if settings.folder is None:
-        return None
-    if palette is not None:
-        suffix, data = ".png", _palette_png(image, palette)
-    elif kind == "input":
-        suffix = ".jpg"
-        data = _encode(image, suffix, (cv2.IMWRITE_JPEG_QUALITY, 90))
-    else:  # a binary page: 1 bit per pixel
-        suffix = ".png"
-        data = _encode(image, suffix, (cv2.IMWRITE_PNG_BILEVEL, 1,
-                                       cv2.IMWRITE_PNG_COMPRESSION, 1))
-    file_name = f"{name}.{kind}{suffix}"
-    try:
-        (settings.folder / file_name).write_bytes(data)
-    except OSError as error:
-        raise OutputError(f"cannot write {settings.folder / file_name}: {error}") from error
-    return f"{settings.link}/{file_name}" if settings.link else file_name
-
-
-def page_pictures(collection: str, name: str, image: np.ndarray, truth: np.ndarray,
-                  binaries: dict[str, np.ndarray], settings: PictureSettings,
-                  refined: np.ndarray | None = None,
-                  dropped: np.ndarray | None = None) -> PagePictures:
-    """Thumbnails and full-resolution files of one page.
-
-    Parameters
-    ----------
-    collection, name : str
-        The page's collection and name (the files are ``<collection>-<name>.*``).
-    image : ndarray
-        The gray (rows, cols) uint8 input page.
-    truth : ndarray
-        Its ground truth, text 0.
-    binaries : dict
-        Method name → its binary page (text 0).
-    settings : PictureSettings
-        Thumbnail width and the folder of full-resolution files.
-    refined, dropped : ndarray, optional
-        The hybrid's ``BinarizationResult.refined`` (codes 2 made text, 3 made
-        background) and ``.dropped`` (ink the clean step dropped), drawn as its ``steps``
-        view when either is given.
-    """
-    width = settings.thumbnail_width
-    stem = f"{collection}-{name}"
-    pictures = PagePictures(Picture(_data_uri(image, width), _full(image, settings, stem,
-                                                                   "input")),
-                            size=image.shape[:2])
-    for method, binary in binaries.items():
-        codes = error_codes(binary, truth)
-        views = {"output": Picture(_data_uri(binary, width),
-                                   _full(binary, settings, stem, method)),
-                 "errors": Picture(_data_uri(colour(codes, ERROR_PALETTE), width),
-                                   _full(codes, settings, stem, f"{method}.errors",
-                                         ERROR_PALETTE))}
-        if method == "hybrid" and (refined is not None or dropped is not None):
-            codes = steps_codes(binary, refined, dropped)
-            views["steps"] = Picture(_data_uri(colour(codes, STEPS_PALETTE), width),
-                                     _full(codes, settings, stem, f"{method}.steps",
-                                           STEPS_PALETTE))
-        pictures.methods[method] = views
-    return pictures
-
-
-# --- the report ---------------------------------------------------------------------------
 
 def fm_spread(runs, methods) -> float:
     """max FM − min FM over ``runs`` of ``methods`` (NaN FMs left out; 0 for < 2 runs)."""
@@ -283,56 +49,22 @@ def _sort_value(value: float) -> str:
     return repr(float(value))
 
 
-def render_html(summary, outcomes, *, data: str | None = None, jobs: int = 1) -> str:
-    """The report as HTML text.
+def _table(rows) -> dict:
+    """A summary table for the template: header, and per cell (text, sort value)."""
+    header, cells = summary_table(rows)
+    keys = ["method", "pages", *BENCHMARK_METRICS,
+            *[k for k in OCR_METRICS if rows and all(k in r.means for r in rows)],
+            "seconds_per_megapixel"]
+    values = [[row.method, str(row.pages),
+               *[_sort_value(row.means[k]) for k in keys[2:-1]],
+               _sort_value(row.seconds_per_megapixel)] for row in rows]
+    return {"header": header,
+            "rows": [list(zip(texts, sort_values)) for texts, sort_values
+                     in zip(cells, values)]}
 
-    Parameters
-    ----------
-    summary : docbin.evaluation.benchmark.Summary
-        Means per collection and overall.
-    outcomes : sequence of docbin.evaluation.benchmark.PageOutcome
-        The pages, with their ``pictures`` (pages without are listed without pictures).
-    data : str, optional
-        The data folder, named in the heading.
 
-    Notes
-    -----
-    Pages are sorted by the spread of FM (max − min) between docbin's own methods when
-    at least two of them ran, else between all methods: the pages where the choice of
-    method matters most come first. The report can re-sort them by name or by one
-    method's FM.
-    """
-    from jinja2 import Environment, PackageLoader, select_autoescape
-
-    from docbin import __version__
-    from docbin.evaluation.benchmark import (
-        BENCHMARK_METRICS,
-        DOCBIN_METHODS,
-        GRAY,
-        TITLES,
-        format_value,
-        summary_table,
-    )
-    from docbin.evaluation.ocr import OCR_METRICS
-
-    methods = [m for m in summary.methods if m != GRAY]
-    own = [m for m in methods if m in DOCBIN_METHODS]
-    spread_of = own if len(own) > 1 else methods
-    metric_keys = [key for key in ("fm", "pfm", "psnr", "drd", "cer", "cer_folded")
-                   if any(key in row.means for row in summary.overall)]
-
-    def table(rows):
-        header, cells = summary_table(rows)
-        keys = ["method", "pages", *BENCHMARK_METRICS,
-                *[k for k in OCR_METRICS if rows and all(k in r.means for r in rows)],
-                "seconds_per_megapixel"]
-        values = [[row.method, str(row.pages),
-                   *[_sort_value(row.means[k]) for k in keys[2:-1]],
-                   _sort_value(row.seconds_per_megapixel)] for row in rows]
-        return {"header": header,
-                "rows": [list(zip(texts, sort_values)) for texts, sort_values
-                         in zip(cells, values)]}
-
+def _page_entries(outcomes, methods, spread_of, metric_keys) -> list[dict]:
+    """One entry per page for the template, largest FM spread first."""
     pages = []
     for outcome in outcomes:
         runs = {run.method: run for run in outcome.runs}
@@ -354,6 +86,37 @@ def render_html(summary, outcomes, *, data: str | None = None, jobs: int = 1) ->
                       "gray": runs.get(GRAY),
                       "spread": fm_spread(outcome.runs, spread_of), "cells": cells})
     pages.sort(key=lambda page: (-page["spread"], page["collection"], page["name"]))
+    return pages
+
+
+def render_html(summary, outcomes, *, data: str | None = None, jobs: int = 1) -> str:
+    """The report as HTML text.
+
+    Parameters
+    ----------
+    summary : docbin.evaluation.benchmark.Summary
+        Means per collection and overall.
+    outcomes : sequence of docbin.evaluation.benchmark.PageOutcome
+        The pages, with their ``pictures`` (pages without are listed without pictures).
+    data : str, optional
+        The data folder, named in the heading.
+
+    Notes
+    -----
+    Pages are sorted by the spread of FM (max − min) between docbin's own methods when
+    at least two of them ran, else between all methods: the pages where the choice of
+    method matters most come first. The report can re-sort them by name or by one
+    method's FM.
+    """
+    from jinja2 import Environment, PackageLoader, select_autoescape  # --html only
+
+    methods = [m for m in summary.methods if m != GRAY]
+    own = [m for m in methods if m in DOCBIN_METHODS]
+    spread_of = own if len(own) > 1 else methods
+    metric_keys = [key for key in ("fm", "pfm", "psnr", "drd", "cer", "cer_folded")
+                   if any(key in row.means for row in summary.overall)]
+
+    pages = _page_entries(outcomes, methods, spread_of, metric_keys)
     environment = Environment(loader=PackageLoader("docbin.evaluation", "templates"),
                               autoescape=select_autoescape(["html", "j2"]),
                               trim_blocks=True, lstrip_blocks=True)
@@ -361,8 +124,8 @@ def render_html(summary, outcomes, *, data: str | None = None, jobs: int = 1) ->
     return template.render(
         version=__version__, data=data, thumbnail_width=THUMBNAIL_WIDTH, jobs=jobs,
         methods=methods, spread_of=spread_of,
-        overall=table(summary.overall),
-        collections=[(name, table(rows)) for name, rows in summary.collections.items() if rows],
+        overall=_table(summary.overall),
+        collections=[(name, _table(rows)) for name, rows in summary.collections.items() if rows],
         pages=pages, failures=summary.failures,
         colours={"missed": MISSED_INK, "false": FALSE_INK, "correct": CORRECT_INK,
                  "made_text": MADE_TEXT, "made_background": MADE_BACKGROUND,

@@ -156,34 +156,12 @@ def label_components(binary: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
     return n - 1, labels, stats
 
 
-def component_features(gray: np.ndarray, binary: np.ndarray, ink_intensity: float,
-                       contour_intensity: float, *, band_pixels: int | None = None,
-                       labelled=None) -> Components:
-    """Label the text components of ``binary`` and compute their features (:data:`FEATURES`)
-    in one vectorised pass: per-label sums with ``np.bincount`` over the labels, band by
-    band; no loop over components.
-
-    Parameters
-    ----------
-    gray : ndarray
-        uint8 (rows, cols) gray page.
-    binary : ndarray
-        uint8 (rows, cols), text 0, background 255.
-    ink_intensity, contour_intensity : float
-        The page's T_I and B_I (METHOD.md §1).
-    band_pixels : int, optional
-        Pixels per band of rows (default :data:`BAND_PIXELS`).
-    labelled : tuple, optional
-        ``(count, labels, stats)`` of :func:`label_components`, when already computed.
-    """
+def _component_sums(gray: np.ndarray, binary: np.ndarray, labels: np.ndarray, n: int,
+                    midpoint: float, band_pixels: int | None) -> dict:
+    """Per-label sums over the page, band by band (rows with a :data:`HALO`-row halo):
+    gray levels and their squares, dark pixels (below ``midpoint``), boundary pixels and
+    their gradient, ring pixels, their gray levels and their gradient."""
     rows, cols = gray.shape
-    count, labels, stats = labelled if labelled is not None else label_components(binary)
-    n = count + 1
-    area = stats[:, cv2.CC_STAT_AREA].astype(np.int64)
-    if count == 0:
-        return Components(labels, 0, area, np.zeros((0, len(FEATURES)), np.float32))
-    contrast = max(float(contour_intensity) - float(ink_intensity), MIN_CONTRAST)
-    midpoint = 0.5 * (float(ink_intensity) + float(contour_intensity))
     sum_i = np.zeros(n)
     sum_i2 = np.zeros(n)
     dark = np.zeros(n)
@@ -236,6 +214,62 @@ def component_features(gray: np.ndarray, binary: np.ndarray, ink_intensity: floa
         ring_i += np.bincount(l_ring, weights=gray_flat[base + at], minlength=n)
         ring_grad += np.bincount(l_ring, weights=grad[at], minlength=n)
         del grown, ring_mask, at, l_ring, grad, text
+    return {"sum_i": sum_i, "sum_i2": sum_i2, "dark": dark, "boundary": boundary,
+            "boundary_grad": boundary_grad, "ring": ring, "ring_i": ring_i,
+            "ring_grad": ring_grad}
+
+
+def _neighbour_ink(binary: np.ndarray, top, left, height, width, typical_height: float,
+                   band_pixels: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Ink pixels and pixels in each component's box grown by ``h_typ`` on every side,
+    counted on β × β blocks (:func:`block_size`, :func:`block_ink_integral`)."""
+    rows, cols = binary.shape
+    beta = block_size(rows, cols, typical_height)
+    integral = block_ink_integral(binary, beta, band_pixels=band_pixels)
+    grow = round(typical_height)
+    nr, nc = integral.shape[0] - 1, integral.shape[1] - 1
+    b_top = np.clip((top - grow) // beta, 0, nr)
+    b_left = np.clip((left - grow) // beta, 0, nc)
+    b_bottom = np.clip(-(-(top + height.astype(np.int64) + grow) // beta), 0, nr)
+    b_right = np.clip(-(-(left + width.astype(np.int64) + grow) // beta), 0, nc)
+    box_ink = (integral[b_bottom, b_right] - integral[b_top, b_right]
+               - integral[b_bottom, b_left] + integral[b_top, b_left]).astype(np.float64)
+    box_pixels = ((np.minimum(b_bottom * beta, rows) - b_top * beta)
+                  * (np.minimum(b_right * beta, cols) - b_left * beta)).astype(np.float64)
+    return box_ink, box_pixels
+
+
+def component_features(gray: np.ndarray, binary: np.ndarray, ink_intensity: float,
+                       contour_intensity: float, *, band_pixels: int | None = None,
+                       labelled=None) -> Components:
+    """Label the text components of ``binary`` and compute their features (:data:`FEATURES`)
+    in one vectorised pass: per-label sums with ``np.bincount`` over the labels, band by
+    band; no loop over components.
+
+    Parameters
+    ----------
+    gray : ndarray
+        uint8 (rows, cols) gray page.
+    binary : ndarray
+        uint8 (rows, cols), text 0, background 255.
+    ink_intensity, contour_intensity : float
+        The page's T_I and B_I (METHOD.md §1).
+    band_pixels : int, optional
+        Pixels per band of rows (default :data:`BAND_PIXELS`).
+    labelled : tuple, optional
+        ``(count, labels, stats)`` of :func:`label_components`, when already computed.
+    """
+    count, labels, stats = labelled if labelled is not None else label_components(binary)
+    n = count + 1
+    area = stats[:, cv2.CC_STAT_AREA].astype(np.int64)
+    if count == 0:
+        return Components(labels, 0, area, np.zeros((0, len(FEATURES)), np.float32))
+    contrast = max(float(contour_intensity) - float(ink_intensity), MIN_CONTRAST)
+    midpoint = 0.5 * (float(ink_intensity) + float(contour_intensity))
+    sums = _component_sums(gray, binary, labels, n, midpoint, band_pixels)
+    sum_i, sum_i2, dark = sums["sum_i"], sums["sum_i2"], sums["dark"]
+    boundary, boundary_grad = sums["boundary"], sums["boundary_grad"]
+    ring, ring_i, ring_grad = sums["ring"], sums["ring_i"], sums["ring_grad"]
     a = area[1:].astype(np.float64)
     height = stats[1:, cv2.CC_STAT_HEIGHT].astype(np.float64)
     width = stats[1:, cv2.CC_STAT_WIDTH].astype(np.float64)
@@ -255,18 +289,8 @@ def component_features(gray: np.ndarray, binary: np.ndarray, ink_intensity: floa
     typical_contrast = ink_weighted_median(ring_mean - mean, a)
     typical_edge = ink_weighted_median(edge_mean, a)
     # ink of other components around each: box grown by h_typ, on β × β blocks
-    beta = block_size(rows, cols, typical_height)
-    integral = block_ink_integral(binary, beta, band_pixels=band_pixels)
-    grow = round(typical_height)
-    nr, nc = integral.shape[0] - 1, integral.shape[1] - 1
-    b_top = np.clip((top - grow) // beta, 0, nr)
-    b_left = np.clip((left - grow) // beta, 0, nc)
-    b_bottom = np.clip(-(-(top + height.astype(np.int64) + grow) // beta), 0, nr)
-    b_right = np.clip(-(-(left + width.astype(np.int64) + grow) // beta), 0, nc)
-    box_ink = (integral[b_bottom, b_right] - integral[b_top, b_right]
-               - integral[b_bottom, b_left] + integral[b_top, b_left]).astype(np.float64)
-    box_pixels = ((np.minimum(b_bottom * beta, rows) - b_top * beta)
-                  * (np.minimum(b_right * beta, cols) - b_left * beta)).astype(np.float64)
+    box_ink, box_pixels = _neighbour_ink(binary, top, left, height, width, typical_height,
+                                         band_pixels)
     out = np.empty((count, len(FEATURES)), np.float32)
     out[:, 0] = np.log1p(a)
     out[:, 1] = np.log(a / typical_area)
