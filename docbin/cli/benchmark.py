@@ -72,11 +72,8 @@ def benchmark(
         DOCBIN_METHODS,
         check_methods,
         find_collections,
-        keep_transcribed,
-        render_markdown,
         run_benchmark,
         summarise,
-        summary_table,
     )
 
     methods = split_names(method, "--method", DOCBIN_METHODS)
@@ -98,6 +95,29 @@ def benchmark(
         ocr_settings = _ocr_settings(ocr_language) if ocr else None
     except (DocbinError, OSError, ValueError) as error:
         raise fail(error) from None
+    found, total = _pages_to_run(data, found, ocr)
+
+    try:
+        pictures = None if html is None else _picture_settings(html)
+    except (DocbinError, OSError) as error:
+        raise fail(error) from None
+    outcomes = []
+    with progress("benchmarking", total) as bar:
+        for outcome in run_benchmark(found, methods, options=options, jobs=jobs,
+                                     ocr=ocr_settings, pictures=pictures):
+            outcomes.append(outcome)
+            advance(bar)
+    summary = summarise(outcomes, methods)
+    _report(summary, outcomes, data, jobs, report, html)
+    if summary.failures:
+        raise typer.Exit(int(ExitCode.failed_pages))
+
+
+def _pages_to_run(data: Path, found, ocr: bool):
+    """The collections' pages that can be scored (and read with --ocr), after saying which
+    files have no partner; ``(collections, page count)``."""
+    from docbin.evaluation.benchmark import keep_transcribed
+
     for collection in found:
         for path in collection.matching.unmatched_predictions:
             typer.echo(f"docbin: {collection.name}: no ground truth for {path}", err=True)
@@ -118,18 +138,14 @@ def benchmark(
         if skipped:
             typer.echo(f"docbin: --ocr: {skipped} page(s) without a transcription skipped",
                        err=True)
+    return found, total
 
-    try:
-        pictures = None if html is None else _picture_settings(html)
-    except (DocbinError, OSError) as error:
-        raise fail(error) from None
-    outcomes = []
-    with progress("benchmarking", total) as bar:
-        for outcome in run_benchmark(found, methods, options=options, jobs=jobs,
-                                     ocr=ocr_settings, pictures=pictures):
-            outcomes.append(outcome)
-            advance(bar)
-    summary = summarise(outcomes, methods)
+
+def _report(summary, outcomes, data: Path, jobs: int, report: Path | None,
+            html: Path | None) -> None:
+    """The tables on stdout, failures on stderr, and the --report and --html files."""
+    from docbin.evaluation.benchmark import render_markdown, summary_table
+
     for name, rows in summary.collections.items():
         if rows:
             print_table(name, *summary_table(rows))
@@ -143,14 +159,12 @@ def benchmark(
         except (DocbinError, OSError) as error:
             raise fail(error) from None
     if html is not None:
-        from docbin.evaluation.report import render_html
+        from docbin.evaluation.report import render_html  # Jinja2: --html only
 
         try:
             write_text(html, render_html(summary, outcomes, data=str(data), jobs=jobs))
         except (DocbinError, OSError) as error:
             raise fail(error) from None
-    if summary.failures:
-        raise typer.Exit(int(ExitCode.failed_pages))
 
 
 def _picture_settings(html: Path):
