@@ -176,3 +176,13 @@ def test_a_scheduler_without_workers_is_reported_and_given_up(monkeypatch):
             return {"workers": {"tcp://w": {}} if self.calls > 3 else {}}
 
     cluster_module.DaskExecutor(LateWorker()).wait_for_workers(5.0)
+
+
+def test_a_dangling_link_in_a_folder_is_reported(run, tmp_path, make_page):
+    scans = write_pages(tmp_path / "scans", make_page, 1)
+    (scans / "gone.png").symlink_to(tmp_path / "nowhere.png")
+    result = run("binarize", scans, tmp_path / "out")
+    assert result.exit_code == ExitCode.failed_pages
+    failed = [line for line in result.stderr.splitlines() if line.startswith("docbin: failed")]
+    assert len(failed) == 1 and "gone.png" in failed[0]
+    assert (tmp_path / "out" / "p0.png").exists()

@@ -224,10 +224,12 @@ class LocalLocation:
                               f"{error.strerror or error}") from error
 
     def list_files(self, recursive: bool) -> list[tuple[LocalLocation, str]]:
-        """Files in this folder (or its tree) as (location, relative posix path)."""
+        """Files in this folder (or its tree) as (location, relative posix path); a link
+        whose target is missing is listed too, so that the batch reports it instead of
+        passing over it."""
         found = []
         for path in (self.path.rglob("*") if recursive else self.path.iterdir()):
-            if path.is_file():
+            if path.is_file() or (path.is_symlink() and not path.exists()):
                 found.append((LocalLocation(path), path.relative_to(self.path).as_posix()))
         return found
 
