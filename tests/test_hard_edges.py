@@ -186,3 +186,15 @@ def test_a_dangling_link_in_a_folder_is_reported(run, tmp_path, make_page):
     failed = [line for line in result.stderr.splitlines() if line.startswith("docbin: failed")]
     assert len(failed) == 1 and "gone.png" in failed[0]
     assert (tmp_path / "out" / "p0.png").exists()
+
+
+def test_a_manifest_with_records_without_a_run_is_read():
+    """Found by fuzz/fuzz_manifest.py: records without a ``run`` field broke resume."""
+    from docbin.batch.manifest import completed, latest
+
+    crash = Path(__file__).parent / "fuzz_crashes" / "manifest-without-run.jsonl"
+    records = read_records(crash)
+    assert records and all(item["run"] is None for item in records)
+    assert sum(len(items) for items in latest(records).values()) == len(records)
+    completed(records)
+    summarise(records, 3)

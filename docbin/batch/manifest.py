@@ -86,7 +86,7 @@ def latest(records: list[dict]) -> dict[str, list[dict]]:
     by_input: dict[str, list[dict]] = {}
     for item in records:
         key = canonical(item["input"])
-        if runs.get(key) != item["run"]:
+        if key not in by_input or runs[key] != item["run"]:
             runs[key] = item["run"]
             by_input[key] = []
         by_input[key].append(item)
