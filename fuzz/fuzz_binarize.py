@@ -5,8 +5,8 @@ import sys
 import atheris
 import numpy as np
 
-with atheris.instrument_imports():
-    import docbin
+with atheris.instrument_imports():  # the pipeline and the method's modules, instrumented
+    import docbin.pipeline
     from docbin.errors import DocbinError
 
 
@@ -19,7 +19,7 @@ def test_one_input(data: bytes) -> None:
         return
     page = np.resize(pixels, (rows, cols, channels) if channels > 1 else (rows, cols))
     try:
-        result = docbin.binarize(page, threads=1)
+        result = docbin.pipeline.binarize(page, threads=1)
     except DocbinError:
         return
     assert result.image.shape == (rows, cols) and result.image.dtype == np.uint8
