@@ -281,7 +281,7 @@ def test_bad_pages_are_failed_in_the_manifest(run, tmp_path, memory, make_page, 
         assert item["output"] == str(out / name)
         assert (item["rows"], item["cols"], item["page"], item["pages"]) == (80, 120, 1, 1)
         info = docbin.binarize(dio.read_image(data).image, "classical").info
-        assert (item["T_I"], item["B_I"], item["K"]) == (
+        assert (item["ink_intensity"], item["contour_intensity"], item["window_radius"]) == (
             info["ink_intensity"], info["contour_intensity"], info["window_radius"])
         assert item["f"] == pytest.approx(info["f"]) and item["seconds"] > 0
         np.testing.assert_array_equal(dio.read_image(out / name).image, expected(data))

@@ -3,14 +3,15 @@
 Each line is a record with the fields of :data:`FIELDS`::
 
     {"input": "scans/a.png", "output": "clean/a.png", "page": 1, "pages": 1,
-     "status": "ok", "error": null, "rows": 3508, "cols": 2480, "T_I": 61.0,
-     "B_I": 118.0, "K": 9, "f": 0.87, "seconds": 1.92, "worker": "tcp://10.0.0.5:40117",
+     "status": "ok", "error": null, "rows": 3508, "cols": 2480,
+     "ink_intensity": 61.0, "contour_intensity": 118.0, "window_radius": 9, "f": 0.87, "seconds": 1.92, "worker": "tcp://10.0.0.5:40117",
      "finished": 1767312000.5, "run": "20260101T120000-3f9a"}
 
 ``status`` is ``ok`` (written), ``skipped`` (the output existed) or ``failed`` (``error``
 says why, in one line; a file that cannot be read gives one record with ``page`` null).
-``T_I``, ``B_I``, ``K`` and ``f`` are the page's ink intensity, contour intensity, window
-radius and decision factor; ``seconds`` the time to read, binarize and write the page;
+``ink_intensity`` (T_I), ``contour_intensity`` (B_I), ``window_radius`` (K) and ``f`` are
+the page's statistics and decision factor, under the names ``--explain`` and
+``result.info`` give them; ``seconds`` the time to read, binarize and write the page;
 ``bytes`` the size of the output written; ``run`` names the command run that wrote the
 line.
 
@@ -34,8 +35,9 @@ from docbin.batch.storage import canonical
 from docbin.errors import InputError, OutputError
 from docbin.io import json_safe
 
-FIELDS = ("input", "output", "page", "pages", "status", "error", "rows", "cols", "T_I",
-          "B_I", "K", "f", "seconds", "bytes", "worker", "finished", "run")
+FIELDS = ("input", "output", "page", "pages", "status", "error", "rows", "cols",
+          "ink_intensity", "contour_intensity", "window_radius", "f", "seconds", "bytes",
+          "worker", "finished", "run")
 STATUSES = ("ok", "skipped", "failed")
 
 

@@ -195,8 +195,9 @@ def _record(label: str, output: Location, status: str, *, page=None, info=None,
         values.update(page=page.index + 1, pages=page.count, rows=page.image.shape[0],
                       cols=page.image.shape[1])
     if info is not None:
-        values.update(T_I=info["ink_intensity"], B_I=info["contour_intensity"],
-                      K=info["window_radius"], f=info["f"], bytes=info.get("bytes"))
+        values.update(ink_intensity=info["ink_intensity"],
+                      contour_intensity=info["contour_intensity"],
+                      window_radius=info["window_radius"], f=info["f"], bytes=info.get("bytes"))
     return record(**values)
 
 

@@ -97,7 +97,8 @@ def binarize(
     manifest: Annotated[Path | None, typer.Option(
         "--manifest", show_default=False,
         help="Folders: append a JSON line per page as it finishes (input, output, status, "
-             "error, rows, cols, T_I, B_I, K, f, seconds, worker). The same command with the "
+             "error, rows, cols, ink_intensity, contour_intensity, window_radius, f, seconds, "
+             "bytes, worker). The same command with the "
              "same file resumes: done pages are skipped, failed ones tried again.")] = None,
 ) -> None:
     """Binarize a page, a multi-page TIFF, a folder of pages, or stdin.
