@@ -80,6 +80,25 @@ METRICS = ("fm", "pfm", "psnr", "drd")
 CACHED_MARGINS = {"0.1": 0.1, "0.2": 0.2, "all": None}
 
 
+def loco_summary_lines(loco: dict) -> list[str]:
+    """Table rows over the leave-one-collection-out folds taken together (all pages, and
+    the DIBCO folds): ``loco[variant]`` holds (collection, ΔFM, scores) per test page."""
+    lines = []
+    for label, keep in (("loco: all pages", lambda c: True),
+                        ("loco: DIBCO folds", lambda c: c in DIBCO)):
+        for variant, rows in loco.items():
+            rows = [r for r in rows if keep(r[0])]
+            if not rows:
+                continue
+            mean = {k: np.mean([r[2][k] for r in rows]) for k in METRICS}
+            better = "" if variant == "classical" else sum(r[1] > 1 for r in rows)
+            worse = "" if variant == "classical" else sum(r[1] < -1 for r in rows)
+            lines.append(f"| {label} | {len(rows)} | {variant} | {mean['fm']:.2f} | "
+                         f"{mean['pfm']:.2f} | {mean['psnr']:.2f} | {mean['drd']:.2f} | "
+                         f"{better} | {worse} | |")
+    return lines
+
+
 def splits(collections: list[str]) -> list[tuple[str, list[str], list[str]]]:
     """(name, train collections, test collections) of every split."""
     train_pool = [c for c in collections if c not in NEVER_TRAIN]
@@ -511,18 +530,7 @@ def run_surface(args, roots) -> list[str]:
                 loco[label] += [(str(p["collection"]), d, s) for p, d, s in zip(test, delta, rows)]
         print("\n".join(lines[-1 - len(labels):]) + f"\n  {name}: {seconds:.0f} s",
               file=sys.stderr, flush=True)
-    for label, keep in (("loco: all pages", lambda c: True),
-                        ("loco: DIBCO folds", lambda c: c in DIBCO)):
-        for variant, rows in loco.items():
-            rows = [r for r in rows if keep(r[0])]
-            if not rows:
-                continue
-            mean = {k: np.mean([r[2][k] for r in rows]) for k in METRICS}
-            better = "" if variant == "classical" else sum(r[1] > 1 for r in rows)
-            worse = "" if variant == "classical" else sum(r[1] < -1 for r in rows)
-            lines.append(f"| {label} | {len(rows)} | {variant} | {mean['fm']:.2f} | "
-                         f"{mean['pfm']:.2f} | {mean['psnr']:.2f} | {mean['drd']:.2f} | "
-                         f"{better} | {worse} | |")
+    lines += loco_summary_lines(loco)
     return lines
 
 
@@ -661,18 +669,7 @@ def main(argv=None) -> int:
                     loco_rows[variant].append((p.collection, d, s))
             print(lines[-1], file=sys.stderr, flush=True)
     if loco_rows:
-        for label, keep in (("loco: all pages", lambda c: True),
-                            ("loco: DIBCO folds", lambda c: c in DIBCO)):
-            for variant, rows in loco_rows.items():
-                rows = [r for r in rows if keep(r[0])]
-                if not rows:
-                    continue
-                mean = {k: np.mean([r[2][k] for r in rows]) for k in METRICS}
-                wins = "" if variant == "classical" else sum(r[1] > 1 for r in rows)
-                losses = "" if variant == "classical" else sum(r[1] < -1 for r in rows)
-                lines.append(f"| {label} | {len(rows)} | {variant} | {mean['fm']:.2f} | "
-                             f"{mean['pfm']:.2f} | {mean['psnr']:.2f} | {mean['drd']:.2f} | "
-                             f"{wins} | {losses} | |")
+        lines += loco_summary_lines(loco_rows)
     text = "\n".join(lines)
     print(text)
     if args.report:
@@ -852,18 +849,7 @@ def clean_main(args) -> int:
                 loco[m] += [(p.collection, d, s) for p, d, s in zip(test, delta, got[m])]
         print(f"  {name}: clean model {seconds:.0f} s, calibration "
               f"{json.dumps(table)}", file=sys.stderr, flush=True)
-    for label, keep in (("loco: all pages", lambda c: True),
-                        ("loco: DIBCO folds", lambda c: c in DIBCO)):
-        for m, rows in loco.items():
-            rows = [r for r in rows if keep(r[0])]
-            if not rows:
-                continue
-            mean = {k: np.mean([r[2][k] for r in rows]) for k in METRICS}
-            wins = "" if m == "classical" else sum(r[1] > 1 for r in rows)
-            losses = "" if m == "classical" else sum(r[1] < -1 for r in rows)
-            lines.append(f"| {label} | {len(rows)} | {m} | {mean['fm']:.2f} | "
-                         f"{mean['pfm']:.2f} | {mean['psnr']:.2f} | {mean['drd']:.2f} | "
-                         f"{wins} | {losses} | |")
+    lines += loco_summary_lines(loco)
     text = "\n".join(lines)
     print(text)
     if args.report:

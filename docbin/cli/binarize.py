@@ -42,9 +42,9 @@ def binarize(
              "INPUT is a folder, or - for stdout.")],
     method: Annotated[Method, typer.Option(
         "--method", help="classical: the parameter-free method (the default). hybrid "
-        "(experimental): the classical decision with the pixels near its threshold "
-        "re-decided by the shipped network; see models/README.md for how it "
-        "compares.")] = _DEFAULT_METHOD,
+        "(experimental): the classical decision with three learned steps around it "
+        "(surface, refine, clean; see --steps and models/README.md for how each "
+        "compares).")] = _DEFAULT_METHOD,
     balance: Annotated[float | None, typer.Option(
         "--balance", min=0.0, max=1.0, show_default=False,
         help="hybrid: toward 1 its learned steps keep more ink (faint strokes), toward 0 "
@@ -105,7 +105,8 @@ def binarize(
 
     Text comes out black and the background white, as a 1-bit PNG or a Group 4 TIFF.
 
-    The input's DPI is kept. A multi-page TIFF gives <stem>-p1.png, <stem>-p2.png, ...
+    The input's DPI is kept. A multi-page TIFF gives <stem>-p1.png, <stem>-p2.png, ...,
+    or one multi-page TIFF when OUTPUT is a TIFF.
 
     INPUT and OUTPUT may be URLs (s3://bucket/scans/, memory://...) read and written through
     fsspec: pip install "docbin\\[cluster]" and the scheme's backend (s3fs, gcsfs, adlfs).
