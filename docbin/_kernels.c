@@ -15,6 +15,7 @@
 #include <Python.h>
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 /* tan 22.5 deg = sqrt(2) - 1 and tan 67.5 deg = sqrt(2) + 1, rounded to float32 */
 #define TAN_LOW ((float)0.41421356237309503)
@@ -458,12 +459,260 @@ rule_factor(PyObject *self, PyObject *args)
     return apply_rule(args, 1);
 }
 
+/* --- the local median and mean of windows larger than 255 px -------------------------------- */
+
+static inline Py_ssize_t
+clamp_index(Py_ssize_t i, Py_ssize_t n)
+{
+    return i < 0 ? 0 : (i >= n ? n - 1 : i);
+}
+
+/* How many indices j of [c - K, c + K] clamp to u in [0, n) (borders replicated). */
+static inline Py_ssize_t
+multiplicity(Py_ssize_t u, Py_ssize_t c, Py_ssize_t K, Py_ssize_t n)
+{
+    Py_ssize_t lo = c - K, hi = c + K;
+    Py_ssize_t first = u == 0 ? lo : u, last = u == n - 1 ? hi : u;
+    if (first < lo)
+        first = lo;
+    if (last > hi)
+        last = hi;
+    return last >= first ? last - first + 1 : 0;
+}
+
+/* Where the fine counts of levels 16b .. 16b + 15 of column c start: fine is stored
+ * (coarse bin, column, level within the bin), so that the counts of one coarse bin in
+ * consecutive columns are consecutive (the row sweep reads them column after column). */
+#define FINE(b, c) (((Py_ssize_t)(b) * cols + (c)) * 16)
+
+/* The column histograms of the windows of row r, from scratch: fine[v >> 4][c][v & 15] =
+ * how many of the rows clamp(r - K .. r + K) have level v in column c; coarse[c][b]: the
+ * same for the levels 16b .. 16b + 15; sums[c]: the sum of their levels. Reads each page row of the
+ * window once (with its multiplicity). Returns the rows read. */
+static Py_ssize_t
+columns_from_scratch(const uint8_t *restrict image, Py_ssize_t rows, Py_ssize_t cols,
+                     Py_ssize_t K, Py_ssize_t r, int32_t *restrict fine,
+                     int32_t *restrict coarse, int64_t *restrict sums)
+{
+    memset(fine, 0, (size_t)cols * 256 * sizeof(int32_t));
+    Py_ssize_t u0 = r - K < 0 ? 0 : r - K, u1 = r + K >= rows ? rows - 1 : r + K;
+    for (Py_ssize_t u = u0; u <= u1; u++) {
+        const int32_t m = (int32_t)multiplicity(u, r, K, rows);
+        const uint8_t *row = image + u * cols;
+        for (Py_ssize_t c = 0; c < cols; c++)
+            fine[FINE(row[c] >> 4, c) + (row[c] & 15)] += m;
+    }
+    for (Py_ssize_t c = 0; c < cols; c++) {
+        int64_t sum = 0;
+        for (int b = 0; b < 16; b++) {
+            const int32_t *f = fine + FINE(b, c);
+            int32_t count = 0;
+            for (int k = 0; k < 16; k++) {
+                count += f[k];
+                sum += (int64_t)(16 * b + k) * f[k];
+            }
+            coarse[c * 16 + b] = count;
+        }
+        sums[c] = sum;
+    }
+    return u1 - u0 + 1;
+}
+
+/* The column histograms of row r - 1 moved to row r: row clamp(r - K - 1) leaves every
+ * column's window, row clamp(r + K) enters it. Returns the rows read. */
+DOCBIN_CLONES
+static Py_ssize_t
+columns_next_row(const uint8_t *restrict image, Py_ssize_t rows, Py_ssize_t cols,
+                 Py_ssize_t K, Py_ssize_t r, int32_t *restrict fine, int32_t *restrict coarse,
+                 int64_t *restrict sums)
+{
+    Py_ssize_t leaving = clamp_index(r - K - 1, rows), entering = clamp_index(r + K, rows);
+    if (leaving == entering)
+        return 0;
+    const uint8_t *out = image + leaving * cols, *in = image + entering * cols;
+    for (Py_ssize_t c = 0; c < cols; c++) {
+        const int a = out[c], b = in[c];
+        if (a == b)
+            continue;
+        fine[FINE(a >> 4, c) + (a & 15)]--;
+        fine[FINE(b >> 4, c) + (b & 15)]++;
+        coarse[c * 16 + (a >> 4)]--;
+        coarse[c * 16 + (b >> 4)]++;
+        sums[c] += b - a;
+    }
+    return 2;
+}
+
+/* Fine counts of levels 16b .. 16b + 15 in the window of column c (``segment``), brought
+ * from column ``synced`` (or from scratch when it is -1 or farther than the window). */
+static void
+sync_segment(int64_t *restrict segment, int b, Py_ssize_t synced, Py_ssize_t c,
+             Py_ssize_t K, Py_ssize_t cols, const int32_t *restrict fine)
+{
+    Py_ssize_t lo = c - K < 0 ? 0 : c - K, hi = c + K >= cols ? cols - 1 : c + K;
+    if (synced >= 0 && c - synced <= hi - lo + 1) {
+        for (Py_ssize_t p = synced + 1; p <= c; p++) {
+            Py_ssize_t enter = clamp_index(p + K, cols), leave = clamp_index(p - K - 1, cols);
+            if (enter == leave)
+                continue;
+            const int32_t *add = fine + FINE(b, enter), *sub = fine + FINE(b, leave);
+            for (int k = 0; k < 16; k++)
+                segment[k] += add[k] - sub[k];
+        }
+        return;
+    }
+    for (int k = 0; k < 16; k++)
+        segment[k] = 0;
+    for (Py_ssize_t u = lo; u <= hi; u++) {
+        const int64_t m = multiplicity(u, c, K, cols);
+        const int32_t *f = fine + FINE(b, u);
+        for (int k = 0; k < 16; k++)
+            segment[k] += m * f[k];
+    }
+}
+
+/* One row of L_m and L_a from the column histograms of its windows. */
+DOCBIN_CLONES
+static void
+window_row(Py_ssize_t cols, Py_ssize_t K, const int32_t *restrict fine,
+           const int32_t *restrict coarse, const int64_t *restrict sums,
+           uint8_t *restrict median, float *restrict mean, Py_ssize_t float_cols)
+{
+    const int64_t size = 2 * (int64_t)K + 1, half = (size * size + 1) / 2;
+    const double scale = 1.0 / (double)(size * size);
+    const float scale32 = (float)scale;
+    int64_t window[16] = {0}, segments[256];
+    Py_ssize_t synced[16];
+    int64_t sum = 0;
+    for (int b = 0; b < 16; b++)
+        synced[b] = -1;
+    Py_ssize_t last = K >= cols ? cols - 1 : K;
+    for (Py_ssize_t u = 0; u <= last; u++) {
+        const int64_t m = multiplicity(u, 0, K, cols);
+        sum += m * sums[u];
+        for (int b = 0; b < 16; b++)
+            window[b] += m * coarse[u * 16 + b];
+    }
+    for (Py_ssize_t c = 0; c < cols; c++) {
+        if (c > 0) {
+            Py_ssize_t enter = clamp_index(c + K, cols), leave = clamp_index(c - K - 1, cols);
+            if (enter != leave) {
+                sum += sums[enter] - sums[leave];
+                for (int b = 0; b < 16; b++)
+                    window[b] += coarse[enter * 16 + b] - coarse[leave * 16 + b];
+            }
+        }
+        if (mean)  /* OpenCV's box filter: see window_stats_doc */
+            mean[c] = c < float_cols ? (float)sum * scale32 : (float)((double)sum * scale);
+        if (!median)
+            continue;
+        int64_t below = 0;
+        int b = 0;
+        while (below + window[b] < half)
+            below += window[b++];
+        if (synced[b] != c) {
+            sync_segment(segments + 16 * b, b, synced[b], c, K, cols, fine);
+            synced[b] = c;
+        }
+        int v = 16 * b;
+        while (below + segments[v] < half)
+            below += segments[v++];
+        median[c] = (uint8_t)v;
+    }
+}
+
+PyDoc_STRVAR(window_stats_doc,
+"window_stats(image, radius, r0, r1, held, fine, coarse, sums, median, mean, float_cols)\n"
+"    -> rows_read\n\n"
+"L_m and L_a of the page rows [r0, r1) for the (2K+1)x(2K+1) window, K = radius, borders\n"
+"replicated, in memory and time that do not depend on K. ``image``: uint8, C-contiguous,\n"
+"2-D (rows x cols). The state is the columns' histograms of their window rows\n"
+"clamp(r - K .. r + K) at row ``held``: ``fine`` int32 (16, cols, 16), ``coarse`` int32\n"
+"(cols, 16), ``sums`` int64 (cols). With held == r0 - 1 they move on row by row (one row\n"
+"leaves, one enters); otherwise they are built for r0 from the rows of its window. They\n"
+"hold row r1 - 1 on return. Each row's window histogram slides along the row by one\n"
+"column histogram in and one out (16 coarse bins; the fine bins of the median's coarse bin\n"
+"brought up to date when needed); the median is the smallest level v with\n"
+"count(I <= v) >= (n + 1) / 2, n = (2K+1)^2.\n\n"
+"``median``: uint8 (r1 - r0, cols) or None; ``mean``: float32 (r1 - r0, cols) or None:\n"
+"S * fl32(1/n) in float32 (S the exact integer window sum, fl32(S) * fl32(1/n)) on columns\n"
+"below ``float_cols``, fl32(S * (1/n)) in double beyond: OpenCV's normalized box filter of\n"
+"uint8 into float32 (its vector loop and its scalar tail). Returns how many page rows were\n"
+"read (each once per pass).");
+
+static PyObject *
+window_stats(PyObject *self, PyObject *args)
+{
+    PyObject *image_object, *fine_object, *coarse_object, *sums_object, *median_object,
+        *mean_object;
+    Py_ssize_t radius, r0, r1, held, float_cols;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OnnnnOOOOOn", &image_object, &radius, &r0, &r1, &held,
+                          &fine_object, &coarse_object, &sums_object, &median_object,
+                          &mean_object, &float_cols))
+        return NULL;
+    Py_buffer image;
+    if (PyObject_GetBuffer(image_object, &image, PyBUF_C_CONTIGUOUS | PyBUF_ND) < 0)
+        return NULL;
+    if (image.ndim != 2 || image.itemsize != 1 || image.shape[0] < 1 || image.shape[1] < 1) {
+        PyBuffer_Release(&image);
+        PyErr_SetString(PyExc_ValueError, "window_stats: image must be 2-D uint8, not empty");
+        return NULL;
+    }
+    const Py_ssize_t rows = image.shape[0], cols = image.shape[1];
+    if (radius < 0 || radius > (Py_ssize_t)1 << 28 || r0 < 0 || r1 < r0 || r1 > rows
+        || held < -1 || held >= rows) {
+        PyBuffer_Release(&image);
+        PyErr_SetString(PyExc_ValueError, "window_stats: bad radius or rows");
+        return NULL;
+    }
+    const Py_ssize_t band = (r1 - r0) * cols;
+    int with_median = median_object != Py_None, with_mean = mean_object != Py_None;
+    Want wants[5] = {{fine_object, 1, 4, cols * 256, "fine"},
+                     {coarse_object, 1, 4, cols * 16, "coarse"},
+                     {sums_object, 1, 8, cols, "sums"},
+                     {median_object, 1, 1, band, "median"},
+                     {mean_object, 1, 4, band, "mean"}};
+    Py_buffer views[5];
+    int count = 3;
+    if (with_median)
+        wants[count++] = wants[3];
+    if (with_mean)
+        wants[count++] = wants[4];
+    if (get_buffers(wants, views, count) < 0) {
+        PyBuffer_Release(&image);
+        return NULL;
+    }
+    const uint8_t *pixels = (const uint8_t *)image.buf;
+    int32_t *fine = (int32_t *)views[0].buf, *coarse = (int32_t *)views[1].buf;
+    int64_t *sums = (int64_t *)views[2].buf;
+    uint8_t *median = with_median ? (uint8_t *)views[3].buf : NULL;
+    float *mean = with_mean ? (float *)views[3 + with_median].buf : NULL;
+    Py_ssize_t read = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t r = r0; r < r1; r++) {
+        if (r == held + 1 && r > 0)
+            read += columns_next_row(pixels, rows, cols, radius, r, fine, coarse, sums);
+        else if (r != held)
+            read += columns_from_scratch(pixels, rows, cols, radius, r, fine, coarse, sums);
+        held = r;
+        window_row(cols, radius, fine, coarse, sums,
+                   median ? median + (r - r0) * cols : NULL,
+                   mean ? mean + (r - r0) * cols : NULL, float_cols);
+    }
+    Py_END_ALLOW_THREADS
+    release_buffers(views, count);
+    PyBuffer_Release(&image);
+    return PyLong_FromSsize_t(read);
+}
+
 static PyMethodDef methods[] = {
     {"suppress", suppress, METH_VARARGS, suppress_doc},
     {"levels", levels, METH_VARARGS, levels_doc},
     {"edge_samples", edge_samples, METH_VARARGS, edge_samples_doc},
     {"rule", rule, METH_VARARGS, rule_doc},
     {"rule_factor", rule_factor, METH_VARARGS, rule_factor_doc},
+    {"window_stats", window_stats, METH_VARARGS, window_stats_doc},
     {NULL, NULL, 0, NULL},
 };
 

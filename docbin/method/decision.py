@@ -11,6 +11,11 @@ Exactness of the fast forms: with ``f`` a float32 number and ``L_m`` an integer 
 product ``fl32(f · L_m)`` takes 256 values, so ``I < f · L_m`` (I an integer) is
 ``I < ceil(fl32(f · L_m))``, a 256-entry table indexed by ``L_m``. The mean is OpenCV's
 float32 box filter (integer window sums times ``1/(2K+1)²``), compared as floats.
+
+Windows of more than 255 px (K >= 128) take, where docbin's compiled kernels are built, one
+streaming pass that computes both statistics exactly in time and memory that depend on the
+page's size, not on K (:class:`LargeWindowRows`); without them, the exact OpenCV/NumPy forms
+(:func:`rank_median`, OpenCV's box filter), whose cost grows with K.
 """
 
 from __future__ import annotations
@@ -49,8 +54,9 @@ def local_median(image: np.ndarray, radius: int, *, threads: int | None = 1) -> 
     """Median of the (2·radius+1)² window, borders replicated (uint8 in, uint8 out).
 
     Windows up to 255 px use OpenCV's ``medianBlur`` (border replicated, time independent
-    of the window). Larger windows use :func:`rank_median` (``medianBlur`` where its 16-bit
-    counters cannot overflow, threshold decomposition elsewhere), exact as well. With
+    of the window). Larger windows use :func:`large_window_stats` where docbin's compiled
+    kernels are built, else :func:`rank_median` (``medianBlur`` where its 16-bit counters
+    cannot overflow, threshold decomposition elsewhere), exact as well. With
     ``threads`` > 1 (None: :func:`docbin.method.bands.thread_count`) the page is cut into bands
     computed in parallel, each from its rows and ``radius`` rows around them.
     """
@@ -59,6 +65,8 @@ def local_median(image: np.ndarray, radius: int, *, threads: int | None = 1) -> 
         return image.copy()
     size = 2 * radius + 1
     threads = _bands.thread_count(threads)
+    if _large_window_kernel(radius) is not None:
+        return large_window_stats(image, radius, mean=False, threads=threads)[0]
     if threads > 1 and image.size >= SMALL_PAGE:
         rows, cols = image.shape
         height = min(_decision_band_rows(rows, cols, radius, False), -(-rows // threads))
@@ -291,10 +299,116 @@ def rank_median(image: np.ndarray, radius: int) -> np.ndarray:
 
 
 def local_mean(image: np.ndarray, radius: int) -> np.ndarray:
-    """Mean of the (2·radius+1)² window, borders replicated (float32)."""
-    size = 2 * _check_radius(radius) + 1
+    """Mean of the (2·radius+1)² window, borders replicated (float32): OpenCV's normalized
+    box filter; for windows of more than 255 px, the same values from
+    :func:`large_window_stats` where docbin's compiled kernels are built."""
+    radius = _check_radius(radius)
+    size = 2 * radius + 1
+    if _large_window_kernel(radius) is not None:
+        return large_window_stats(image, radius, median=False)[1]
     return cv2.boxFilter(image, cv2.CV_32F, (size, size), normalize=True,
                          borderType=cv2.BORDER_REPLICATE)
+
+
+# --- windows of more than 255 px ------------------------------------------------------------
+
+
+def box_mean_float_columns(size: int, cols: int) -> int:
+    """Columns (the first ones) where OpenCV's normalized box filter of uint8 into float32
+    computes ``fl32(S) · fl32(1/n)`` in float32 (S the integer window sum, n = size²).
+
+    OpenCV (5.x) sums windows of at most 2²³ pixels in int32 and scales them in its vector
+    loop, 4 columns at a time (so all but the last ``cols % 4`` columns); its scalar tail,
+    and every column of larger windows (summed in double), give ``fl32(S · (1/n))`` computed
+    in double. The two differ by one unit in the last place on some sums; the tests compare
+    :func:`large_window_stats` with ``cv2.boxFilter`` on both sides of 2²³.
+    """
+    return cols - cols % 4 if size * size <= 1 << 23 else 0
+
+
+def _large_window_kernel(radius: int):
+    """The compiled module when it computes this window's statistics (more than 255 px,
+    compiled kernels built with ``window_stats``), else None."""
+    kernels = _kernels.compiled
+    if (2 * radius + 1 <= MAX_OPENCV_MEDIAN_SIZE or kernels is None
+            or not hasattr(kernels, "window_stats") or radius > 1 << 28):
+        return None
+    return kernels
+
+
+class LargeWindowRows:
+    """L_m and L_a of consecutive rows of a page for a window radius K, streamed.
+
+    The state is a histogram of every column's window rows ``clamp(r − K .. r + K)`` (the
+    page's row indices clamped: borders replicated) and their integer sum: 1.1 kB per
+    column (fine counts of the 256 levels, counts of the 16 coarse bins of 16 levels, the
+    sum), whatever K. Built once for the first row asked (from the at most ``rows`` page
+    rows of its window), it then moves down one row per row (one row leaves every column's
+    window, one enters). Along a row, the window's histogram slides by one column histogram
+    in and one out (the edge columns counted as often as the window repeats them), and
+
+    - ``L_m`` is the smallest level v with ``count(I <= v) >= (n + 1) / 2``, n = (2K+1)²
+      (the coarse bins locate it, the fine counts of that bin are brought up to date);
+    - ``L_a`` is OpenCV's box filter's value for the exact window sum S
+      (:func:`box_mean_float_columns`).
+
+    Work per output row: two page rows read and a bounded amount per pixel, plus once per
+    instance the rows of the first row's window. Rows must be asked in increasing order
+    (``rows(r0, r1)`` then ``rows(r1, r2)`` ...); another start rebuilds the state.
+    Needs the compiled kernels (:func:`_large_window_kernel`).
+
+    Attributes
+    ----------
+    rows_read : int
+        Page rows read so far (each pass over a row counted once).
+    """
+
+    def __init__(self, image: np.ndarray, radius: int, kernels=None) -> None:
+        self.image = np.ascontiguousarray(image)
+        self.radius = _check_radius(radius)
+        self.kernels = kernels or _large_window_kernel(self.radius)
+        if self.kernels is None:
+            raise ValueError("the streamed statistics need docbin's compiled kernels and "
+                             "a window of more than 255 px")
+        cols = self.image.shape[1]
+        self.fine = np.empty((16, cols, 16), np.int32)
+        self.coarse = np.empty((cols, 16), np.int32)
+        self.sums = np.empty(cols, np.int64)
+        self.float_columns = box_mean_float_columns(2 * self.radius + 1, cols)
+        self.held = -1  # the row whose windows the state holds
+        self.rows_read = 0
+
+    def rows(self, r0: int, r1: int, median: np.ndarray | None = None,
+             mean: np.ndarray | None = None) -> None:
+        """Write L_m of rows [r0, r1) to ``median`` (uint8) and L_a to ``mean`` (float32),
+        C-contiguous arrays of (r1 − r0, cols); either may be None (not computed)."""
+        self.rows_read += self.kernels.window_stats(
+            self.image, self.radius, r0, r1, self.held, self.fine, self.coarse, self.sums,
+            median, mean, self.float_columns)
+        if r1 > r0:
+            self.held = r1 - 1
+
+
+def large_window_stats(image: np.ndarray, radius: int, *, median: bool = True,
+                       mean: bool = True, threads: int | None = 1
+                       ) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """``(L_m, L_a)`` of the whole page for windows of more than 255 px, with the compiled
+    kernels (:class:`LargeWindowRows`), in ``threads`` bands of rows computed in parallel;
+    None for a statistic not asked."""
+    image = np.ascontiguousarray(image)
+    rows, cols = image.shape
+    median_out = np.empty((rows, cols), np.uint8) if median else None
+    mean_out = np.empty((rows, cols), np.float32) if mean else None
+    threads = _bands.thread_count(threads)
+
+    def fill(band):
+        r0, r1 = band
+        LargeWindowRows(image, radius).rows(
+            r0, r1, None if median_out is None else median_out[r0:r1],
+            None if mean_out is None else mean_out[r0:r1])
+
+    _bands.map_bands(fill, _bands.bands(rows, -(-rows // threads)), threads)
+    return median_out, mean_out
 
 
 @dataclass
@@ -308,7 +422,12 @@ class LocalStats:
 
 
 def local_stats(image: np.ndarray, radius: int) -> LocalStats:
-    """Compute ``L_m`` and ``L_a`` for a window radius ``radius``."""
+    """Compute ``L_m`` and ``L_a`` for a window radius ``radius`` (windows of more than
+    255 px: both in one pass where the compiled kernels are built)."""
+    radius = _check_radius(radius)
+    if _large_window_kernel(radius) is not None:
+        median, mean = large_window_stats(image, radius, threads=None)
+        return LocalStats(image, median, mean, radius)
     return LocalStats(image, local_median(image, radius), local_mean(image, radius), radius)
 
 
@@ -379,6 +498,9 @@ def binary_page(image: np.ndarray, radius: int, factor, *, threads: int | None =
     computed band by band: each band's ``L_m`` from the band and ``radius`` rows above and
     below it, then ``L_a`` and the rule in sub-bands of the band. Extra memory: the output
     and about ``band_pixels`` (default :data:`DECISION_BAND_PIXELS`) bytes per thread.
+    Windows of more than 255 px, where the compiled kernels are built: ``L_m`` and ``L_a``
+    streamed sub-band after sub-band (:class:`LargeWindowRows`, one band per thread), so
+    time and memory follow the page's size whatever K.
 
     Parameters
     ----------
@@ -426,9 +548,14 @@ def binary_page(image: np.ndarray, radius: int, factor, *, threads: int | None =
         return cv2.bitwise_not(ink)
     rows, cols = image.shape
     threads = _bands.thread_count(threads)
-    height = _decision_band_rows(rows, cols, radius, False, band_pixels)
-    if rows <= 2 * height and threads > 1:  # two bands keep both threads busy
-        height = max(1, -(-rows // threads))
+    if _large_window_kernel(radius) is not None:
+        # streamed statistics: a band costs its rows (and once the rows of its first
+        # window), so one band per thread (or of band_pixels, if given)
+        height = -(-rows // threads) if band_pixels is None else max(1, band_pixels // cols)
+    else:
+        height = _decision_band_rows(rows, cols, radius, False, band_pixels)
+        if rows <= 2 * height and threads > 1:  # two bands keep both threads busy
+            height = max(1, -(-rows // threads))
     out = np.empty((rows, cols), np.uint8)
     _bands.map_bands(_DecisionBands(image, radius, table, factor_rows, refine, out),
                      _bands.bands(rows, height), threads)
@@ -446,15 +573,19 @@ class _DecisionBands:
         self.sub_height = max(16, SUB_BAND_PIXELS // max(image.shape[1], 1))
         self.local = threading.local()
         self.kernels = _kernels.compiled
+        self.streamed = _large_window_kernel(radius)  # L_m and L_a from LargeWindowRows
 
     def buffers(self) -> dict:
         local = self.local
         if not hasattr(local, "buffers"):
             rows, cols = self.image.shape
             longest = 2 * self.sub_height  # a last sub-band takes up to half a sub-band more
+            halo = 0 if self.streamed is not None else 2 * self.radius  # OpenCV's box filter
             local.buffers = {
                 "gray": np.empty((longest, cols), np.float32),
-                "mean": np.empty((min(rows, longest + 2 * self.radius), cols), np.float32),
+                "mean": np.empty((min(rows, longest + halo), cols), np.float32),
+                "median": np.empty((longest if self.streamed is not None else 0, cols),
+                                   np.uint8),
                 "table": np.empty((longest, cols), np.uint8),
                 "product": np.empty((longest, cols) if self.factor_rows else (0, cols),
                                     np.float32),
@@ -476,16 +607,24 @@ class _DecisionBands:
         image, radius, table, kernels = self.image, self.radius, self.table, self.kernels
         rows, cols = image.shape
         buffers = self.buffers()
-        band_median, inverted = self.band_median(r0, r1)
+        if self.streamed is not None:
+            streamed = LargeWindowRows(image, radius, self.streamed)
+            band_median, inverted = None, False
+        else:
+            band_median, inverted = self.band_median(r0, r1)
         # the table indexed by L_m, or by 255 − L_m
         rule_table = table[::-1].copy() if inverted and table is not None else table
         for s0, s1 in _bands.bands(r1 - r0, self.sub_height):
             s0, s1 = s0 + r0, s1 + r0
-            a0, a1 = _bands.with_halo(s0, s1, radius, rows)
-            band_mean = cv2.boxFilter(image[a0:a1], cv2.CV_32F, (self.size, self.size),
-                                      dst=buffers["mean"][:a1 - a0], normalize=True,
-                                      borderType=cv2.BORDER_REPLICATE)[s0 - a0:s1 - a0]
-            median = band_median[s0 - r0:s1 - r0]
+            if band_median is None:  # both statistics streamed, no halo
+                median, band_mean = buffers["median"][:s1 - s0], buffers["mean"][:s1 - s0]
+                streamed.rows(s0, s1, median, band_mean)
+            else:
+                a0, a1 = _bands.with_halo(s0, s1, radius, rows)
+                band_mean = cv2.boxFilter(image[a0:a1], cv2.CV_32F, (self.size, self.size),
+                                          dst=buffers["mean"][:a1 - a0], normalize=True,
+                                          borderType=cv2.BORDER_REPLICATE)[s0 - a0:s1 - a0]
+                median = band_median[s0 - r0:s1 - r0]
             if kernels is not None and self.refine is None:
                 if table is not None:
                     kernels.rule(image[s0:s1], median, band_mean, rule_table, self.out[s0:s1],
