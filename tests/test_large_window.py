@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_threshold import random_page, window_median_reference
 
 from docbin.method import decision
 from docbin.method import kernels as _kernels_module
-from test_threshold import random_page, window_median_reference
 
 COMPILED = _kernels_module.compiled
 needs_kernels = pytest.mark.skipif(
