@@ -317,3 +317,30 @@ def test_nonzero_is_numpys(shape, density):
     strided = np.random.default_rng(4).random((9, 20)) < density
     for got, expected in zip(nonzero(strided[:, ::2]), np.nonzero(strided[:, ::2])):
         np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("reach, seed", [(1, 0), (1, 1), (2, 2), (3, 3)])
+def test_limit_reach_sparse_equals_the_map_form(reach, seed):
+    """The reach limit from the changed pixels' indices (what the hybrid runs) gives the
+    map form's page and count, borders included, on text and boolean pages."""
+    rng = np.random.default_rng(seed)
+    shape = (23, 31)
+    classical = rng.random(shape) < 0.06
+    added = (rng.random(shape) < 0.25) & ~classical
+    added[0, :] |= rng.random(shape[1]) < 0.5  # on the page's border rows and columns
+    added[:, -1] |= rng.random(shape[0]) < 0.5
+    added &= ~classical
+    removed = classical & (rng.random(shape) < 0.3)
+    text = (classical & ~removed) | added
+    changes = np.where(added, refine.MADE_TEXT, 0).astype(np.uint8)
+    changes[removed] = refine.MADE_BACKGROUND
+    dense = np.where(text, 0, 255).astype(np.uint8)
+    count = refine.limit_reach(dense, changes, reach)
+    sparse = np.where(text, 0, 255).astype(np.uint8)
+    assert refine.limit_reach_sparse(sparse, np.flatnonzero(added), reach,
+                                     removed=np.flatnonzero(removed)) == count > 0
+    np.testing.assert_array_equal(sparse, dense)
+    mask = text.copy()
+    refine.limit_reach_sparse(mask, np.flatnonzero(added), reach,
+                              removed=np.flatnonzero(removed), text=True, background=False)
+    np.testing.assert_array_equal(mask, dense == 0)
