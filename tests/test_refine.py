@@ -141,15 +141,24 @@ def test_balance_moves_the_probability_threshold(tmp_path, make_page):
     assert (binarize(image, "hybrid", steps="refine", model=str(net), balance=0.8).image == 0)[band].all()
 
 
-def test_banded_refinement_equals_the_whole_page(tmp_path, make_page):
+@pytest.mark.parametrize("per_pixel", [False, True])
+def test_banded_refinement_equals_the_whole_page(tmp_path, make_page, per_pixel, kernel_form):
+    """The refinement inside the banded decision (the compiled rule with L_m inverted on
+    bright pages, or the OpenCV form; one f, or f per pixel as the surface step gives)
+    equals the whole-page rule refined at once."""
     image = np.tile(make_page(150, 200, 4), (3, 2))  # 450 x 400: many bands below
     weights = np.random.default_rng(0).normal(size=len(refine.FEATURES))
     net = refine.Refiner(linear_network(tmp_path / "n.onnx", weights, 0.1))
     page, f, local, constants = page_parts(image)
-    whole = threshold.ink_mask(local, f).view(np.uint8) * np.uint8(255)
+    factor = f
+    if per_pixel:
+        ramp = np.linspace(-0.05, 0.05, image.shape[1], dtype=np.float32)
+        factor = np.broadcast_to(np.float32(f) + ramp, image.shape).copy()
+    whole = threshold.ink_mask(local, factor).view(np.uint8) * np.uint8(255)
     refiner = refine.RowRefiner(net, constants, image)
     refiner(0, image.shape[0], local.local_median, local.local_mean, whole)
-    banded = threshold.binary_page(image, page.window_radius, f, threads=2, band_pixels=4000,
+    banded = threshold.binary_page(image, page.window_radius, factor, threads=2,
+                                   band_pixels=4000,
                                    refine=refine.RowRefiner(net, constants, image))
     assert refiner.refined > 0
     np.testing.assert_array_equal(banded == 0, whole > 0)
@@ -289,7 +298,7 @@ def test_added_text_stays_within_the_networks_reach(tmp_path, make_page, reach):
     assert (result.refined[hybrid & ~classical] == 2).all()
 
 
-def test_reach_on_a_banded_page_equals_the_whole_page_rule(tmp_path, make_page):
+def test_reach_on_a_banded_page_equals_the_whole_page_rule(tmp_path, make_page, kernel_form):
     image = with_smudge(np.tile(make_page(150, 200, 4), (3, 2)))  # 450 x 400: bands
     weights = np.random.default_rng(1).normal(size=len(refine.FEATURES)) * 0.1
     path = linear_network(tmp_path / "n.onnx", weights, 3.0, direction="add", reach=1)
