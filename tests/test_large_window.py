@@ -251,3 +251,66 @@ def test_a_band_builds_its_windows_from_at_most_the_page_rows():
         state.rows(r0, r1, None, np.empty((r1 - r0, 40), np.float32))
         first = min(image.shape[0], r0 + radius + 1) - max(0, r0 - radius)
         assert state.rows_read <= first + 2 * (r1 - r0 - 1)
+
+
+# --- the refine step's window sums with K >= 128 -------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", [(60, 70), (7, 90), (90, 7), (1, 1), (1, 20), (33, 1)])
+def test_streamed_window_sums_equal_the_integral_images(shape):
+    from docbin.method.refine import _integrals, _window_sum
+    from docbin.method.window_sums import StreamedWindowSums
+
+    rng = np.random.default_rng(sum(shape))
+    image = rng.integers(0, 256, shape, dtype=np.uint8)
+    radii = (2, 32, 64, 300)
+    total, squares = _integrals(image, max(radii))
+    sums = StreamedWindowSums(image)
+    rows = shape[0]
+    # bands in order (with gaps, a band without pixels), then a jump back to the top
+    bands = [(0, min(rows, 5)), (min(rows, 5), min(rows, 6)), (min(rows, 9), rows),
+             (0, rows)]
+    for (r0, r1), with_squares in zip(bands, (False, True, True, True)):
+        if r1 <= r0:
+            continue
+        where = rng.random((r1 - r0, shape[1])) < 0.4
+        r, c = np.nonzero(where)
+        for radius in radii:
+            got, got_squares = sums.sums(r0, r1, r, c, radius, with_squares)
+            at = (r + r0, c)
+            np.testing.assert_array_equal(got, _window_sum(total, *at, radius, max(radii)))
+            if with_squares:
+                np.testing.assert_array_equal(got_squares,
+                                              _window_sum(squares, *at, radius, max(radii)))
+            else:
+                assert got_squares is None
+
+
+@pytest.mark.parametrize("radius", [128, 200])
+def test_refinement_with_a_large_window_streams_its_window_sums(large_page, radius,
+                                                                 monkeypatch):
+    # the features' windows (K/4 and K/2) took integral images of every sub-band and a halo
+    # of K/2 rows (padded by K/2 columns): with K half the page, gigabytes per sub-band
+    from docbin.method import refine
+
+    network = refine.load_refiner()
+    page = refine.PageConstants(60.0, 200.0, radius, 0.8)  # a wide band: many pixels
+    monkeypatch.setattr(decision, "SUB_BAND_PIXELS", 6_000)
+    halos = []
+    real = refine._integrals
+    monkeypatch.setattr(refine, "_integrals",
+                        lambda image, border: halos.append(border) or real(image, border))
+
+    def decided():
+        refiner = refine.RowRefiner(network, page, large_page)
+        out = decision.binary_page(large_page, radius, 0.8, threads=2, refine=refiner)
+        refiner.finish(out)
+        return out, refiner.explain()["refined_pixels"]
+
+    streamed, refined = decided()
+    assert refined > 1000 and halos == []  # no integral image of a K/2 halo
+    monkeypatch.setattr(refine, "STREAMED_HALO", 10 ** 9)  # the integral images
+    integral, refined_again = decided()
+    assert halos and min(halos) == radius // 2
+    assert refined_again == refined
+    np.testing.assert_array_equal(streamed, integral)

@@ -41,6 +41,7 @@ import numpy as np
 
 from docbin.errors import ModelError
 from docbin.method.onnx import open_session
+from docbin.method.window_sums import StreamedWindowSums
 from docbin.options import DIRECTIONS
 
 FEATURES = ("margin", "to_mean", "to_ink", "to_contour", "median_minus_mean",
@@ -50,6 +51,10 @@ FEATURES = ("margin", "to_mean", "to_ink", "to_contour", "median_minus_mean",
 #: network's; a network's own δ is in its metadata)
 MARGIN = 0.2
 MIN_CONTRAST = 8.0
+#: From this halo (h = K/2 rows; K >= 128, the decision's large windows) the features' window
+#: sums are streamed down the page (:class:`docbin.method.window_sums.StreamedWindowSums`)
+#: instead of integral images of each sub-band and its halo, whose cost grows with K.
+STREAMED_HALO = 64
 
 
 @dataclass(frozen=True)
@@ -135,12 +140,16 @@ def _extreme(image: np.ndarray, radius: int, op) -> np.ndarray:
 
 
 def features(image: np.ndarray, median: np.ndarray, mean: np.ndarray, page: PageConstants,
-             where: np.ndarray, first_row: int = 0) -> np.ndarray:
+             where: np.ndarray, first_row: int = 0, window_sums=None) -> np.ndarray:
     """Feature rows (float32, ``[n, len(FEATURES)]``) of the pixels ``where`` (bool).
 
     ``image`` holds the rows the windows need: ``where``, ``median`` and ``mean`` cover its
     rows ``[first_row, first_row + len(where))`` (a band and its halo; the whole page by
-    default).
+    default). ``window_sums(rows, cols, radius, with_squares)``, if given, returns the
+    exact float64 sums of the values (and of their squares, or None) over the windows of
+    radius 2, s and h at the pixels (``rows`` of ``where``); ``image`` then needs only 3
+    rows of halo (the 7 × 7 minimum). By default they come from integral images of
+    ``image`` (whose halo must then be h rows).
     """
     image = np.ascontiguousarray(image)
     rows, cols = nonzero(where)
@@ -158,15 +167,22 @@ def features(image: np.ndarray, median: np.ndarray, mean: np.ndarray, page: Page
     out[:, 3] = np.float32(page.contour_intensity) - value
     out[:, 4] = lm - la
     s, h = page.radii
-    total, squares = _integrals(image, h)
+    if window_sums is None:
+        total, squares = _integrals(image, h)
+
+        def window_sums(rows, cols, radius, with_squares):
+            at = (rows + first_row, cols)
+            return (_window_sum(total, *at, radius, h),
+                    _window_sum(squares, *at, radius, h) if with_squares else None)
     column = 5
     for radius, with_std in ((2, True), (s, True), (h, False)):
         count = float((2 * radius + 1) ** 2)
-        window_mean = _window_sum(total, *at, radius, h) / count
+        window_sum, window_squares = window_sums(rows, cols, radius, with_std)
+        window_mean = window_sum / count
         out[:, column] = value - window_mean
         column += 1
         if with_std:
-            variance = _window_sum(squares, *at, radius, h) / count - window_mean ** 2
+            variance = window_squares / count - window_mean ** 2
             out[:, column] = np.sqrt(np.maximum(variance, 0.0))
             column += 1
     out[:, 10] = value - _extreme(image, 1, cv2.erode)[at]
@@ -371,6 +387,7 @@ class RowRefiner:
         self.added: list[np.ndarray] = []
         self.removed: list[np.ndarray] = []
         self._lock = threading.Lock()
+        self._local = threading.local()
 
     def __call__(self, s0: int, s1: int, median: np.ndarray, mean: np.ndarray,
                  ink: np.ndarray) -> None:
@@ -385,8 +402,17 @@ class RowRefiner:
             with self._lock:
                 self.refined += band
             return
-        a0, a1 = max(0, s0 - self.page.halo), min(rows, s1 + self.page.halo)
-        x = features(self.image[a0:a1], median, mean, self.page, where, first_row=s0 - a0)
+        if self.page.halo >= STREAMED_HALO:  # window sums streamed: 3 rows of halo
+            streamed = self._streamed_sums()
+            a0, a1 = max(0, s0 - 3), min(rows, s1 + 3)
+
+            def window_sums(r, c, radius, with_squares):
+                return streamed.sums(s0, s1, r, c, radius, with_squares)
+        else:
+            a0, a1 = max(0, s0 - self.page.halo), min(rows, s1 + self.page.halo)
+            window_sums = None
+        x = features(self.image[a0:a1], median, mean, self.page, where, first_row=s0 - a0,
+                     window_sums=window_sums)
         decided = self.network(x) > np.float32(1.0 - self.balance)
         r, c = nonzero(where)
         before = ink[r, c] > 0
@@ -406,6 +432,13 @@ class RowRefiner:
             self.refined += band
             self.to_ink += int(np.count_nonzero(became_ink))
             self.to_background += int(np.count_nonzero(became_background))
+
+    def _streamed_sums(self) -> StreamedWindowSums:
+        """This thread's :class:`StreamedWindowSums` of the page (its bands come in order)."""
+        local = self._local
+        if not hasattr(local, "sums"):
+            local.sums = StreamedWindowSums(self.image)
+        return local.sums
 
     def finish(self, page: np.ndarray) -> None:
         """After the whole page is decided: the network's reach (:func:`limit_reach`) on
