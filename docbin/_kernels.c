@@ -708,6 +708,161 @@ window_stats(PyObject *self, PyObject *args)
     return PyLong_FromSsize_t(read);
 }
 
+/* --- window sums of large windows at some pixels (the refine step's features) -------------- */
+
+/* Column sums (and sums of squares) of the window rows clamp(r - K .. r + K), from scratch. */
+static void
+column_sums_from_scratch(const uint8_t *restrict image, Py_ssize_t rows, Py_ssize_t cols,
+                         Py_ssize_t K, Py_ssize_t r, int64_t *restrict sums,
+                         int64_t *restrict squares)
+{
+    memset(sums, 0, (size_t)cols * sizeof(int64_t));
+    memset(squares, 0, (size_t)cols * sizeof(int64_t));
+    Py_ssize_t u0 = r - K < 0 ? 0 : r - K, u1 = r + K >= rows ? rows - 1 : r + K;
+    for (Py_ssize_t u = u0; u <= u1; u++) {
+        const int64_t m = multiplicity(u, r, K, rows);
+        const uint8_t *row = image + u * cols;
+        for (Py_ssize_t c = 0; c < cols; c++) {
+            const int64_t v = row[c];
+            sums[c] += m * v;
+            squares[c] += m * v * v;
+        }
+    }
+}
+
+/* The column sums of row r - 1 moved to row r. */
+DOCBIN_CLONES
+static void
+column_sums_next_row(const uint8_t *restrict image, Py_ssize_t rows, Py_ssize_t cols,
+                     Py_ssize_t K, Py_ssize_t r, int64_t *restrict sums,
+                     int64_t *restrict squares)
+{
+    Py_ssize_t leaving = clamp_index(r - K - 1, rows), entering = clamp_index(r + K, rows);
+    if (leaving == entering)
+        return;
+    const uint8_t *out = image + leaving * cols, *in = image + entering * cols;
+    for (Py_ssize_t c = 0; c < cols; c++) {
+        const int64_t a = out[c], b = in[c];
+        sums[c] += b - a;
+        squares[c] += b * b - a * a;
+    }
+}
+
+PyDoc_STRVAR(window_sums_doc,
+"window_sums(image, radius, held, state, prefix, rows, cols, sums, squares) -> held\n\n"
+"Exact sums of the values and of their squares over the (2K+1)x(2K+1) windows (K = radius,\n"
+"borders replicated) of the pixels (rows[i], cols[i]) of ``image`` (uint8, 2-D,\n"
+"C-contiguous), written as float64 to ``sums`` and ``squares`` (``squares`` may be None).\n"
+"``rows`` and ``cols``: int64, the rows in increasing order. ``state``: int64 (2, cols), the\n"
+"sums and sums of squares of every column's window rows clamp(r - K .. r + K) at row\n"
+"``held`` (-1: none); they move down one row at a time (one row leaves, one enters) or are\n"
+"rebuilt from the rows of the window when the next row is before ``held`` or more than a\n"
+"window after it. On each row with pixels, ``prefix`` (int64, (2, cols + 1)) takes the prefix\n"
+"sums of the column sums, and a window's sum is a difference of two of them plus the edge\n"
+"columns as often as the window repeats them. Returns the row the state holds.");
+
+static PyObject *
+window_sums(PyObject *self, PyObject *args)
+{
+    PyObject *image_object, *state_object, *prefix_object, *rows_object, *cols_object,
+        *sums_object, *squares_object;
+    Py_ssize_t radius, held;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OnnOOOOOO", &image_object, &radius, &held, &state_object,
+                          &prefix_object, &rows_object, &cols_object, &sums_object,
+                          &squares_object))
+        return NULL;
+    Py_buffer image;
+    if (PyObject_GetBuffer(image_object, &image, PyBUF_C_CONTIGUOUS | PyBUF_ND) < 0)
+        return NULL;
+    if (image.ndim != 2 || image.itemsize != 1 || image.shape[0] < 1 || image.shape[1] < 1) {
+        PyBuffer_Release(&image);
+        PyErr_SetString(PyExc_ValueError, "window_sums: image must be 2-D uint8, not empty");
+        return NULL;
+    }
+    const Py_ssize_t page_rows = image.shape[0], page_cols = image.shape[1];
+    if (radius < 0 || radius > (Py_ssize_t)1 << 20 || held < -1 || held >= page_rows) {
+        PyBuffer_Release(&image);
+        PyErr_SetString(PyExc_ValueError, "window_sums: bad radius or held row");
+        return NULL;
+    }
+    Py_buffer pixel_rows;
+    if (PyObject_GetBuffer(rows_object, &pixel_rows, PyBUF_C_CONTIGUOUS) < 0) {
+        PyBuffer_Release(&image);
+        return NULL;
+    }
+    const Py_ssize_t n = pixel_rows.len / 8;
+    const int with_squares = squares_object != Py_None;
+    Want wants[5] = {{state_object, 1, 8, 2 * page_cols, "state"},
+                     {prefix_object, 1, 8, 2 * (page_cols + 1), "prefix"},
+                     {cols_object, 0, 8, n, "cols"},
+                     {sums_object, 1, 8, n, "sums"},
+                     {squares_object, 1, 8, n, "squares"}};
+    Py_buffer views[5];
+    const int count = with_squares ? 5 : 4;
+    if (pixel_rows.itemsize != 8 || get_buffers(wants, views, count) < 0) {
+        if (pixel_rows.itemsize != 8)
+            PyErr_SetString(PyExc_ValueError, "rows: expected int64");
+        PyBuffer_Release(&pixel_rows);
+        PyBuffer_Release(&image);
+        return NULL;
+    }
+    const uint8_t *pixels = (const uint8_t *)image.buf;
+    const int64_t *r_of = (const int64_t *)pixel_rows.buf, *c_of = (const int64_t *)views[2].buf;
+    int64_t *column = (int64_t *)views[0].buf, *column_squares = column + page_cols;
+    int64_t *prefix = (int64_t *)views[1].buf, *prefix_squares = prefix + page_cols + 1;
+    double *out = (double *)views[3].buf;
+    double *out_squares = with_squares ? (double *)views[4].buf : NULL;
+    const int64_t K = radius, last = page_cols - 1;
+    int bad = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n && !bad;) {
+        const Py_ssize_t r = (Py_ssize_t)r_of[i];
+        if (r < 0 || r >= page_rows || (i > 0 && r < r_of[i - 1])) {
+            bad = 1;
+            break;
+        }
+        if (held < 0 || r < held || r - held > 2 * K + 1)
+            column_sums_from_scratch(pixels, page_rows, page_cols, K, r, column,
+                                     column_squares);
+        else
+            for (Py_ssize_t step = held + 1; step <= r; step++)
+                column_sums_next_row(pixels, page_rows, page_cols, K, step, column,
+                                     column_squares);
+        held = r;
+        prefix[0] = prefix_squares[0] = 0;
+        for (Py_ssize_t c = 0; c < page_cols; c++) {
+            prefix[c + 1] = prefix[c] + column[c];
+            prefix_squares[c + 1] = prefix_squares[c] + column_squares[c];
+        }
+        for (; i < n && r_of[i] == r; i++) {
+            const int64_t c = c_of[i];
+            if (c < 0 || c > last) {
+                bad = 1;
+                break;
+            }
+            const int64_t high = c + K > last ? last : c + K, low = c - K < 0 ? 0 : c - K;
+            const int64_t before = K - c > 0 ? K - c : 0, after = c + K - last > 0 ? c + K - last : 0;
+            out[i] = (double)(prefix[high + 1] - prefix[low] + before * column[0]
+                              + after * column[last]);
+            if (out_squares)
+                out_squares[i] = (double)(prefix_squares[high + 1] - prefix_squares[low]
+                                          + before * column_squares[0]
+                                          + after * column_squares[last]);
+        }
+    }
+    Py_END_ALLOW_THREADS
+    release_buffers(views, count);
+    PyBuffer_Release(&pixel_rows);
+    PyBuffer_Release(&image);
+    if (bad) {
+        PyErr_SetString(PyExc_ValueError,
+                        "window_sums: pixel rows must increase and lie on the page");
+        return NULL;
+    }
+    return PyLong_FromSsize_t(held);
+}
+
 static PyMethodDef methods[] = {
     {"suppress", suppress, METH_VARARGS, suppress_doc},
     {"levels", levels, METH_VARARGS, levels_doc},
@@ -715,6 +870,7 @@ static PyMethodDef methods[] = {
     {"rule", rule, METH_VARARGS, rule_doc},
     {"rule_factor", rule_factor, METH_VARARGS, rule_factor_doc},
     {"window_stats", window_stats, METH_VARARGS, window_stats_doc},
+    {"window_sums", window_sums, METH_VARARGS, window_sums_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -257,7 +257,8 @@ def test_a_band_builds_its_windows_from_at_most_the_page_rows():
 
 
 @pytest.mark.parametrize("shape", [(60, 70), (7, 90), (90, 7), (1, 1), (1, 20), (33, 1)])
-def test_streamed_window_sums_equal_the_integral_images(shape):
+def test_streamed_window_sums_equal_the_integral_images(shape, kernel_form):
+    # compiled (window_sums) and NumPy forms
     from docbin.method.refine import _integrals, _window_sum
     from docbin.method.window_sums import StreamedWindowSums
 
@@ -288,7 +289,7 @@ def test_streamed_window_sums_equal_the_integral_images(shape):
 
 @pytest.mark.parametrize("radius", [128, 200])
 def test_refinement_with_a_large_window_streams_its_window_sums(large_page, radius,
-                                                                 monkeypatch):
+                                                                 monkeypatch, kernel_form):
     # the features' windows (K/4 and K/2) took integral images of every sub-band and a halo
     # of K/2 rows (padded by K/2 columns): with K half the page, gigabytes per sub-band
     from docbin.method import refine
@@ -314,3 +315,19 @@ def test_refinement_with_a_large_window_streams_its_window_sums(large_page, radi
     assert halos and min(halos) == radius // 2
     assert refined_again == refined
     np.testing.assert_array_equal(streamed, integral)
+
+
+@needs_kernels
+def test_compiled_window_sums_check_their_pixels():
+    image = np.zeros((10, 12), np.uint8)
+    state, prefix = np.zeros((2, 12), np.int64), np.empty((2, 13), np.int64)
+    out = np.empty(2, np.float64)
+    with pytest.raises(ValueError, match="increase"):
+        COMPILED.window_sums(image, 130, -1, state, prefix, np.array([5, 4]), np.array([0, 0]),
+                             out, None)
+    with pytest.raises(ValueError, match="lie on the page"):
+        COMPILED.window_sums(image, 130, -1, state, prefix, np.array([5, 5]),
+                             np.array([0, 12]), out, None)
+    with pytest.raises(ValueError, match="prefix"):
+        COMPILED.window_sums(image, 130, -1, state, prefix[0, :5], np.array([5]), np.array([0]),
+                             out[:1], None)

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from docbin.method import kernels as _kernels  # the compiled pass, where built
+
 #: Squares of the levels (sums of squares in int64).
 _SQUARES = (np.arange(256, dtype=np.int64) ** 2).astype(np.uint16)
 #: Rows of a page summed at once when column sums are built (bounds the temporaries).
@@ -125,25 +127,55 @@ def _window_from_columns(columns: np.ndarray, rows: np.ndarray, cols: np.ndarray
     return total
 
 
+class _CompiledColumnSums:
+    """The same state moved and read by the compiled ``window_sums`` (one pass per row with
+    pixels: the column sums moved down, their prefix sums, the pixels' window sums)."""
+
+    def __init__(self, image: np.ndarray, radius: int, kernels) -> None:
+        self.image, self.radius, self.kernels = image, int(radius), kernels
+        cols = image.shape[1]
+        self.held = -1
+        self.state = np.zeros((2, cols), np.int64)
+        self.prefix = np.empty((2, cols + 1), np.int64)
+
+    def window(self, rows: np.ndarray, cols: np.ndarray,
+               with_squares: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        sums = np.empty(rows.size, np.float64)
+        squares = np.empty(rows.size, np.float64) if with_squares else None
+        self.held = self.kernels.window_sums(
+            self.image, self.radius, self.held, self.state, self.prefix,
+            np.ascontiguousarray(rows, np.int64), np.ascontiguousarray(cols, np.int64),
+            sums, squares)
+        return sums, squares
+
+
 class StreamedWindowSums:
     """Exact sums of the values and of their squares over the (2k+1)² windows (borders
     replicated) of some pixels of a page, for any radii, band after band.
 
     :meth:`sums` gives them for pixels of page rows [r0, r1); successive calls on
     increasing rows move each radius's column sums down the page (two page rows per row),
-    so the work of a band is its rows plus, once, the rows of its first window; memory is
-    a few int64 arrays of (r1 − r0, cols). One instance per thread (no locking).
+    so the work of a band is its rows plus, once, the rows of its first window. With the
+    compiled kernels (``window_sums``) each row with pixels is one pass over the row, in
+    memory of a few rows; without them NumPy computes the same sums over the rows that hold
+    pixels, with a few int64 arrays of those rows. One instance per thread (no locking).
     """
 
     def __init__(self, image: np.ndarray) -> None:
         self.image = np.ascontiguousarray(image)
-        self._columns: dict[int, _ColumnSums] = {}
+        self._columns: dict = {}
 
     def sums(self, r0: int, r1: int, rows: np.ndarray, cols: np.ndarray, radius: int,
              with_squares: bool) -> tuple[np.ndarray, np.ndarray | None]:
         """float64 ``(S, Q)`` at the pixels (``rows`` in [0, r1 − r0) from r0, ``cols``):
         S the window sums, Q the sums of squares (None unless ``with_squares``)."""
         radius = int(radius)
+        kernels = _kernels.compiled
+        if kernels is not None and hasattr(kernels, "window_sums") and radius <= 1 << 20:
+            key = ("compiled", radius)
+            if key not in self._columns:
+                self._columns[key] = _CompiledColumnSums(self.image, radius, kernels)
+            return self._columns[key].window(np.asarray(rows) + r0, cols, with_squares)
         if radius not in self._columns:
             self._columns[radius] = _ColumnSums(self.image, radius)
         if rows.size == 0:
