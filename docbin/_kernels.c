@@ -1,7 +1,8 @@
 /* docbin._kernels: the non-maximum suppression and the edge levels of the edge step, the
  * samples of B_I and T_I with the components' boxes, and the decision rule, each in one pass;
  * and the local median and mean of windows over 255 px streamed down the page (window_stats:
- * time and memory of the page's size whatever the window).
+ * time and memory of the page's size whatever the window), and the refine step's window sums
+ * of large windows the same way (window_sums).
  *
  * Optional: docbin computes the same results with OpenCV and NumPy when this module is not
  * built (docbin/stats.py and docbin/threshold.py keep both forms; the tests compare them).
