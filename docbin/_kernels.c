@@ -15,6 +15,8 @@
 #include <Python.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 /* tan 22.5 deg = sqrt(2) - 1 and tan 67.5 deg = sqrt(2) + 1, rounded to float32 */
 #define TAN_LOW ((float)0.41421356237309503)
@@ -458,12 +460,320 @@ rule_factor(PyObject *self, PyObject *args)
     return apply_rule(args, 1);
 }
 
+/* --- the clean step: per-component sums, the neighbour-ink blocks, the drop ------------- */
+
+/* |dI/dx| + |dI/dy| of the 3 x 3 Sobel filters at column c of a row, with the rows above and
+ * below (replicated at the page border: the caller passes the row itself) and the columns
+ * left and right (replicated likewise). */
+static inline int64_t
+sobel_sum(const uint8_t *up, const uint8_t *mid, const uint8_t *down, Py_ssize_t left,
+          Py_ssize_t c, Py_ssize_t right)
+{
+    int gx = (up[right] + 2 * mid[right] + down[right]) - (up[left] + 2 * mid[left] + down[left]);
+    int gy = (down[left] + 2 * down[c] + down[right]) - (up[left] + 2 * up[c] + up[right]);
+    return (int64_t)(abs(gx) + abs(gy));
+}
+
+/* owner[c] = the highest label in the 5 x 5 square around (i, c), clipped to the page;
+ * ``padded`` has cols + 4 entries (2 zeros each side; 0 is below every label). */
+DOCBIN_CLONES
+static void ring_owner_row(const int32_t *const rows5[5], int32_t *restrict padded,
+                           int32_t *restrict owner, Py_ssize_t cols)
+{
+    const int32_t *restrict a = rows5[0], *restrict b = rows5[1], *restrict m = rows5[2],
+                  *restrict d = rows5[3], *restrict e = rows5[4];
+    int32_t *restrict column = padded + 2;
+    for (Py_ssize_t c = 0; c < cols; c++) {
+        int32_t v = a[c] > b[c] ? a[c] : b[c];
+        v = v > m[c] ? v : m[c];
+        v = v > d[c] ? v : d[c];
+        column[c] = v > e[c] ? v : e[c];
+    }
+    for (Py_ssize_t c = 0; c < cols; c++) {
+        int32_t v = padded[c] > padded[c + 1] ? padded[c] : padded[c + 1];
+        v = v > padded[c + 2] ? v : padded[c + 2];
+        v = v > padded[c + 3] ? v : padded[c + 3];
+        owner[c] = v > padded[c + 4] ? v : padded[c + 4];
+    }
+}
+
+PyDoc_STRVAR(component_sums_doc,
+"component_sums(gray, binary, labels, rows, cols, r0, r1, midpoint, sums, boxes)\n\n"
+"The per-component sums of the clean step over page rows [r0, r1), in one pass, added to\n"
+"``sums`` (int64, 8 x n: sum of I, of I^2, dark pixels (I < midpoint, in double), boundary\n"
+"pixels (text with a 4-neighbour of background on the page), their gradient, ring pixels\n"
+"(background whose 5 x 5 square, clipped to the page, holds a component: counted for the\n"
+"highest label there), their gray levels and their gradient) and ``boxes`` (int64, 5 x n:\n"
+"min col, min row, max col, max row, pixel count; initialised by the caller). The gradient\n"
+"is |gx| + |gy| of the 3 x 3 Sobel filters with the page border replicated. gray and\n"
+"binary: uint8, labels: int32 (0 on background, 1..n-1 where binary is 0), all rows x cols,\n"
+"C-contiguous. Raises ValueError where the labels disagree with binary.");
+
+static PyObject *
+component_sums(PyObject *self, PyObject *args)
+{
+    PyObject *objects[5];
+    Py_ssize_t rows, cols, r0, r1;
+    double midpoint;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OOOnnnndOO", &objects[0], &objects[1], &objects[2], &rows,
+                          &cols, &r0, &r1, &midpoint, &objects[3], &objects[4]))
+        return NULL;
+    if (rows < 1 || cols < 1 || r0 < 0 || r1 < r0 || r1 > rows) {
+        PyErr_SetString(PyExc_ValueError, "component_sums: bad rows or columns");
+        return NULL;
+    }
+    const Py_ssize_t pixels = rows * cols;
+    const Want wants[5] = {{objects[0], 0, 1, pixels, "gray"},
+                           {objects[1], 0, 1, pixels, "binary"},
+                           {objects[2], 0, 4, pixels, "labels"},
+                           {objects[3], 1, 8, 8, "sums"},
+                           {objects[4], 1, 8, 5, "boxes"}};
+    Py_buffer views[5];
+    if (get_buffers(wants, views, 5) < 0)
+        return NULL;
+    const Py_ssize_t n = views[3].len / (8 * 8);
+    if (views[3].len != n * 8 * 8 || views[4].len < n * 5 * 8) {
+        release_buffers(views, 5);
+        PyErr_SetString(PyExc_ValueError, "component_sums: sums must be 8 x n, boxes 5 x n");
+        return NULL;
+    }
+    int32_t *scratch = PyMem_Malloc((size_t)(2 * cols + 4) * sizeof(int32_t));
+    uint8_t *inked = PyMem_Malloc((size_t)rows);
+    if (!scratch || !inked) {
+        PyMem_Free(scratch);
+        PyMem_Free(inked);
+        release_buffers(views, 5);
+        return PyErr_NoMemory();
+    }
+    const uint8_t *gray = (const uint8_t *)views[0].buf;
+    const uint8_t *binary = (const uint8_t *)views[1].buf;
+    const int32_t *labels = (const int32_t *)views[2].buf;
+    int64_t *sum_i = (int64_t *)views[3].buf, *sum_i2 = sum_i + n, *dark = sum_i2 + n,
+            *boundary = dark + n, *boundary_grad = boundary + n, *ring = boundary_grad + n,
+            *ring_i = ring + n, *ring_grad = ring_i + n;
+    int64_t *left = (int64_t *)views[4].buf, *top = left + n, *right = top + n,
+            *bottom = right + n, *area = bottom + n;
+    int32_t *padded = scratch, *owner = scratch + cols + 4;
+    int bad_label = 0;
+    Py_BEGIN_ALLOW_THREADS
+    /* rows with text, from 2 rows above the band to 2 below (a row without text within 2
+     * rows has neither component nor ring pixels) */
+    const Py_ssize_t s0 = r0 >= 2 ? r0 - 2 : 0, s1 = r1 + 2 <= rows ? r1 + 2 : rows;
+    for (Py_ssize_t i = s0; i < s1; i++)
+        inked[i] = memchr(binary + i * cols, 0, (size_t)cols) != NULL;
+    padded[0] = padded[1] = padded[cols + 2] = padded[cols + 3] = 0;
+    for (Py_ssize_t i = r0; i < r1 && !bad_label; i++) {
+        const Py_ssize_t a0 = i >= 2 ? i - 2 : 0, a1 = i + 3 <= rows ? i + 3 : rows;
+        int near = 0;
+        for (Py_ssize_t k = a0; k < a1; k++)
+            near |= inked[k];
+        if (!near)
+            continue;
+        const int32_t *rows5[5];
+        for (int k = 0; k < 5; k++) {
+            Py_ssize_t r = i - 2 + k;
+            r = r < a0 ? a0 : r >= a1 ? a1 - 1 : r;  /* repeated rows do not change a max */
+            rows5[k] = labels + r * cols;
+        }
+        ring_owner_row(rows5, padded, owner, cols);
+        const Py_ssize_t above = i > 0 ? i - 1 : 0, below = i < rows - 1 ? i + 1 : rows - 1;
+        const uint8_t *g_up = gray + above * cols, *g = gray + i * cols,
+                      *g_down = gray + below * cols;
+        const uint8_t *b = binary + i * cols;
+        const uint8_t *b_up = i > 0 ? binary + (i - 1) * cols : NULL;
+        const uint8_t *b_down = i < rows - 1 ? binary + (i + 1) * cols : NULL;
+        const int32_t *l = labels + i * cols;
+        for (Py_ssize_t c = 0; c < cols; c++) {
+            const Py_ssize_t cl = c > 0 ? c - 1 : 0, cr = c < cols - 1 ? c + 1 : cols - 1;
+            const int64_t v = g[c];
+            if (b[c] == 0) {
+                const int32_t label = l[c];
+                if (label <= 0 || label >= n) {
+                    bad_label = 1;
+                    break;
+                }
+                sum_i[label] += v;
+                sum_i2[label] += v * v;
+                dark[label] += (double)v < midpoint;
+                if (c < left[label]) left[label] = c;
+                if (c > right[label]) right[label] = c;
+                if (i < top[label]) top[label] = i;
+                if (i > bottom[label]) bottom[label] = i;
+                area[label]++;
+                /* boundary: a 4-neighbour on the page is background */
+                if ((b_up && b_up[c]) || (b_down && b_down[c]) || (c > 0 && b[c - 1])
+                    || (c < cols - 1 && b[c + 1])) {
+                    boundary[label]++;
+                    boundary_grad[label] += sobel_sum(g_up, g, g_down, cl, c, cr);
+                }
+            } else {
+                const int32_t label = owner[c];
+                if (l[c] != 0 || label >= n) {
+                    bad_label = 1;
+                    break;
+                }
+                if (label > 0) {
+                    ring[label]++;
+                    ring_i[label] += v;
+                    ring_grad[label] += sobel_sum(g_up, g, g_down, cl, c, cr);
+                }
+            }
+        }
+    }
+    Py_END_ALLOW_THREADS
+    PyMem_Free(scratch);
+    PyMem_Free(inked);
+    release_buffers(views, 5);
+    if (bad_label) {
+        PyErr_SetString(PyExc_ValueError,
+                        "component_sums: the labels disagree with the binary page");
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(block_ink_doc,
+"block_ink(binary, cols, block, counts)\n\n"
+"Ink pixels (value 0 in ``binary``, uint8 rows of ``cols`` columns) counted on square\n"
+"blocks of ``block`` pixels, added to ``counts`` (int64, C-contiguous, ceil(rows / block)\n"
+"x ceil(cols / block); the last blocks may be partial).");
+
+static PyObject *
+block_ink(PyObject *self, PyObject *args)
+{
+    PyObject *binary_object, *counts_object;
+    Py_ssize_t cols, block, rows;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OnnO", &binary_object, &cols, &block, &counts_object))
+        return NULL;
+    if (cols < 1 || block < 1) {
+        PyErr_SetString(PyExc_ValueError, "block_ink: bad columns or block");
+        return NULL;
+    }
+    Py_buffer binary_view, counts_view;
+    if (PyObject_GetBuffer(binary_object, &binary_view, PyBUF_C_CONTIGUOUS) < 0)
+        return NULL;
+    if (binary_view.itemsize != 1 || binary_view.len % cols) {
+        PyBuffer_Release(&binary_view);
+        PyErr_SetString(PyExc_ValueError, "block_ink: binary must be uint8 rows");
+        return NULL;
+    }
+    rows = binary_view.len / cols;
+    const Py_ssize_t block_rows = (rows + block - 1) / block;
+    const Py_ssize_t block_cols = (cols + block - 1) / block;
+    if (get_buffer(counts_object, &counts_view, 1, 8, block_rows * block_cols, "counts") < 0) {
+        PyBuffer_Release(&binary_view);
+        return NULL;
+    }
+    const uint8_t *binary = (const uint8_t *)binary_view.buf;
+    int64_t *counts = (int64_t *)counts_view.buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < rows; i++) {
+        const uint8_t *row = binary + i * cols;
+        if (!memchr(row, 0, (size_t)cols))
+            continue;
+        int64_t *out = counts + (i / block) * block_cols;
+        for (Py_ssize_t bc = 0; bc < block_cols; bc++) {
+            const Py_ssize_t c1 = (bc + 1) * block < cols ? (bc + 1) * block : cols;
+            int64_t ink = 0;
+            for (Py_ssize_t c = bc * block; c < c1; c++)
+                ink += row[c] == 0;
+            out[bc] += ink;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&binary_view);
+    PyBuffer_Release(&counts_view);
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(drop_doc,
+"drop(binary, labels, dropped, recorded, cols, boxes) -> pixels\n\n"
+"Within each box (int64 rows of left, top, right, bottom, inclusive page coordinates), set\n"
+"the text pixels (0) of ``binary`` (uint8, rows x cols) whose label (``labels``, int32) is\n"
+"flagged in ``dropped`` (uint8, one entry per label) to background (255) and, unless\n"
+"``recorded`` is None, to 1 in ``recorded`` (uint8 or bool, rows x cols). Overlapping\n"
+"boxes are fine. Returns the number of pixels set.");
+
+static PyObject *
+drop(PyObject *self, PyObject *args)
+{
+    PyObject *binary_object, *labels_object, *dropped_object, *recorded_object, *boxes_object;
+    Py_ssize_t cols, rows;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OOOOnO", &binary_object, &labels_object, &dropped_object,
+                          &recorded_object, &cols, &boxes_object))
+        return NULL;
+    Py_buffer binary_view, views[4];
+    if (get_rows(binary_object, &binary_view, cols, "binary", &rows) < 0)
+        return NULL;
+    const int with_record = recorded_object != Py_None;
+    const Want wants[4] = {{labels_object, 0, 4, rows * cols, "labels"},
+                           {dropped_object, 0, 1, 1, "dropped"},
+                           {boxes_object, 0, 8, 0, "boxes"},
+                           {recorded_object, 1, 1, rows * cols, "recorded"}};
+    const int count = with_record ? 4 : 3;
+    if (get_buffers(wants, views, count) < 0) {
+        PyBuffer_Release(&binary_view);
+        return NULL;
+    }
+    uint8_t *binary = (uint8_t *)binary_view.buf;
+    const int32_t *labels = (const int32_t *)views[0].buf;
+    const uint8_t *dropped = (const uint8_t *)views[1].buf;
+    const Py_ssize_t n = views[1].len;
+    const int64_t *boxes = (const int64_t *)views[2].buf;
+    const Py_ssize_t box_count = views[2].len / (4 * 8);
+    uint8_t *recorded = with_record ? (uint8_t *)views[3].buf : NULL;
+    Py_ssize_t pixels = 0;
+    int bad = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t k = 0; k < box_count && !bad; k++) {
+        const int64_t *box = boxes + 4 * k;
+        if (box[0] < 0 || box[1] < 0 || box[2] >= cols || box[3] >= rows) {
+            bad = 1;
+            break;
+        }
+        for (Py_ssize_t i = (Py_ssize_t)box[1]; i <= (Py_ssize_t)box[3]; i++) {
+            uint8_t *b = binary + i * cols;
+            const int32_t *l = labels + i * cols;
+            for (Py_ssize_t c = (Py_ssize_t)box[0]; c <= (Py_ssize_t)box[2]; c++) {
+                if (b[c] != 0)
+                    continue;
+                const int32_t label = l[c];
+                if (label < 0 || label >= n) {
+                    bad = 1;
+                    break;
+                }
+                if (dropped[label]) {
+                    b[c] = 255;
+                    pixels++;
+                    if (recorded)
+                        recorded[i * cols + c] = 1;
+                }
+            }
+        }
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&binary_view);
+    release_buffers(views, count);
+    if (bad) {
+        PyErr_SetString(PyExc_ValueError, "drop: a box leaves the page or a label is out of "
+                                          "range");
+        return NULL;
+    }
+    return PyLong_FromSsize_t(pixels);
+}
+
 static PyMethodDef methods[] = {
     {"suppress", suppress, METH_VARARGS, suppress_doc},
     {"levels", levels, METH_VARARGS, levels_doc},
     {"edge_samples", edge_samples, METH_VARARGS, edge_samples_doc},
     {"rule", rule, METH_VARARGS, rule_doc},
     {"rule_factor", rule_factor, METH_VARARGS, rule_factor_doc},
+    {"component_sums", component_sums, METH_VARARGS, component_sums_doc},
+    {"block_ink", block_ink, METH_VARARGS, block_ink_doc},
+    {"drop", drop, METH_VARARGS, drop_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -57,6 +57,8 @@ import cv2
 import numpy as np
 
 from docbin.errors import ModelError
+from docbin.method import bands as _bands_module
+from docbin.method import kernels
 from docbin.method.onnx import open_session
 
 FEATURES = ("log_area", "log_area_rel", "log_height_rel", "log_width_rel", "fill",
@@ -90,12 +92,16 @@ class Components:
         int64 [count + 1], pixels per label (entry 0: the background).
     features : ndarray
         float32 [count, len(FEATURES)], row ``i`` for label ``i + 1``.
+    boxes : ndarray
+        int64 [count + 1, 4]: left, top, right, bottom (inclusive page coordinates) of each
+        label's bounding box (entry 0: the whole page).
     """
 
     labels: np.ndarray
     count: int
     area: np.ndarray
     features: np.ndarray
+    boxes: np.ndarray
 
 
 def ink_weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
@@ -131,6 +137,11 @@ def block_ink_integral(binary: np.ndarray, beta: int, *,
     rows, cols = binary.shape
     nr, nc = -(-rows // beta), -(-cols // beta)
     counts = np.zeros((nr, nc), np.int64)
+    if kernels.compiled is not None:  # one pass over the rows, none without ink
+        kernels.compiled.block_ink(np.ascontiguousarray(binary), cols, beta, counts)
+        integral = np.zeros((nr + 1, nc + 1), np.int64)
+        np.cumsum(np.cumsum(counts, axis=0), axis=1, out=integral[1:, 1:])
+        return integral
     height = max(beta, ((band_pixels or BAND_PIXELS) // max(cols, 1)) // beta * beta)
     for r0 in range(0, rows, height):
         r1 = min(rows, r0 + height)
@@ -219,6 +230,55 @@ def _component_sums(gray: np.ndarray, binary: np.ndarray, labels: np.ndarray, n:
             "ring_grad": ring_grad}
 
 
+#: the per-label sums of :func:`_component_sums`, in the order of the compiled pass
+SUMS = ("sum_i", "sum_i2", "dark", "boundary", "boundary_grad", "ring", "ring_i",
+        "ring_grad")
+
+
+def _compiled_sums(gray: np.ndarray, binary: np.ndarray, labels: np.ndarray, n: int,
+                   midpoint: float, threads: int | None) -> tuple[dict, np.ndarray]:
+    """The sums of :func:`_component_sums` and the labels' boxes in one compiled pass over
+    the page (``docbin._kernels.component_sums``), its rows split between threads.
+
+    Every sum is an integer accumulated in int64, so the float64 results equal the
+    bincounts of :func:`_component_sums` exactly. Each thread has its own accumulators
+    (13 int64 per label); a second thread runs only while they take at most half a byte
+    per pixel.
+
+    Returns
+    -------
+    sums : dict
+        float64 [n] per name of :data:`SUMS`.
+    boxes : ndarray
+        int64 [5, n]: left, top, right, bottom (inclusive), pixel count; label 0: the whole
+        page and its background pixels.
+    """
+    rows, cols = gray.shape
+    parts = _bands_module.thread_count(threads)
+    if 13 * 8 * n * (parts - 1) > rows * cols // 2:
+        parts = 1
+    parts = max(1, min(parts, rows // 16))
+    edges = [rows * k // parts for k in range(parts + 1)]
+
+    def part(span):
+        sums = np.zeros((len(SUMS), n), np.int64)
+        boxes = np.empty((5, n), np.int64)
+        boxes[0], boxes[1], boxes[2], boxes[3], boxes[4] = cols, rows, -1, -1, 0
+        kernels.compiled.component_sums(gray, binary, labels, rows, cols, span[0], span[1],
+                                        midpoint, sums, boxes)
+        return sums, boxes
+
+    results = _bands_module.map_bands(part, list(zip(edges[:-1], edges[1:])), parts)
+    sums, boxes = results[0]
+    for more_sums, more_boxes in results[1:]:
+        sums += more_sums
+        np.minimum(boxes[:2], more_boxes[:2], out=boxes[:2])
+        np.maximum(boxes[2:4], more_boxes[2:4], out=boxes[2:4])
+        boxes[4] += more_boxes[4]
+    boxes[:, 0] = 0, 0, cols - 1, rows - 1, rows * cols - int(boxes[4, 1:].sum())
+    return {name: sums[k].astype(np.float64) for k, name in enumerate(SUMS)}, boxes
+
+
 def _neighbour_ink(binary: np.ndarray, top, left, height, width, typical_height: float,
                    band_pixels: int | None) -> tuple[np.ndarray, np.ndarray]:
     """Ink pixels and pixels in each component's box grown by ``h_typ`` on every side,
@@ -241,10 +301,14 @@ def _neighbour_ink(binary: np.ndarray, top, left, height, width, typical_height:
 
 def component_features(gray: np.ndarray, binary: np.ndarray, ink_intensity: float,
                        contour_intensity: float, *, band_pixels: int | None = None,
-                       labelled=None) -> Components:
+                       labelled=None, threads: int | None = None) -> Components:
     """Label the text components of ``binary`` and compute their features (:data:`FEATURES`)
-    in one vectorised pass: per-label sums with ``np.bincount`` over the labels, band by
-    band; no loop over components.
+    without a loop over components: where the compiled kernels are built
+    (:mod:`docbin.method.kernels`), the per-label sums and boxes in one compiled pass
+    (:func:`_compiled_sums`, the labels from ``cv2.connectedComponents`` without its
+    statistics); otherwise with ``np.bincount`` over the labels, band by band
+    (:func:`_component_sums`, the boxes from ``cv2.connectedComponentsWithStats``). Both
+    forms give identical features.
 
     Parameters
     ----------
@@ -258,23 +322,47 @@ def component_features(gray: np.ndarray, binary: np.ndarray, ink_intensity: floa
         Pixels per band of rows (default :data:`BAND_PIXELS`).
     labelled : tuple, optional
         ``(count, labels, stats)`` of :func:`label_components`, when already computed.
+    threads : int, optional
+        Threads of the compiled pass (default: :func:`docbin.method.bands.thread_count`).
     """
-    count, labels, stats = labelled if labelled is not None else label_components(binary)
-    n = count + 1
-    area = stats[:, cv2.CC_STAT_AREA].astype(np.int64)
-    if count == 0:
-        return Components(labels, 0, area, np.zeros((0, len(FEATURES)), np.float32))
-    contrast = max(float(contour_intensity) - float(ink_intensity), MIN_CONTRAST)
+    rows, cols = binary.shape
     midpoint = 0.5 * (float(ink_intensity) + float(contour_intensity))
-    sums = _component_sums(gray, binary, labels, n, midpoint, band_pixels)
+    if kernels.compiled is not None:
+        gray = np.ascontiguousarray(gray)
+        binary = np.ascontiguousarray(binary)
+        if labelled is not None:
+            count, labels = labelled[0], labelled[1]
+        else:
+            ink = cv2.compare(binary, 0, cv2.CMP_EQ)  # 255 on text, 1 B/px
+            count, labels = cv2.connectedComponents(ink, connectivity=8, ltype=cv2.CV_32S)
+            count -= 1
+            del ink
+        n = count + 1
+        sums, boxes = _compiled_sums(gray, binary, labels, n, midpoint, threads)
+        area = boxes[4].copy()
+        boxes = np.ascontiguousarray(boxes[:4].T)
+    else:
+        count, labels, stats = labelled if labelled is not None else label_components(binary)
+        n = count + 1
+        area = stats[:, cv2.CC_STAT_AREA].astype(np.int64)
+        boxes = np.empty((n, 4), np.int64)
+        boxes[:, 0] = stats[:, cv2.CC_STAT_LEFT]
+        boxes[:, 1] = stats[:, cv2.CC_STAT_TOP]
+        boxes[:, 2] = boxes[:, 0] + stats[:, cv2.CC_STAT_WIDTH] - 1
+        boxes[:, 3] = boxes[:, 1] + stats[:, cv2.CC_STAT_HEIGHT] - 1
+        boxes[0] = 0, 0, cols - 1, rows - 1
+        sums = _component_sums(gray, binary, labels, n, midpoint, band_pixels) \
+            if count else None
+    if count == 0:
+        return Components(labels, 0, area, np.zeros((0, len(FEATURES)), np.float32), boxes)
+    contrast = max(float(contour_intensity) - float(ink_intensity), MIN_CONTRAST)
     sum_i, sum_i2, dark = sums["sum_i"], sums["sum_i2"], sums["dark"]
     boundary, boundary_grad = sums["boundary"], sums["boundary_grad"]
     ring, ring_i, ring_grad = sums["ring"], sums["ring_i"], sums["ring_grad"]
     a = area[1:].astype(np.float64)
-    height = stats[1:, cv2.CC_STAT_HEIGHT].astype(np.float64)
-    width = stats[1:, cv2.CC_STAT_WIDTH].astype(np.float64)
-    top = stats[1:, cv2.CC_STAT_TOP].astype(np.int64)
-    left = stats[1:, cv2.CC_STAT_LEFT].astype(np.int64)
+    left, top = boxes[1:, 0], boxes[1:, 1]
+    width = (boxes[1:, 2] - left + 1).astype(np.float64)
+    height = (boxes[1:, 3] - top + 1).astype(np.float64)
     mean = sum_i[1:] / a
     std = np.sqrt(np.maximum(sum_i2[1:] / a - mean * mean, 0.0))
     stroke = 2.0 * a / np.maximum(boundary[1:], 1.0)
@@ -309,7 +397,7 @@ def component_features(gray: np.ndarray, binary: np.ndarray, ink_intensity: floa
     out[:, 14] = (mean - typical_mean) / contrast
     out[:, 15] = np.log(np.maximum(ring_mean - mean, 1.0) / max(typical_contrast, 1.0))
     out[:, 16] = np.log(np.maximum(edge_mean, 1.0) / max(typical_edge, 1.0))
-    return Components(labels, count, area, out)
+    return Components(labels, count, area, out, boxes)
 
 
 # --- the model at inference ----------------------------------------------------------------
@@ -412,11 +500,30 @@ def load_cleaner(path: str | None = None) -> Cleaner:
 
 
 def drop_components(binary: np.ndarray, labels: np.ndarray, dropped: np.ndarray, *,
-                    record: bool = False, band_pixels: int | None = None):
+                    record: bool = False, band_pixels: int | None = None,
+                    boxes: np.ndarray | None = None):
     """Set the pixels of the labels where ``dropped`` (bool, per label, entry 0 False) is
-    True to background (255) in ``binary``, in place, band by band; with ``record`` return
-    the bool map of the dropped pixels (else None)."""
+    True to background (255) in ``binary``, in place; with ``record`` return the bool map
+    of the dropped pixels (else None).
+
+    Where the compiled kernels are built, one compiled pass (``docbin._kernels.drop``) over
+    the dropped labels' ``boxes`` (int64 [labels, 4], left, top, right, bottom inclusive, as
+    :attr:`Components.boxes`) when given and together smaller than the page, else over the
+    page; otherwise NumPy, band by band.
+    """
     rows, cols = binary.shape
+    if kernels.compiled is not None and binary.flags.c_contiguous and binary.flags.writeable:
+        recorded = np.zeros((rows, cols), bool) if record else None
+        scan = np.array([[0, 0, cols - 1, rows - 1]], np.int64)
+        if boxes is not None:
+            chosen = np.ascontiguousarray(boxes[np.flatnonzero(dropped)], np.int64)
+            box_pixels = ((chosen[:, 2] - chosen[:, 0] + 1)
+                          * (chosen[:, 3] - chosen[:, 1] + 1)).sum()
+            if box_pixels < rows * cols:
+                scan = chosen
+        kernels.compiled.drop(binary, np.ascontiguousarray(labels, np.int32),
+                              np.ascontiguousarray(dropped, np.uint8), recorded, cols, scan)
+        return recorded
     recorded = np.zeros((rows, cols), bool) if record else None
     labels_flat = labels.reshape(-1)
     for r0, r1 in _bands(rows, cols, band_pixels):
@@ -433,7 +540,7 @@ def drop_components(binary: np.ndarray, labels: np.ndarray, dropped: np.ndarray,
 
 def clean_components(gray: np.ndarray, binary: np.ndarray, page, *, cleaner: Cleaner,
                      balance: float = 0.5, record: bool = False,
-                     band_pixels: int | None = None):
+                     band_pixels: int | None = None, threads: int | None = None):
     """Drop, whole, the text components the model finds unlikely to be text.
 
     Parameters
@@ -452,6 +559,8 @@ def clean_components(gray: np.ndarray, binary: np.ndarray, page, *, cleaner: Cle
         0.5 is the model's calibrated threshold (:func:`drop_threshold`).
     record : bool
         Also return the bool (rows, cols) map of the dropped pixels (``--explain``).
+    threads : int, optional
+        Threads of the compiled features pass (:func:`component_features`).
 
     Returns
     -------
@@ -477,7 +586,7 @@ def clean_components(gray: np.ndarray, binary: np.ndarray, page, *, cleaner: Cle
         raise ValueError("gray and binary must be uint8")
     threshold = drop_threshold(cleaner.threshold, balance)
     comps = component_features(gray, binary, page.ink_intensity, page.contour_intensity,
-                               band_pixels=band_pixels)
+                               band_pixels=band_pixels, threads=threads)
     info = {"model": cleaner.name, "balance": float(balance), "threshold": threshold,
             "components": comps.count, "dropped": 0, "dropped_pixels": 0}
     recorded = np.zeros(binary.shape, bool) if record else None
@@ -490,5 +599,5 @@ def clean_components(gray: np.ndarray, binary: np.ndarray, page, *, cleaner: Cle
     info["dropped_pixels"] = int(comps.area[dropped].sum())
     if info["dropped"]:
         recorded = drop_components(binary, comps.labels, dropped, record=record,
-                                   band_pixels=band_pixels)
+                                   band_pixels=band_pixels, boxes=comps.boxes)
     return binary, info, recorded
