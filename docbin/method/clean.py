@@ -156,11 +156,20 @@ def block_ink_integral(binary: np.ndarray, beta: int, *,
     return integral
 
 
+def _compare(array: np.ndarray, op: int) -> np.ndarray:
+    """``cv2.compare(array, 0, op)``: uint8, 255 where it holds, else 0 (a 1 × 1 array too,
+    which OpenCV's binding would read as a scalar)."""
+    if array.size == 1:
+        test = {cv2.CMP_EQ: np.equal, cv2.CMP_GT: np.greater}[op]
+        return np.where(test(array, 0), 255, 0).astype(np.uint8).reshape(array.shape)
+    return cv2.compare(array, 0, op)
+
+
 def label_components(binary: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
     """(count, labels int32 (rows, cols), stats [count + 1, 5]) of the 8-connected
     components of the text (value 0) of ``binary``: OpenCV's
     ``connectedComponentsWithStats`` (stats: left, top, width, height, area)."""
-    ink = cv2.compare(binary, 0, cv2.CMP_EQ)  # 255 on text, 1 B/px
+    ink = _compare(binary, cv2.CMP_EQ)  # 255 on text, 1 B/px
     n, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8,
                                                            ltype=cv2.CV_32S)
     del ink
@@ -192,7 +201,7 @@ def _component_sums(gray: np.ndarray, binary: np.ndarray, labels: np.ndarray, n:
         a0, a1 = max(0, r0 - HALO), min(rows, r1 + HALO)
         first, last = (r0 - a0) * cols, (r1 - a0) * cols  # the band's rows, flat in [a0, a1)
         base = a0 * cols
-        text = cv2.compare(binary[a0:a1], 0, cv2.CMP_EQ)  # 255 on text (labels > 0)
+        text = _compare(binary[a0:a1], cv2.CMP_EQ)  # 255 on text (labels > 0)
         # gradient |∂x| + |∂y| (Sobel 3 × 3, replicated page border), int16 (<= 2040)
         g = gray[a0:a1]
         gx = cv2.Sobel(g, cv2.CV_16S, 1, 0, ksize=3, borderType=cv2.BORDER_REPLICATE)
@@ -218,7 +227,7 @@ def _component_sums(gray: np.ndarray, binary: np.ndarray, labels: np.ndarray, n:
         del eroded, on_edge, edge_at, l_edge, l_text, at
         # ring: background within the 5 × 5 square of a component (the higher label wins)
         grown = cv2.dilate(labels[a0:a1].astype(label_type), square5)
-        ring_mask = cv2.bitwise_and(cv2.compare(grown, 0, cv2.CMP_GT), cv2.bitwise_not(text))
+        ring_mask = cv2.bitwise_and(_compare(grown, cv2.CMP_GT), cv2.bitwise_not(text))
         at = np.flatnonzero(ring_mask.reshape(-1)[first:last]) + first
         l_ring = grown.reshape(-1)[at].astype(np.int64)
         ring += np.bincount(l_ring, minlength=n)
@@ -333,7 +342,7 @@ def component_features(gray: np.ndarray, binary: np.ndarray, ink_intensity: floa
         if labelled is not None:
             count, labels = labelled[0], labelled[1]
         else:
-            ink = cv2.compare(binary, 0, cv2.CMP_EQ)  # 255 on text, 1 B/px
+            ink = _compare(binary, cv2.CMP_EQ)  # 255 on text, 1 B/px
             count, labels = cv2.connectedComponents(ink, connectivity=8, ltype=cv2.CV_32S)
             count -= 1
             del ink
@@ -528,7 +537,7 @@ def drop_components(binary: np.ndarray, labels: np.ndarray, dropped: np.ndarray,
     labels_flat = labels.reshape(-1)
     for r0, r1 in _bands(rows, cols, band_pixels):
         band = binary[r0:r1]
-        at = np.flatnonzero(cv2.compare(band, 0, cv2.CMP_EQ))  # text pixels of the band
+        at = np.flatnonzero(_compare(band, cv2.CMP_EQ))  # text pixels of the band
         at = at[dropped[labels_flat[r0 * cols + at]]]
         if at.size:
             r, c = np.divmod(at, cols)
