@@ -474,27 +474,48 @@ sobel_sum(const uint8_t *up, const uint8_t *mid, const uint8_t *down, Py_ssize_t
     return (int64_t)(abs(gx) + abs(gy));
 }
 
-/* owner[c] = the highest label in the 5 x 5 square around (i, c), clipped to the page;
- * ``padded`` has cols + 4 entries (2 zeros each side; 0 is below every label). */
-DOCBIN_CLONES
-static void ring_owner_row(const int32_t *const rows5[5], int32_t *restrict padded,
-                           int32_t *restrict owner, Py_ssize_t cols)
+/* owner[c] = the highest label in the 5 x 5 square around (i, c), clipped to the page, from
+ * the label rows i - 2 to i + 2 (clipped rows repeated); ``padded`` has cols + 4 entries
+ * (2 zeros each side; 0 is below every label). One version per label type. */
+#define RING_OWNER_ROW(NAME, LABEL)                                                         \
+DOCBIN_CLONES                                                                               \
+static void NAME(const LABEL *const rows5[5], int32_t *restrict padded,                     \
+                 int32_t *restrict owner, Py_ssize_t cols)                                  \
+{                                                                                           \
+    const LABEL *restrict a = rows5[0], *restrict b = rows5[1], *restrict m = rows5[2],     \
+                *restrict d = rows5[3], *restrict e = rows5[4];                             \
+    int32_t *restrict column = padded + 2;                                                  \
+    for (Py_ssize_t c = 0; c < cols; c++) {                                                 \
+        int32_t v = a[c] > b[c] ? a[c] : b[c];                                              \
+        v = v > m[c] ? v : m[c];                                                            \
+        v = v > d[c] ? v : d[c];                                                            \
+        column[c] = v > e[c] ? v : e[c];                                                    \
+    }                                                                                       \
+    for (Py_ssize_t c = 0; c < cols; c++) {                                                 \
+        int32_t v = padded[c] > padded[c + 1] ? padded[c] : padded[c + 1];                  \
+        v = v > padded[c + 2] ? v : padded[c + 2];                                          \
+        v = v > padded[c + 3] ? v : padded[c + 3];                                          \
+        owner[c] = v > padded[c + 4] ? v : padded[c + 4];                                   \
+    }                                                                                       \
+}
+
+RING_OWNER_ROW(ring_owner_row_32, int32_t)
+RING_OWNER_ROW(ring_owner_row_16, uint16_t)
+
+/* The labels: int32 or uint16 (cv2.connectedComponents' CV_32S or CV_16U), C-contiguous,
+ * at least ``needed`` items; their item size in ``view->itemsize``. */
+static int
+get_labels(PyObject *object, Py_buffer *view, Py_ssize_t needed, const char *name)
 {
-    const int32_t *restrict a = rows5[0], *restrict b = rows5[1], *restrict m = rows5[2],
-                  *restrict d = rows5[3], *restrict e = rows5[4];
-    int32_t *restrict column = padded + 2;
-    for (Py_ssize_t c = 0; c < cols; c++) {
-        int32_t v = a[c] > b[c] ? a[c] : b[c];
-        v = v > m[c] ? v : m[c];
-        v = v > d[c] ? v : d[c];
-        column[c] = v > e[c] ? v : e[c];
+    if (PyObject_GetBuffer(object, view, PyBUF_C_CONTIGUOUS) < 0)
+        return -1;
+    if ((view->itemsize != 4 && view->itemsize != 2) || view->len < needed * view->itemsize) {
+        PyErr_Format(PyExc_ValueError, "%s: expected at least %zd int32 or uint16 labels",
+                     name, needed);
+        PyBuffer_Release(view);
+        return -1;
     }
-    for (Py_ssize_t c = 0; c < cols; c++) {
-        int32_t v = padded[c] > padded[c + 1] ? padded[c] : padded[c + 1];
-        v = v > padded[c + 2] ? v : padded[c + 2];
-        v = v > padded[c + 3] ? v : padded[c + 3];
-        owner[c] = v > padded[c + 4] ? v : padded[c + 4];
-    }
+    return 0;
 }
 
 PyDoc_STRVAR(component_sums_doc,
@@ -506,8 +527,8 @@ PyDoc_STRVAR(component_sums_doc,
 "highest label there), their gray levels and their gradient) and ``boxes`` (int64, 5 x n:\n"
 "min col, min row, max col, max row, pixel count; initialised by the caller). The gradient\n"
 "is |gx| + |gy| of the 3 x 3 Sobel filters with the page border replicated. gray and\n"
-"binary: uint8, labels: int32 (0 on background, 1..n-1 where binary is 0), all rows x cols,\n"
-"C-contiguous. Raises ValueError where the labels disagree with binary.");
+"binary: uint8, labels: int32 or uint16 (0 on background, 1..n-1 where binary is 0), all\n"
+"rows x cols, C-contiguous. Raises ValueError where the labels disagree with binary.");
 
 static PyObject *
 component_sums(PyObject *self, PyObject *args)
@@ -524,16 +545,19 @@ component_sums(PyObject *self, PyObject *args)
         return NULL;
     }
     const Py_ssize_t pixels = rows * cols;
-    const Want wants[5] = {{objects[0], 0, 1, pixels, "gray"},
+    const Want wants[4] = {{objects[0], 0, 1, pixels, "gray"},
                            {objects[1], 0, 1, pixels, "binary"},
-                           {objects[2], 0, 4, pixels, "labels"},
                            {objects[3], 1, 8, 8, "sums"},
                            {objects[4], 1, 8, 5, "boxes"}};
     Py_buffer views[5];
-    if (get_buffers(wants, views, 5) < 0)
+    if (get_buffers(wants, views, 4) < 0)
         return NULL;
-    const Py_ssize_t n = views[3].len / (8 * 8);
-    if (views[3].len != n * 8 * 8 || views[4].len < n * 5 * 8) {
+    if (get_labels(objects[2], &views[4], pixels, "labels") < 0) {
+        release_buffers(views, 4);
+        return NULL;
+    }
+    const Py_ssize_t n = views[2].len / (8 * 8);
+    if (views[2].len != n * 8 * 8 || views[3].len < n * 5 * 8) {
         release_buffers(views, 5);
         PyErr_SetString(PyExc_ValueError, "component_sums: sums must be 8 x n, boxes 5 x n");
         return NULL;
@@ -548,11 +572,13 @@ component_sums(PyObject *self, PyObject *args)
     }
     const uint8_t *gray = (const uint8_t *)views[0].buf;
     const uint8_t *binary = (const uint8_t *)views[1].buf;
-    const int32_t *labels = (const int32_t *)views[2].buf;
-    int64_t *sum_i = (int64_t *)views[3].buf, *sum_i2 = sum_i + n, *dark = sum_i2 + n,
+    const int wide = views[4].itemsize == 4; /* int32 labels, else uint16 */
+    const int32_t *labels32 = (const int32_t *)views[4].buf;
+    const uint16_t *labels16 = (const uint16_t *)views[4].buf;
+    int64_t *sum_i = (int64_t *)views[2].buf, *sum_i2 = sum_i + n, *dark = sum_i2 + n,
             *boundary = dark + n, *boundary_grad = boundary + n, *ring = boundary_grad + n,
             *ring_i = ring + n, *ring_grad = ring_i + n;
-    int64_t *left = (int64_t *)views[4].buf, *top = left + n, *right = top + n,
+    int64_t *left = (int64_t *)views[3].buf, *top = left + n, *right = top + n,
             *bottom = right + n, *area = bottom + n;
     int32_t *padded = scratch, *owner = scratch + cols + 4;
     int bad_label = 0;
@@ -570,25 +596,32 @@ component_sums(PyObject *self, PyObject *args)
             near |= inked[k];
         if (!near)
             continue;
-        const int32_t *rows5[5];
+        const int32_t *rows32[5];
+        const uint16_t *rows16[5];
         for (int k = 0; k < 5; k++) {
             Py_ssize_t r = i - 2 + k;
             r = r < a0 ? a0 : r >= a1 ? a1 - 1 : r;  /* repeated rows do not change a max */
-            rows5[k] = labels + r * cols;
+            rows32[k] = labels32 + r * cols;
+            rows16[k] = labels16 + r * cols;
         }
-        ring_owner_row(rows5, padded, owner, cols);
+        if (wide)
+            ring_owner_row_32(rows32, padded, owner, cols);
+        else
+            ring_owner_row_16(rows16, padded, owner, cols);
         const Py_ssize_t above = i > 0 ? i - 1 : 0, below = i < rows - 1 ? i + 1 : rows - 1;
         const uint8_t *g_up = gray + above * cols, *g = gray + i * cols,
                       *g_down = gray + below * cols;
         const uint8_t *b = binary + i * cols;
         const uint8_t *b_up = i > 0 ? binary + (i - 1) * cols : NULL;
         const uint8_t *b_down = i < rows - 1 ? binary + (i + 1) * cols : NULL;
-        const int32_t *l = labels + i * cols;
+        const int32_t *l32 = labels32 + i * cols;
+        const uint16_t *l16 = labels16 + i * cols;
         for (Py_ssize_t c = 0; c < cols; c++) {
             const Py_ssize_t cl = c > 0 ? c - 1 : 0, cr = c < cols - 1 ? c + 1 : cols - 1;
             const int64_t v = g[c];
+            const int32_t here = wide ? l32[c] : l16[c];
             if (b[c] == 0) {
-                const int32_t label = l[c];
+                const int32_t label = here;
                 if (label <= 0 || label >= n) {
                     bad_label = 1;
                     break;
@@ -609,7 +642,7 @@ component_sums(PyObject *self, PyObject *args)
                 }
             } else {
                 const int32_t label = owner[c];
-                if (l[c] != 0 || label >= n) {
+                if (here != 0 || label >= n) {
                     bad_label = 1;
                     break;
                 }
@@ -691,7 +724,8 @@ block_ink(PyObject *self, PyObject *args)
 PyDoc_STRVAR(drop_doc,
 "drop(binary, labels, dropped, recorded, cols, boxes) -> pixels\n\n"
 "Within each box (int64 rows of left, top, right, bottom, inclusive page coordinates), set\n"
-"the text pixels (0) of ``binary`` (uint8, rows x cols) whose label (``labels``, int32) is\n"
+"the text pixels (0) of ``binary`` (uint8, rows x cols) whose label (``labels``, int32 or\n"
+"uint16) is\n"
 "flagged in ``dropped`` (uint8, one entry per label) to background (255) and, unless\n"
 "``recorded`` is None, to 1 in ``recorded`` (uint8 or bool, rows x cols). Overlapping\n"
 "boxes are fine. Returns the number of pixels set.");
@@ -709,17 +743,23 @@ drop(PyObject *self, PyObject *args)
     if (get_rows(binary_object, &binary_view, cols, "binary", &rows) < 0)
         return NULL;
     const int with_record = recorded_object != Py_None;
-    const Want wants[4] = {{labels_object, 0, 4, rows * cols, "labels"},
-                           {dropped_object, 0, 1, 1, "dropped"},
+    const Want wants[3] = {{dropped_object, 0, 1, 1, "dropped"},
                            {boxes_object, 0, 8, 0, "boxes"},
                            {recorded_object, 1, 1, rows * cols, "recorded"}};
     const int count = with_record ? 4 : 3;
-    if (get_buffers(wants, views, count) < 0) {
+    if (get_labels(labels_object, &views[0], rows * cols, "labels") < 0) {
+        PyBuffer_Release(&binary_view);
+        return NULL;
+    }
+    if (get_buffers(wants, views + 1, count - 1) < 0) {
+        PyBuffer_Release(&views[0]);
         PyBuffer_Release(&binary_view);
         return NULL;
     }
     uint8_t *binary = (uint8_t *)binary_view.buf;
-    const int32_t *labels = (const int32_t *)views[0].buf;
+    const int wide = views[0].itemsize == 4;
+    const int32_t *labels32 = (const int32_t *)views[0].buf;
+    const uint16_t *labels16 = (const uint16_t *)views[0].buf;
     const uint8_t *dropped = (const uint8_t *)views[1].buf;
     const Py_ssize_t n = views[1].len;
     const int64_t *boxes = (const int64_t *)views[2].buf;
@@ -736,11 +776,10 @@ drop(PyObject *self, PyObject *args)
         }
         for (Py_ssize_t i = (Py_ssize_t)box[1]; i <= (Py_ssize_t)box[3]; i++) {
             uint8_t *b = binary + i * cols;
-            const int32_t *l = labels + i * cols;
             for (Py_ssize_t c = (Py_ssize_t)box[0]; c <= (Py_ssize_t)box[2]; c++) {
                 if (b[c] != 0)
                     continue;
-                const int32_t label = l[c];
+                const int32_t label = wide ? labels32[i * cols + c] : labels16[i * cols + c];
                 if (label < 0 || label >= n) {
                     bad = 1;
                     break;

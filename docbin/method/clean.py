@@ -43,8 +43,15 @@ and ``g_typ`` (of ``g_P``) are ink-weighted medians over the page's
 components (the value of the component that holds the median ink pixel): a relative
 normaliser, robust to any number of specks.
 
-Memory: the labels (int32, 4 B/px) and the ink mask they are made from (1 B/px) are the
-only full-page arrays; every per-pixel sum is taken band by band (rows with a 3-row halo).
+Two forms compute the same features. Where docbin's compiled kernels are built
+(:mod:`docbin.method.kernels`), every per-label sum and box comes from one compiled pass over
+the page (``docbin._kernels.component_sums``, integer sums in int64) and the labels are
+uint16 when the page has fewer than 65535 of them (:func:`compact_labels`). Otherwise the
+sums are NumPy bincounts, band by band (rows with a 3-row halo), over int32 labels.
+
+Memory: the labels (2 or 4 B/px) and, while they are made, the ink mask (1 B/px) and
+OpenCV's table of provisional labels (a quarter of a label per pixel) are the only
+full-page arrays.
 """
 
 from __future__ import annotations
@@ -85,7 +92,9 @@ class Components:
     Attributes
     ----------
     labels : ndarray
-        int32 (rows, cols), 0 on background, ``1..count`` on the components' pixels.
+        (rows, cols), 0 on background, ``1..count`` on the components' pixels: int32, or
+        uint16 where the compiled kernels are built and the page has few enough components
+        (:func:`compact_labels`).
     count : int
         Number of components.
     area : ndarray
@@ -174,6 +183,24 @@ def label_components(binary: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
                                                            ltype=cv2.CV_32S)
     del ink
     return n - 1, labels, stats
+
+
+def compact_labels(binary: np.ndarray) -> tuple[int, np.ndarray]:
+    """(count, labels (rows, cols)) of the 8-connected components of the text (value 0) of
+    ``binary``, the labels of :func:`label_components` in the smallest type OpenCV offers:
+    uint16 (2 B/px) while its labelling needs fewer than 65535 labels, else int32 (the
+    labelling is then run again).
+
+    ``cv2.connectedComponents`` (no statistics: the compiled pass finds the boxes);
+    the page's peak while labelling: the ink mask (1 B/px), the labels, and OpenCV's table
+    of provisional labels (a quarter of a label per pixel).
+    """
+    ink = _compare(binary, cv2.CMP_EQ)  # 255 on text, 1 B/px
+    try:
+        count, labels = cv2.connectedComponents(ink, connectivity=8, ltype=cv2.CV_16U)
+    except cv2.error:  # OpenCV refuses to overflow uint16 labels
+        count, labels = cv2.connectedComponents(ink, connectivity=8, ltype=cv2.CV_32S)
+    return count - 1, labels
 
 
 def _component_sums(gray: np.ndarray, binary: np.ndarray, labels: np.ndarray, n: int,
@@ -339,13 +366,7 @@ def component_features(gray: np.ndarray, binary: np.ndarray, ink_intensity: floa
     if kernels.compiled is not None:
         gray = np.ascontiguousarray(gray)
         binary = np.ascontiguousarray(binary)
-        if labelled is not None:
-            count, labels = labelled[0], labelled[1]
-        else:
-            ink = _compare(binary, cv2.CMP_EQ)  # 255 on text, 1 B/px
-            count, labels = cv2.connectedComponents(ink, connectivity=8, ltype=cv2.CV_32S)
-            count -= 1
-            del ink
+        count, labels = labelled[:2] if labelled is not None else compact_labels(binary)
         n = count + 1
         sums, boxes = _compiled_sums(gray, binary, labels, n, midpoint, threads)
         area = boxes[4].copy()
@@ -584,9 +605,10 @@ def clean_components(gray: np.ndarray, binary: np.ndarray, page, *, cleaner: Cle
     Notes
     -----
     A component is dropped iff ``p(text) < θ``; components are never reshaped, so every
-    pixel of the result is either the input's or background. Extra memory: the int32
-    labels and a 1-byte ink mask (5 B/px), plus band-sized temporaries (and 1 B/px for
-    ``record``).
+    pixel of the result is either the input's or background. Extra memory at the peak:
+    3.5 B/px with the compiled kernels and uint16 labels (the labels, the ink mask and
+    OpenCV's provisional labels while labelling), 6 B/px with int32 labels, plus
+    per-component arrays (and 1 B/px for ``record``).
     """
     gray = np.asarray(gray)
     if gray.shape != binary.shape:
