@@ -804,6 +804,293 @@ drop(PyObject *self, PyObject *args)
     return PyLong_FromSsize_t(pixels);
 }
 
+/* --- the clean step's labels: 8-connected components of the text, numbered as OpenCV ----- */
+
+/* The runs of text (0) of a row, [start, end] inclusive, into starts/ends; their count. */
+static Py_ssize_t
+row_runs(const uint8_t *row, Py_ssize_t cols, int32_t *starts, int32_t *ends)
+{
+    Py_ssize_t count = 0, c = 0;
+    while (c < cols) {
+        const uint8_t *zero = memchr(row + c, 0, (size_t)(cols - c));
+        if (!zero)
+            break;
+        Py_ssize_t s = zero - row, e = s;
+        while (e + 1 < cols && row[e + 1] == 0)
+            e++;
+        starts[count] = (int32_t)s;
+        ends[count] = (int32_t)e;
+        count++;
+        c = e + 2; /* e + 1 is background */
+    }
+    return count;
+}
+
+static int32_t
+find_root(int32_t *parent, int32_t x)
+{
+    while (parent[x] != x) {
+        parent[x] = parent[parent[x]]; /* path halving */
+        x = parent[x];
+    }
+    return x;
+}
+
+typedef struct {
+    int64_t key;
+    int32_t root;
+} RootKey;
+
+static int
+compare_keys(const void *a, const void *b)
+{
+    int64_t x = ((const RootKey *)a)->key, y = ((const RootKey *)b)->key;
+    return (x > y) - (x < y);
+}
+
+PyDoc_STRVAR(label_runs_doc,
+"label_runs(binary, cols) -> (count, run_labels)\n\n"
+"The 8-connected components of the text (value 0) of ``binary`` (uint8 rows of ``cols``\n"
+"columns, C-contiguous), from its runs of text (row by row, left to right): ``count``\n"
+"components and ``run_labels`` (bytes, one int32 label in 1..count per run, in that order),\n"
+"for paint_runs. The components are numbered as cv2.connectedComponents numbers them: in\n"
+"the raster order of the first 2 x 2 block (rows 2i, 2i + 1, columns 2j, 2j + 1) that holds\n"
+"one of their pixels.");
+
+static PyObject *
+label_runs(PyObject *self, PyObject *args)
+{
+    PyObject *binary_object;
+    Py_ssize_t cols, rows;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "On", &binary_object, &cols))
+        return NULL;
+    Py_buffer view;
+    if (cols < 1 || PyObject_GetBuffer(binary_object, &view, PyBUF_C_CONTIGUOUS) < 0) {
+        if (cols < 1)
+            PyErr_SetString(PyExc_ValueError, "label_runs: bad columns");
+        return NULL;
+    }
+    if (view.itemsize != 1 || view.len % cols) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "label_runs: binary must be uint8 rows");
+        return NULL;
+    }
+    rows = view.len / cols;
+    const uint8_t *binary = (const uint8_t *)view.buf;
+    const Py_ssize_t row_capacity = cols / 2 + 1;
+    int32_t *row_buffer = PyMem_RawMalloc((size_t)(4 * row_capacity) * sizeof(int32_t));
+    Py_ssize_t capacity = 1024, size = 0;
+    int32_t *parent = PyMem_RawMalloc((size_t)capacity * sizeof(int32_t));
+    int64_t *key = PyMem_RawMalloc((size_t)capacity * sizeof(int64_t));
+    RootKey *roots = NULL;
+    int failed = !row_buffer || !parent || !key; /* 1: out of memory, 2: too many runs */
+    Py_ssize_t count = 0;
+    Py_BEGIN_ALLOW_THREADS
+    int32_t *starts = row_buffer, *ends = row_buffer + row_capacity;
+    int32_t *previous_starts = row_buffer + 2 * row_capacity,
+            *previous_ends = row_buffer + 3 * row_capacity;
+    Py_ssize_t previous_count = 0, previous_first = 0;
+    const int64_t half_cols = (cols + 1) / 2;
+    for (Py_ssize_t i = 0; i < rows && !failed; i++) {
+        const Py_ssize_t runs = row_runs(binary + i * cols, cols, starts, ends);
+        if (size + runs > capacity) {
+            Py_ssize_t wanted = capacity;
+            while (wanted < size + runs)
+                wanted *= 2;
+            if (wanted > INT32_MAX) {
+                failed = 2;
+                break;
+            }
+            int32_t *more_parent = PyMem_RawRealloc(parent, (size_t)wanted * sizeof(int32_t));
+            if (more_parent)
+                parent = more_parent;
+            int64_t *more_key = PyMem_RawRealloc(key, (size_t)wanted * sizeof(int64_t));
+            if (more_key)
+                key = more_key;
+            if (!more_parent || !more_key) {
+                failed = 1;
+                break;
+            }
+            capacity = wanted;
+        }
+        /* each run: a new set, joined with the runs of the row above that touch it
+         * (8-connected: columns start - 1 to end + 1) */
+        Py_ssize_t j = 0;
+        for (Py_ssize_t k = 0; k < runs; k++) {
+            const int32_t id = (int32_t)(size + k);
+            parent[id] = id;
+            key[id] = (int64_t)(i / 2) * half_cols + starts[k] / 2;
+            while (j < previous_count && previous_ends[j] < starts[k] - 1)
+                j++;
+            for (Py_ssize_t m = j; m < previous_count && previous_starts[m] <= ends[k] + 1;
+                 m++) {
+                int32_t a = find_root(parent, (int32_t)(previous_first + m));
+                int32_t b = find_root(parent, id);
+                if (a == b)
+                    continue;
+                if (a > b) {
+                    int32_t t = a;
+                    a = b;
+                    b = t;
+                }
+                parent[b] = a; /* the root of a set is its first run */
+                if (key[b] < key[a])
+                    key[a] = key[b];
+            }
+        }
+        previous_first = size;
+        size += runs;
+        previous_count = runs;
+        int32_t *t = previous_starts;
+        previous_starts = starts;
+        starts = t;
+        t = previous_ends;
+        previous_ends = ends;
+        ends = t;
+    }
+    if (!failed) {
+        for (Py_ssize_t id = 0; id < size; id++)
+            count += parent[id] == id;
+        roots = PyMem_RawMalloc((size_t)(count ? count : 1) * sizeof(RootKey));
+        failed = !roots;
+    }
+    if (!failed) {
+        Py_ssize_t r = 0;
+        for (Py_ssize_t id = 0; id < size; id++)
+            if (parent[id] == id)
+                roots[r++] = (RootKey){key[id], (int32_t)id};
+        qsort(roots, (size_t)count, sizeof(RootKey), compare_keys);
+        /* parent[id] <= id: in increasing order, parent becomes each run's root, then
+         * (key holding the label of each root) each run's label */
+        for (Py_ssize_t id = 0; id < size; id++)
+            parent[id] = parent[parent[id]];
+        for (Py_ssize_t k = 0; k < count; k++)
+            key[roots[k].root] = k + 1;
+        for (Py_ssize_t id = 0; id < size; id++)
+            parent[id] = (int32_t)key[parent[id]];
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&view);
+    PyMem_RawFree(row_buffer);
+    PyMem_RawFree(key);
+    PyMem_RawFree(roots);
+    PyObject *result = NULL;
+    if (failed == 1)
+        PyErr_NoMemory();
+    else if (failed == 2)
+        PyErr_SetString(PyExc_ValueError, "label_runs: more than 2^31 runs of text");
+    else if (count > INT32_MAX)
+        PyErr_SetString(PyExc_ValueError, "label_runs: more than 2^31 components");
+    else {
+        PyObject *labels = PyBytes_FromStringAndSize((const char *)parent,
+                                                     (Py_ssize_t)(size * sizeof(int32_t)));
+        if (labels)
+            result = Py_BuildValue("nN", count, labels);
+    }
+    PyMem_RawFree(parent);
+    return result;
+}
+
+PyDoc_STRVAR(paint_runs_doc,
+"paint_runs(binary, cols, run_labels, labels)\n\n"
+"Write the label of every run of text of ``binary`` (run_labels of label_runs, run on the\n"
+"same page) on its pixels in ``labels`` (int32 or uint16, rows x cols, C-contiguous, zero\n"
+"elsewhere: the caller's). Raises ValueError if the runs are not those of label_runs or a\n"
+"label does not fit uint16 labels.");
+
+static PyObject *
+paint_runs(PyObject *self, PyObject *args)
+{
+    PyObject *binary_object, *runs_object, *labels_object;
+    Py_ssize_t cols, rows;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OnOO", &binary_object, &cols, &runs_object, &labels_object))
+        return NULL;
+    Py_buffer binary_view, runs_view, labels_view;
+    if (cols < 1 || PyObject_GetBuffer(binary_object, &binary_view, PyBUF_C_CONTIGUOUS) < 0) {
+        if (cols < 1)
+            PyErr_SetString(PyExc_ValueError, "paint_runs: bad columns");
+        return NULL;
+    }
+    if (binary_view.itemsize != 1 || binary_view.len % cols) {
+        PyBuffer_Release(&binary_view);
+        PyErr_SetString(PyExc_ValueError, "paint_runs: binary must be uint8 rows");
+        return NULL;
+    }
+    rows = binary_view.len / cols;
+    if (PyObject_GetBuffer(runs_object, &runs_view, PyBUF_C_CONTIGUOUS) < 0) {
+        PyBuffer_Release(&binary_view);
+        return NULL;
+    }
+    if (PyObject_GetBuffer(labels_object, &labels_view, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE)
+        < 0) {
+        PyBuffer_Release(&binary_view);
+        PyBuffer_Release(&runs_view);
+        return NULL;
+    }
+    if ((labels_view.itemsize != 4 && labels_view.itemsize != 2)
+        || labels_view.len != rows * cols * labels_view.itemsize) {
+        PyBuffer_Release(&binary_view);
+        PyBuffer_Release(&runs_view);
+        PyBuffer_Release(&labels_view);
+        PyErr_SetString(PyExc_ValueError, "paint_runs: labels must be int32 or uint16, the "
+                                          "page's shape");
+        return NULL;
+    }
+    const uint8_t *binary = (const uint8_t *)binary_view.buf;
+    const int32_t *run_labels = (const int32_t *)runs_view.buf;
+    const Py_ssize_t size = runs_view.len / (Py_ssize_t)sizeof(int32_t);
+    const int wide = labels_view.itemsize == 4;
+    int32_t *labels32 = (int32_t *)labels_view.buf;
+    uint16_t *labels16 = (uint16_t *)labels_view.buf;
+    int32_t *row_buffer = PyMem_Malloc((size_t)(2 * (cols / 2 + 1)) * sizeof(int32_t));
+    if (!row_buffer) {
+        PyBuffer_Release(&binary_view);
+        PyBuffer_Release(&runs_view);
+        PyBuffer_Release(&labels_view);
+        return PyErr_NoMemory();
+    }
+    int32_t *starts = row_buffer, *ends = row_buffer + cols / 2 + 1;
+    Py_ssize_t id = 0;
+    int bad = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < rows && !bad; i++) {
+        const Py_ssize_t runs = row_runs(binary + i * cols, cols, starts, ends);
+        if (id + runs > size) {
+            bad = 1;
+            break;
+        }
+        for (Py_ssize_t k = 0; k < runs; k++, id++) {
+            const int32_t label = run_labels[id];
+            if (wide) {
+                int32_t *out = labels32 + i * cols;
+                for (Py_ssize_t c = starts[k]; c <= ends[k]; c++)
+                    out[c] = label;
+            } else {
+                if (label > UINT16_MAX) {
+                    bad = 1;
+                    break;
+                }
+                uint16_t *out = labels16 + i * cols;
+                for (Py_ssize_t c = starts[k]; c <= ends[k]; c++)
+                    out[c] = (uint16_t)label;
+            }
+        }
+    }
+    Py_END_ALLOW_THREADS
+    PyMem_Free(row_buffer);
+    PyBuffer_Release(&binary_view);
+    PyBuffer_Release(&runs_view);
+    PyBuffer_Release(&labels_view);
+    if (bad || id != size) {
+        PyErr_SetString(PyExc_ValueError, "paint_runs: the runs differ from label_runs' or a "
+                                          "label does not fit the labels' type");
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"suppress", suppress, METH_VARARGS, suppress_doc},
     {"levels", levels, METH_VARARGS, levels_doc},
@@ -813,6 +1100,8 @@ static PyMethodDef methods[] = {
     {"component_sums", component_sums, METH_VARARGS, component_sums_doc},
     {"block_ink", block_ink, METH_VARARGS, block_ink_doc},
     {"drop", drop, METH_VARARGS, drop_doc},
+    {"label_runs", label_runs, METH_VARARGS, label_runs_doc},
+    {"paint_runs", paint_runs, METH_VARARGS, paint_runs_doc},
     {NULL, NULL, 0, NULL},
 };
 

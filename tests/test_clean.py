@@ -179,6 +179,7 @@ def test_compiled_features_equal_the_numpy_form(monkeypatch, name, gray, binary)
         got, expected = _both_forms(monkeypatch, lambda: clean.component_features(
             gray, binary, 70.0, 185.5, band_pixels=gray.shape[1] * 8, threads=threads))
         _assert_same_components(got, expected)
+    assert got.labels.dtype == np.uint16 and expected.labels.dtype == np.int32
     if got.count:  # the per-label sums themselves, not only the features made of them
         midpoint = 0.5 * (70.0 + 185.5)
         sums, boxes = clean._compiled_sums(gray, binary, got.labels, got.count + 1, midpoint,
@@ -199,7 +200,7 @@ def test_compiled_features_with_more_than_65535_labels(monkeypatch):
     binary[100:103, 100:140] = 0  # and a few larger components
     got, expected = _both_forms(monkeypatch, lambda: clean.component_features(
         gray, binary, 60.0, 190.0))
-    assert got.count > 65535
+    assert got.count > 65535 and got.labels.dtype == np.int32  # too many for uint16
     _assert_same_components(got, expected)
 
 
@@ -222,6 +223,37 @@ def test_compiled_drop_equals_the_numpy_form(monkeypatch, name, gray, binary):
             assert np.array_equal(got, expected)
             assert np.array_equal(got_map, expected_map)
             assert np.array_equal(got_map, dropped[comps.labels])
+
+
+@pytest.mark.parametrize("shape, share", [((1, 1), 1.0), ((1, 40), 0.5), ((40, 1), 0.5),
+                                          ((57, 83), 0.3), ((120, 97), 0.5), ((64, 64), 0.9),
+                                          ((301, 257), 0.45), ((30, 30), 0.0)])
+def test_compiled_labels_are_opencvs(shape, share):
+    """The labels from the runs equal cv2.connectedComponents' (its numbering too)."""
+    _compiled_or_skip()
+    rng = np.random.default_rng(shape)
+    binary = np.where(rng.random(shape) < share, 0, 255).astype(np.uint8)
+    binary[: shape[0] // 3, : shape[1] // 2] = np.where(  # and larger, tangled shapes
+        cv2.GaussianBlur(rng.random((shape[0] // 3, shape[1] // 2)), (0, 0), 1.5) < 0.5,
+        0, 255) if shape[0] >= 6 and shape[1] >= 6 else binary[: shape[0] // 3,
+                                                                : shape[1] // 2]
+    count, labels = clean.compact_labels(binary)
+    expected_count, expected, _ = clean.label_components(binary)
+    assert count == expected_count
+    assert labels.dtype == np.uint16
+    assert np.array_equal(labels, expected)
+
+
+def test_painting_other_runs_is_refused():
+    kernels = _compiled_or_skip()
+    binary = np.full((5, 6), 255, np.uint8)
+    binary[1, 1:3] = binary[3, 4] = 0
+    count, runs = kernels.compiled.label_runs(binary, 6)
+    assert count == 2 and len(runs) == 2 * 4
+    labels = np.zeros((5, 6), np.uint16)
+    binary[4, 0] = 0  # a run more than labelled
+    with pytest.raises(ValueError, match="runs"):
+        kernels.compiled.paint_runs(binary, 6, runs, labels)
 
 
 def test_compiled_pass_refuses_labels_that_disagree_with_the_page():

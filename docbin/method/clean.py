@@ -44,14 +44,12 @@ components (the value of the component that holds the median ink pixel): a relat
 normaliser, robust to any number of specks.
 
 Two forms compute the same features. Where docbin's compiled kernels are built
-(:mod:`docbin.method.kernels`), every per-label sum and box comes from one compiled pass over
-the page (``docbin._kernels.component_sums``, integer sums in int64) and the labels are
-uint16 when the page has fewer than 65535 of them (:func:`compact_labels`). Otherwise the
-sums are NumPy bincounts, band by band (rows with a 3-row halo), over int32 labels.
-
-Memory: the labels (2 or 4 B/px) and, while they are made, the ink mask (1 B/px) and
-OpenCV's table of provisional labels (a quarter of a label per pixel) are the only
-full-page arrays.
+(:mod:`docbin.method.kernels`), the labels come from the runs of text (:func:`compact_labels`,
+uint16 when the page has fewer than 65536 components) and every per-label sum and box from
+one compiled pass over the page (``docbin._kernels.component_sums``, integer sums in int64);
+the labels are then the only full-page array (2 or 4 B/px). Otherwise the labels are
+OpenCV's (int32, made from a 1 B/px ink mask) and the sums NumPy bincounts, band by band
+(rows with a 3-row halo).
 """
 
 from __future__ import annotations
@@ -187,20 +185,24 @@ def label_components(binary: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
 
 def compact_labels(binary: np.ndarray) -> tuple[int, np.ndarray]:
     """(count, labels (rows, cols)) of the 8-connected components of the text (value 0) of
-    ``binary``, the labels of :func:`label_components` in the smallest type OpenCV offers:
-    uint16 (2 B/px) while its labelling needs fewer than 65535 labels, else int32 (the
-    labelling is then run again).
+    ``binary``: the labels of :func:`label_components` (OpenCV's numbering: components in
+    the raster order of the first 2 × 2 block holding one of their pixels), uint16 when
+    there are fewer than 65536 components, else int32.
 
-    ``cv2.connectedComponents`` (no statistics: the compiled pass finds the boxes);
-    the page's peak while labelling: the ink mask (1 B/px), the labels, and OpenCV's table
-    of provisional labels (a quarter of a label per pixel).
+    Where the compiled kernels are built, from the runs of text of the rows in two compiled
+    passes (``docbin._kernels.label_runs``: union-find over the runs, the numbering;
+    ``paint_runs``: the labels written): no ink mask, and per run 4 bytes (12 while
+    labelling) besides the labels. Otherwise :func:`label_components` (int32).
     """
-    ink = _compare(binary, cv2.CMP_EQ)  # 255 on text, 1 B/px
-    try:
-        count, labels = cv2.connectedComponents(ink, connectivity=8, ltype=cv2.CV_16U)
-    except cv2.error:  # OpenCV refuses to overflow uint16 labels
-        count, labels = cv2.connectedComponents(ink, connectivity=8, ltype=cv2.CV_32S)
-    return count - 1, labels
+    if kernels.compiled is None or binary.size == 0:
+        count, labels, _ = label_components(binary)
+        return count, labels
+    binary = np.ascontiguousarray(binary)
+    cols = binary.shape[1]
+    count, run_labels = kernels.compiled.label_runs(binary, cols)
+    labels = np.zeros(binary.shape, np.uint16 if count < (1 << 16) else np.int32)
+    kernels.compiled.paint_runs(binary, cols, run_labels, labels)
+    return count, labels
 
 
 def _component_sums(gray: np.ndarray, binary: np.ndarray, labels: np.ndarray, n: int,
@@ -368,7 +370,11 @@ def component_features(gray: np.ndarray, binary: np.ndarray, ink_intensity: floa
         binary = np.ascontiguousarray(binary)
         count, labels = labelled[:2] if labelled is not None else compact_labels(binary)
         n = count + 1
-        sums, boxes = _compiled_sums(gray, binary, labels, n, midpoint, threads)
+        if count:
+            sums, boxes = _compiled_sums(gray, binary, labels, n, midpoint, threads)
+        else:
+            sums, boxes = None, np.array([[0], [0], [cols - 1], [rows - 1], [rows * cols]],
+                                         np.int64)
         area = boxes[4].copy()
         boxes = np.ascontiguousarray(boxes[:4].T)
     else:
@@ -605,10 +611,10 @@ def clean_components(gray: np.ndarray, binary: np.ndarray, page, *, cleaner: Cle
     Notes
     -----
     A component is dropped iff ``p(text) < θ``; components are never reshaped, so every
-    pixel of the result is either the input's or background. Extra memory at the peak:
-    3.5 B/px with the compiled kernels and uint16 labels (the labels, the ink mask and
-    OpenCV's provisional labels while labelling), 6 B/px with int32 labels, plus
-    per-component arrays (and 1 B/px for ``record``).
+    pixel of the result is either the input's or background. Extra memory: the labels
+    (with the compiled kernels 2 B/px below 65536 components, else 4 B/px; without them
+    4 B/px and a 1 B/px ink mask, and OpenCV's table of provisional labels while
+    labelling), per-run and per-component arrays, and 1 B/px for ``record``.
     """
     gray = np.asarray(gray)
     if gray.shape != binary.shape:
