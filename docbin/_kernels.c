@@ -473,34 +473,29 @@ sobel_sum(const uint8_t *up, const uint8_t *mid, const uint8_t *down, Py_ssize_t
     int gy = (down[left] + 2 * down[c] + down[right]) - (up[left] + 2 * up[c] + up[right]);
     return (int64_t)(abs(gx) + abs(gy));
 }
-
 /* owner[c] = the highest label in the 5 x 5 square around (i, c), clipped to the page, from
  * the label rows i - 2 to i + 2 (clipped rows repeated); ``padded`` has cols + 4 entries
- * (2 zeros each side; 0 is below every label). One version per label type. */
-#define RING_OWNER_ROW(NAME, LABEL)                                                         \
-DOCBIN_CLONES                                                                               \
-static void NAME(const LABEL *const rows5[5], int32_t *restrict padded,                     \
-                 int32_t *restrict owner, Py_ssize_t cols)                                  \
-{                                                                                           \
-    const LABEL *restrict a = rows5[0], *restrict b = rows5[1], *restrict m = rows5[2],     \
-                *restrict d = rows5[3], *restrict e = rows5[4];                             \
-    int32_t *restrict column = padded + 2;                                                  \
-    for (Py_ssize_t c = 0; c < cols; c++) {                                                 \
-        int32_t v = a[c] > b[c] ? a[c] : b[c];                                              \
-        v = v > m[c] ? v : m[c];                                                            \
-        v = v > d[c] ? v : d[c];                                                            \
-        column[c] = v > e[c] ? v : e[c];                                                    \
-    }                                                                                       \
-    for (Py_ssize_t c = 0; c < cols; c++) {                                                 \
-        int32_t v = padded[c] > padded[c + 1] ? padded[c] : padded[c + 1];                  \
-        v = v > padded[c + 2] ? v : padded[c + 2];                                          \
-        v = v > padded[c + 3] ? v : padded[c + 3];                                          \
-        owner[c] = v > padded[c + 4] ? v : padded[c + 4];                                   \
-    }                                                                                       \
+ * (2 zeros each side; 0 is below every label). */
+DOCBIN_CLONES
+static void ring_owner_row(const int32_t *const rows5[5], int32_t *restrict padded,
+                           int32_t *restrict owner, Py_ssize_t cols)
+{
+    const int32_t *restrict a = rows5[0], *restrict b = rows5[1], *restrict m = rows5[2],
+                  *restrict d = rows5[3], *restrict e = rows5[4];
+    int32_t *restrict column = padded + 2;
+    for (Py_ssize_t c = 0; c < cols; c++) {
+        int32_t v = a[c] > b[c] ? a[c] : b[c];
+        v = v > m[c] ? v : m[c];
+        v = v > d[c] ? v : d[c];
+        column[c] = v > e[c] ? v : e[c];
+    }
+    for (Py_ssize_t c = 0; c < cols; c++) {
+        int32_t v = padded[c] > padded[c + 1] ? padded[c] : padded[c + 1];
+        v = v > padded[c + 2] ? v : padded[c + 2];
+        v = v > padded[c + 3] ? v : padded[c + 3];
+        owner[c] = v > padded[c + 4] ? v : padded[c + 4];
+    }
 }
-
-RING_OWNER_ROW(ring_owner_row_32, int32_t)
-RING_OWNER_ROW(ring_owner_row_16, uint16_t)
 
 /* The labels: int32 or uint16 (cv2.connectedComponents' CV_32S or CV_16U), C-contiguous,
  * at least ``needed`` items; their item size in ``view->itemsize``. */
@@ -518,8 +513,392 @@ get_labels(PyObject *object, Py_buffer *view, Py_ssize_t needed, const char *nam
     return 0;
 }
 
+/* --- the clean step's labels: 8-connected components of the text, numbered as OpenCV ----- */
+
+/* The runs of text (0) of a row, [start, end] inclusive, into starts/ends; their count. */
+static Py_ssize_t
+row_runs(const uint8_t *row, Py_ssize_t cols, int32_t *starts, int32_t *ends)
+{
+    Py_ssize_t count = 0, c = 0;
+    while (c < cols) {
+        const uint8_t *zero = memchr(row + c, 0, (size_t)(cols - c));
+        if (!zero)
+            break;
+        Py_ssize_t s = zero - row, e = s;
+        while (e + 1 < cols && row[e + 1] == 0)
+            e++;
+        starts[count] = (int32_t)s;
+        ends[count] = (int32_t)e;
+        count++;
+        c = e + 2; /* e + 1 is background */
+    }
+    return count;
+}
+
+static int32_t
+find_root(int32_t *parent, int32_t x)
+{
+    while (parent[x] != x) {
+        parent[x] = parent[parent[x]]; /* path halving */
+        x = parent[x];
+    }
+    return x;
+}
+
+typedef struct {
+    int64_t key;
+    int32_t root;
+} RootKey;
+
+static int
+compare_keys(const void *a, const void *b)
+{
+    int64_t x = ((const RootKey *)a)->key, y = ((const RootKey *)b)->key;
+    return (x > y) - (x < y);
+}
+
+PyDoc_STRVAR(label_runs_doc,
+"label_runs(binary, cols) -> (count, run_labels, row_starts)\n\n"
+"The 8-connected components of the text (value 0) of ``binary`` (uint8 rows of ``cols``\n"
+"columns, C-contiguous), from its runs of text (row by row, left to right): ``count``\n"
+"components, ``run_labels`` (bytes, one int32 label in 1..count per run, in that order)\n"
+"and ``row_starts`` (bytes, int64, rows + 1: the index of the first run of each row, then\n"
+"the number of runs), for paint_runs, component_sums and drop_runs. The components are numbered as cv2.connectedComponents numbers them: in\n"
+"the raster order of the first 2 x 2 block (rows 2i, 2i + 1, columns 2j, 2j + 1) that holds\n"
+"one of their pixels.");
+
+static PyObject *
+label_runs(PyObject *self, PyObject *args)
+{
+    PyObject *binary_object;
+    Py_ssize_t cols, rows;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "On", &binary_object, &cols))
+        return NULL;
+    Py_buffer view;
+    if (cols < 1 || PyObject_GetBuffer(binary_object, &view, PyBUF_C_CONTIGUOUS) < 0) {
+        if (cols < 1)
+            PyErr_SetString(PyExc_ValueError, "label_runs: bad columns");
+        return NULL;
+    }
+    if (view.itemsize != 1 || view.len % cols) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "label_runs: binary must be uint8 rows");
+        return NULL;
+    }
+    rows = view.len / cols;
+    const uint8_t *binary = (const uint8_t *)view.buf;
+    const Py_ssize_t row_capacity = cols / 2 + 1;
+    int32_t *row_buffer = PyMem_RawMalloc((size_t)(4 * row_capacity) * sizeof(int32_t));
+    Py_ssize_t capacity = 1024, size = 0;
+    int32_t *parent = PyMem_RawMalloc((size_t)capacity * sizeof(int32_t));
+    int64_t *key = PyMem_RawMalloc((size_t)capacity * sizeof(int64_t));
+    RootKey *roots = NULL;
+    int64_t *row_starts = PyMem_RawMalloc((size_t)(rows + 1) * sizeof(int64_t));
+    int failed = !row_buffer || !parent || !key || !row_starts; /* 1: out of memory, 2: too many runs */
+    Py_ssize_t count = 0;
+    Py_BEGIN_ALLOW_THREADS
+    int32_t *starts = row_buffer, *ends = row_buffer + row_capacity;
+    int32_t *previous_starts = row_buffer + 2 * row_capacity,
+            *previous_ends = row_buffer + 3 * row_capacity;
+    Py_ssize_t previous_count = 0, previous_first = 0;
+    const int64_t half_cols = (cols + 1) / 2;
+    for (Py_ssize_t i = 0; i < rows && !failed; i++) {
+        const Py_ssize_t runs = row_runs(binary + i * cols, cols, starts, ends);
+        row_starts[i] = size;
+        if (size + runs > capacity) {
+            Py_ssize_t wanted = capacity;
+            while (wanted < size + runs)
+                wanted *= 2;
+            if (wanted > INT32_MAX) {
+                failed = 2;
+                break;
+            }
+            int32_t *more_parent = PyMem_RawRealloc(parent, (size_t)wanted * sizeof(int32_t));
+            if (more_parent)
+                parent = more_parent;
+            int64_t *more_key = PyMem_RawRealloc(key, (size_t)wanted * sizeof(int64_t));
+            if (more_key)
+                key = more_key;
+            if (!more_parent || !more_key) {
+                failed = 1;
+                break;
+            }
+            capacity = wanted;
+        }
+        /* each run: a new set, joined with the runs of the row above that touch it
+         * (8-connected: columns start - 1 to end + 1) */
+        Py_ssize_t j = 0;
+        for (Py_ssize_t k = 0; k < runs; k++) {
+            const int32_t id = (int32_t)(size + k);
+            parent[id] = id;
+            key[id] = (int64_t)(i / 2) * half_cols + starts[k] / 2;
+            while (j < previous_count && previous_ends[j] < starts[k] - 1)
+                j++;
+            for (Py_ssize_t m = j; m < previous_count && previous_starts[m] <= ends[k] + 1;
+                 m++) {
+                int32_t a = find_root(parent, (int32_t)(previous_first + m));
+                int32_t b = find_root(parent, id);
+                if (a == b)
+                    continue;
+                if (a > b) {
+                    int32_t t = a;
+                    a = b;
+                    b = t;
+                }
+                parent[b] = a; /* the root of a set is its first run */
+                if (key[b] < key[a])
+                    key[a] = key[b];
+            }
+        }
+        previous_first = size;
+        size += runs;
+        previous_count = runs;
+        int32_t *t = previous_starts;
+        previous_starts = starts;
+        starts = t;
+        t = previous_ends;
+        previous_ends = ends;
+        ends = t;
+    }
+    if (!failed) {
+        row_starts[rows] = size;
+        for (Py_ssize_t id = 0; id < size; id++)
+            count += parent[id] == id;
+        roots = PyMem_RawMalloc((size_t)(count ? count : 1) * sizeof(RootKey));
+        failed = !roots;
+    }
+    if (!failed) {
+        Py_ssize_t r = 0;
+        for (Py_ssize_t id = 0; id < size; id++)
+            if (parent[id] == id)
+                roots[r++] = (RootKey){key[id], (int32_t)id};
+        qsort(roots, (size_t)count, sizeof(RootKey), compare_keys);
+        /* parent[id] <= id: in increasing order, parent becomes each run's root, then
+         * (key holding the label of each root) each run's label */
+        for (Py_ssize_t id = 0; id < size; id++)
+            parent[id] = parent[parent[id]];
+        for (Py_ssize_t k = 0; k < count; k++)
+            key[roots[k].root] = k + 1;
+        for (Py_ssize_t id = 0; id < size; id++)
+            parent[id] = (int32_t)key[parent[id]];
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&view);
+    PyMem_RawFree(row_buffer);
+    PyMem_RawFree(key);
+    PyMem_RawFree(roots);
+    PyObject *result = NULL;
+    if (failed == 1)
+        PyErr_NoMemory();
+    else if (failed == 2)
+        PyErr_SetString(PyExc_ValueError, "label_runs: more than 2^31 runs of text");
+    else if (count > INT32_MAX)
+        PyErr_SetString(PyExc_ValueError, "label_runs: more than 2^31 components");
+    else {
+        PyObject *labels = PyBytes_FromStringAndSize((const char *)parent,
+                                                     (Py_ssize_t)(size * sizeof(int32_t)));
+        PyObject *firsts = PyBytes_FromStringAndSize(
+            (const char *)row_starts, (Py_ssize_t)((rows + 1) * sizeof(int64_t)));
+        if (labels && firsts)
+            result = Py_BuildValue("nNN", count, labels, firsts);
+        else {
+            Py_XDECREF(labels);
+            Py_XDECREF(firsts);
+        }
+    }
+    PyMem_RawFree(parent);
+    PyMem_RawFree(row_starts);
+    return result;
+}
+
+/* The runs of a page as label_runs found them. */
+typedef struct {
+    const uint8_t *binary;
+    Py_ssize_t rows, cols;
+    const int32_t *labels; /* per run */
+    const int64_t *row_starts; /* rows + 1 */
+    Py_ssize_t n; /* labels < n */
+    int32_t *starts, *ends; /* a row's runs (cols / 2 + 1 each) */
+} Runs;
+
+/* The buffers of run_labels and row_starts (bytes of label_runs) for a page of rows x cols;
+ * 0, or -1 with an exception set (the buffers released). */
+static int
+get_runs(PyObject *labels_object, PyObject *starts_object, Py_ssize_t rows, Py_buffer views[2])
+{
+    if (PyObject_GetBuffer(labels_object, &views[0], PyBUF_C_CONTIGUOUS) < 0)
+        return -1;
+    if (PyObject_GetBuffer(starts_object, &views[1], PyBUF_C_CONTIGUOUS) < 0) {
+        PyBuffer_Release(&views[0]);
+        return -1;
+    }
+    const int64_t *row_starts = (const int64_t *)views[1].buf;
+    if (views[1].len != (rows + 1) * (Py_ssize_t)sizeof(int64_t)
+        || views[0].len != row_starts[rows] * (Py_ssize_t)sizeof(int32_t)) {
+        release_buffers(views, 2);
+        PyErr_SetString(PyExc_ValueError, "runs: run_labels and row_starts are not those of "
+                                          "label_runs for this page");
+        return -1;
+    }
+    return 0;
+}
+
+/* The runs of row i into runs->starts/ends; their count, or -1 if they are not the runs
+ * label_runs found (the page changed) or a label is outside 1..n-1. */
+static Py_ssize_t
+runs_of_row(const Runs *runs, Py_ssize_t i)
+{
+    const Py_ssize_t count = row_runs(runs->binary + i * runs->cols, runs->cols, runs->starts,
+                                      runs->ends);
+    const int64_t first = runs->row_starts[i];
+    if (first < 0 || first + count != runs->row_starts[i + 1])
+        return -1;
+    for (Py_ssize_t k = 0; k < count; k++) {
+        const int32_t label = runs->labels[first + k];
+        if (label < 1 || label >= runs->n)
+            return -1;
+    }
+    return count;
+}
+
+/* Row i of labels into ``out`` (cols int32): 0 on background; 0, or -1 as runs_of_row. */
+static int
+paint_row(const Runs *runs, Py_ssize_t i, int32_t *out)
+{
+    const Py_ssize_t count = runs_of_row(runs, i);
+    if (count < 0)
+        return -1;
+    memset(out, 0, (size_t)runs->cols * sizeof(int32_t));
+    const int32_t *labels = runs->labels + runs->row_starts[i];
+    for (Py_ssize_t k = 0; k < count; k++)
+        for (Py_ssize_t c = runs->starts[k]; c <= runs->ends[k]; c++)
+            out[c] = labels[k];
+    return 0;
+}
+
+/* binary, cols, run_labels, row_starts of the arguments: the buffers (binary, labels,
+ * starts) and ``runs`` (its row buffers allocated); 0, or -1 with an exception set. */
+static int
+open_runs(PyObject *binary_object, Py_ssize_t cols, PyObject *labels_object,
+          PyObject *starts_object, int writable, Py_buffer views[3], Runs *runs)
+{
+    Py_ssize_t rows;
+    if (cols < 1) {
+        PyErr_SetString(PyExc_ValueError, "runs: bad columns");
+        return -1;
+    }
+    if (writable) {
+        if (get_rows(binary_object, &views[0], cols, "binary", &rows) < 0)
+            return -1;
+    } else {
+        if (PyObject_GetBuffer(binary_object, &views[0], PyBUF_C_CONTIGUOUS) < 0)
+            return -1;
+        if (views[0].itemsize != 1 || views[0].len % cols) {
+            PyBuffer_Release(&views[0]);
+            PyErr_SetString(PyExc_ValueError, "runs: binary must be uint8 rows");
+            return -1;
+        }
+        rows = views[0].len / cols;
+    }
+    if (get_runs(labels_object, starts_object, rows, views + 1) < 0) {
+        PyBuffer_Release(&views[0]);
+        return -1;
+    }
+    runs->binary = (const uint8_t *)views[0].buf;
+    runs->rows = rows;
+    runs->cols = cols;
+    runs->labels = (const int32_t *)views[1].buf;
+    runs->row_starts = (const int64_t *)views[2].buf;
+    runs->n = INT32_MAX;
+    runs->starts = PyMem_Malloc((size_t)(2 * (cols / 2 + 1)) * sizeof(int32_t));
+    if (!runs->starts) {
+        release_buffers(views, 3);
+        PyErr_NoMemory();
+        return -1;
+    }
+    runs->ends = runs->starts + cols / 2 + 1;
+    return 0;
+}
+
+static void
+close_runs(Py_buffer views[3], Runs *runs)
+{
+    PyMem_Free(runs->starts);
+    release_buffers(views, 3);
+}
+
+static PyObject *
+runs_error(const char *name)
+{
+    PyErr_Format(PyExc_ValueError, "%s: the page's runs of text are not those label_runs "
+                                   "found (the page changed?)", name);
+    return NULL;
+}
+
+PyDoc_STRVAR(paint_runs_doc,
+"paint_runs(binary, cols, run_labels, row_starts, labels)\n\n"
+"Write the label of every run of text of ``binary`` (run_labels and row_starts of\n"
+"label_runs on the same page) on its pixels in ``labels`` (int32 or uint16, rows x cols,\n"
+"C-contiguous; 0 elsewhere). Raises ValueError if the runs are not those of label_runs or\n"
+"a label does not fit uint16 labels.");
+
+static PyObject *
+paint_runs(PyObject *self, PyObject *args)
+{
+    PyObject *binary_object, *labels_object, *starts_object, *out_object;
+    Py_ssize_t cols;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OnOOO", &binary_object, &cols, &labels_object,
+                          &starts_object, &out_object))
+        return NULL;
+    Py_buffer views[3], out_view;
+    Runs runs;
+    if (open_runs(binary_object, cols, labels_object, starts_object, 0, views, &runs) < 0)
+        return NULL;
+    if (PyObject_GetBuffer(out_object, &out_view, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) < 0) {
+        close_runs(views, &runs);
+        return NULL;
+    }
+    const Py_ssize_t rows = runs.rows;
+    if ((out_view.itemsize != 4 && out_view.itemsize != 2)
+        || out_view.len != rows * cols * out_view.itemsize) {
+        PyBuffer_Release(&out_view);
+        close_runs(views, &runs);
+        PyErr_SetString(PyExc_ValueError, "paint_runs: labels must be int32 or uint16, the "
+                                          "page's shape");
+        return NULL;
+    }
+    runs.n = out_view.itemsize == 4 ? INT32_MAX : (Py_ssize_t)UINT16_MAX + 1;
+    int32_t *row = PyMem_Malloc((size_t)cols * sizeof(int32_t));
+    int bad = !row;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < rows && !bad; i++) {
+        if (paint_row(&runs, i, row) < 0) {
+            bad = 2;
+            break;
+        }
+        if (out_view.itemsize == 4)
+            memcpy((int32_t *)out_view.buf + i * cols, row, (size_t)cols * sizeof(int32_t));
+        else {
+            uint16_t *out = (uint16_t *)out_view.buf + i * cols;
+            for (Py_ssize_t c = 0; c < cols; c++)
+                out[c] = (uint16_t)row[c];
+        }
+    }
+    Py_END_ALLOW_THREADS
+    PyMem_Free(row);
+    PyBuffer_Release(&out_view);
+    close_runs(views, &runs);
+    if (bad == 1)
+        return PyErr_NoMemory();
+    if (bad)
+        return runs_error("paint_runs");
+    Py_RETURN_NONE;
+}
+
 PyDoc_STRVAR(component_sums_doc,
-"component_sums(gray, binary, labels, rows, cols, r0, r1, midpoint, sums, boxes)\n\n"
+"component_sums(gray, binary, run_labels, row_starts, cols, r0, r1, midpoint, sums, boxes)\n\n"
 "The per-component sums of the clean step over page rows [r0, r1), in one pass, added to\n"
 "``sums`` (int64, 8 x n: sum of I, of I^2, dark pixels (I < midpoint, in double), boundary\n"
 "pixels (text with a 4-neighbour of background on the page), their gradient, ring pixels\n"
@@ -527,60 +906,65 @@ PyDoc_STRVAR(component_sums_doc,
 "highest label there), their gray levels and their gradient) and ``boxes`` (int64, 5 x n:\n"
 "min col, min row, max col, max row, pixel count; initialised by the caller). The gradient\n"
 "is |gx| + |gy| of the 3 x 3 Sobel filters with the page border replicated. gray and\n"
-"binary: uint8, labels: int32 or uint16 (0 on background, 1..n-1 where binary is 0), all\n"
-"rows x cols, C-contiguous. Raises ValueError where the labels disagree with binary.");
+"binary: uint8 rows x cols, C-contiguous; the labels are those of label_runs (run_labels,\n"
+"row_starts), made 5 rows at a time: no page of labels.");
 
 static PyObject *
 component_sums(PyObject *self, PyObject *args)
 {
-    PyObject *objects[5];
-    Py_ssize_t rows, cols, r0, r1;
+    PyObject *gray_object, *binary_object, *labels_object, *starts_object, *sums_object,
+        *boxes_object;
+    Py_ssize_t cols, r0, r1;
     double midpoint;
     (void)self;
-    if (!PyArg_ParseTuple(args, "OOOnnnndOO", &objects[0], &objects[1], &objects[2], &rows,
-                          &cols, &r0, &r1, &midpoint, &objects[3], &objects[4]))
+    if (!PyArg_ParseTuple(args, "OOOOnnndOO", &gray_object, &binary_object, &labels_object,
+                          &starts_object, &cols, &r0, &r1, &midpoint, &sums_object,
+                          &boxes_object))
         return NULL;
-    if (rows < 1 || cols < 1 || r0 < 0 || r1 < r0 || r1 > rows) {
-        PyErr_SetString(PyExc_ValueError, "component_sums: bad rows or columns");
+    Py_buffer run_views[3], views[3];
+    Runs runs;
+    if (open_runs(binary_object, cols, labels_object, starts_object, 0, run_views, &runs) < 0)
         return NULL;
-    }
-    const Py_ssize_t pixels = rows * cols;
-    const Want wants[4] = {{objects[0], 0, 1, pixels, "gray"},
-                           {objects[1], 0, 1, pixels, "binary"},
-                           {objects[3], 1, 8, 8, "sums"},
-                           {objects[4], 1, 8, 5, "boxes"}};
-    Py_buffer views[5];
-    if (get_buffers(wants, views, 4) < 0)
-        return NULL;
-    if (get_labels(objects[2], &views[4], pixels, "labels") < 0) {
-        release_buffers(views, 4);
+    const Py_ssize_t rows = runs.rows;
+    if (rows < 1 || r0 < 0 || r1 < r0 || r1 > rows) {
+        close_runs(run_views, &runs);
+        PyErr_SetString(PyExc_ValueError, "component_sums: bad rows");
         return NULL;
     }
-    const Py_ssize_t n = views[2].len / (8 * 8);
-    if (views[2].len != n * 8 * 8 || views[3].len < n * 5 * 8) {
-        release_buffers(views, 5);
+    const Want wants[3] = {{gray_object, 0, 1, rows * cols, "gray"},
+                           {sums_object, 1, 8, 8, "sums"},
+                           {boxes_object, 1, 8, 5, "boxes"}};
+    if (get_buffers(wants, views, 3) < 0) {
+        close_runs(run_views, &runs);
+        return NULL;
+    }
+    const Py_ssize_t n = views[1].len / (8 * 8);
+    if (views[1].len != n * 8 * 8 || views[2].len < n * 5 * 8) {
+        release_buffers(views, 3);
+        close_runs(run_views, &runs);
         PyErr_SetString(PyExc_ValueError, "component_sums: sums must be 8 x n, boxes 5 x n");
         return NULL;
     }
-    int32_t *scratch = PyMem_Malloc((size_t)(2 * cols + 4) * sizeof(int32_t));
+    runs.n = n;
+    /* five rows of labels (row r in slot r % 5), the ring owners, the rows with text */
+    int32_t *scratch = PyMem_Malloc((size_t)(7 * cols + 4) * sizeof(int32_t));
     uint8_t *inked = PyMem_Malloc((size_t)rows);
     if (!scratch || !inked) {
         PyMem_Free(scratch);
         PyMem_Free(inked);
-        release_buffers(views, 5);
+        release_buffers(views, 3);
+        close_runs(run_views, &runs);
         return PyErr_NoMemory();
     }
     const uint8_t *gray = (const uint8_t *)views[0].buf;
-    const uint8_t *binary = (const uint8_t *)views[1].buf;
-    const int wide = views[4].itemsize == 4; /* int32 labels, else uint16 */
-    const int32_t *labels32 = (const int32_t *)views[4].buf;
-    const uint16_t *labels16 = (const uint16_t *)views[4].buf;
-    int64_t *sum_i = (int64_t *)views[2].buf, *sum_i2 = sum_i + n, *dark = sum_i2 + n,
+    const uint8_t *binary = runs.binary;
+    int64_t *sum_i = (int64_t *)views[1].buf, *sum_i2 = sum_i + n, *dark = sum_i2 + n,
             *boundary = dark + n, *boundary_grad = boundary + n, *ring = boundary_grad + n,
             *ring_i = ring + n, *ring_grad = ring_i + n;
-    int64_t *left = (int64_t *)views[3].buf, *top = left + n, *right = top + n,
+    int64_t *left = (int64_t *)views[2].buf, *top = left + n, *right = top + n,
             *bottom = right + n, *area = bottom + n;
-    int32_t *padded = scratch, *owner = scratch + cols + 4;
+    int32_t *window = scratch, *padded = scratch + 5 * cols, *owner = padded + cols + 4;
+    Py_ssize_t held[5] = {-1, -1, -1, -1, -1};
     int bad_label = 0;
     Py_BEGIN_ALLOW_THREADS
     /* rows with text, from 2 rows above the band to 2 below (a row without text within 2
@@ -596,36 +980,36 @@ component_sums(PyObject *self, PyObject *args)
             near |= inked[k];
         if (!near)
             continue;
-        const int32_t *rows32[5];
-        const uint16_t *rows16[5];
+        const int32_t *rows5[5];
+        for (Py_ssize_t r = a0; r < a1; r++) {
+            if (held[r % 5] != r) {
+                if (paint_row(&runs, r, window + (r % 5) * cols) < 0) {
+                    bad_label = 1;
+                    break;
+                }
+                held[r % 5] = r;
+            }
+        }
+        if (bad_label)
+            break;
         for (int k = 0; k < 5; k++) {
             Py_ssize_t r = i - 2 + k;
             r = r < a0 ? a0 : r >= a1 ? a1 - 1 : r;  /* repeated rows do not change a max */
-            rows32[k] = labels32 + r * cols;
-            rows16[k] = labels16 + r * cols;
+            rows5[k] = window + (r % 5) * cols;
         }
-        if (wide)
-            ring_owner_row_32(rows32, padded, owner, cols);
-        else
-            ring_owner_row_16(rows16, padded, owner, cols);
+        ring_owner_row(rows5, padded, owner, cols);
         const Py_ssize_t above = i > 0 ? i - 1 : 0, below = i < rows - 1 ? i + 1 : rows - 1;
         const uint8_t *g_up = gray + above * cols, *g = gray + i * cols,
                       *g_down = gray + below * cols;
         const uint8_t *b = binary + i * cols;
         const uint8_t *b_up = i > 0 ? binary + (i - 1) * cols : NULL;
         const uint8_t *b_down = i < rows - 1 ? binary + (i + 1) * cols : NULL;
-        const int32_t *l32 = labels32 + i * cols;
-        const uint16_t *l16 = labels16 + i * cols;
+        const int32_t *l = window + (i % 5) * cols;
         for (Py_ssize_t c = 0; c < cols; c++) {
             const Py_ssize_t cl = c > 0 ? c - 1 : 0, cr = c < cols - 1 ? c + 1 : cols - 1;
             const int64_t v = g[c];
-            const int32_t here = wide ? l32[c] : l16[c];
             if (b[c] == 0) {
-                const int32_t label = here;
-                if (label <= 0 || label >= n) {
-                    bad_label = 1;
-                    break;
-                }
+                const int32_t label = l[c]; /* 1..n-1: checked by paint_row */
                 sum_i[label] += v;
                 sum_i2[label] += v * v;
                 dark[label] += (double)v < midpoint;
@@ -642,10 +1026,6 @@ component_sums(PyObject *self, PyObject *args)
                 }
             } else {
                 const int32_t label = owner[c];
-                if (here != 0 || label >= n) {
-                    bad_label = 1;
-                    break;
-                }
                 if (label > 0) {
                     ring[label]++;
                     ring_i[label] += v;
@@ -657,13 +1037,78 @@ component_sums(PyObject *self, PyObject *args)
     Py_END_ALLOW_THREADS
     PyMem_Free(scratch);
     PyMem_Free(inked);
-    release_buffers(views, 5);
-    if (bad_label) {
-        PyErr_SetString(PyExc_ValueError,
-                        "component_sums: the labels disagree with the binary page");
+    release_buffers(views, 3);
+    close_runs(run_views, &runs);
+    if (bad_label)
+        return runs_error("component_sums");
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(drop_runs_doc,
+"drop_runs(binary, cols, run_labels, row_starts, dropped, row_mask, recorded) -> pixels\n\n"
+"Set to background (255) the runs of text of ``binary`` (uint8 rows of ``cols`` columns,\n"
+"C-contiguous, in place; run_labels and row_starts of label_runs on it) whose label is\n"
+"flagged in ``dropped`` (uint8, one entry per label), in the rows where ``row_mask``\n"
+"(uint8, one per row) is non-zero; unless ``recorded`` is None, set those pixels to 1 in it\n"
+"(uint8 or bool, rows x cols). Returns the number of pixels set.");
+
+static PyObject *
+drop_runs(PyObject *self, PyObject *args)
+{
+    PyObject *binary_object, *labels_object, *starts_object, *dropped_object, *mask_object,
+        *recorded_object;
+    Py_ssize_t cols;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OnOOOOO", &binary_object, &cols, &labels_object,
+                          &starts_object, &dropped_object, &mask_object, &recorded_object))
+        return NULL;
+    Py_buffer run_views[3], views[3];
+    Runs runs;
+    if (open_runs(binary_object, cols, labels_object, starts_object, 1, run_views, &runs) < 0)
+        return NULL;
+    const Py_ssize_t rows = runs.rows;
+    const int with_record = recorded_object != Py_None;
+    const Want wants[3] = {{dropped_object, 0, 1, 1, "dropped"},
+                           {mask_object, 0, 1, rows, "row_mask"},
+                           {recorded_object, 1, 1, rows * cols, "recorded"}};
+    const int count = with_record ? 3 : 2;
+    if (get_buffers(wants, views, count) < 0) {
+        close_runs(run_views, &runs);
         return NULL;
     }
-    Py_RETURN_NONE;
+    runs.n = views[0].len;
+    const uint8_t *dropped = (const uint8_t *)views[0].buf;
+    const uint8_t *row_mask = (const uint8_t *)views[1].buf;
+    uint8_t *recorded = with_record ? (uint8_t *)views[2].buf : NULL;
+    uint8_t *binary = (uint8_t *)run_views[0].buf;
+    Py_ssize_t pixels = 0;
+    int bad = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < rows; i++) {
+        if (!row_mask[i])
+            continue;
+        const Py_ssize_t found = runs_of_row(&runs, i);
+        if (found < 0) {
+            bad = 1;
+            break;
+        }
+        const int32_t *labels = runs.labels + runs.row_starts[i];
+        for (Py_ssize_t k = 0; k < found; k++) {
+            if (!dropped[labels[k]])
+                continue;
+            const Py_ssize_t s = runs.starts[k], e = runs.ends[k];
+            memset(binary + i * cols + s, 255, (size_t)(e - s + 1));
+            if (recorded)
+                memset(recorded + i * cols + s, 1, (size_t)(e - s + 1));
+            pixels += e - s + 1;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    release_buffers(views, count);
+    close_runs(run_views, &runs);
+    if (bad)
+        return runs_error("drop_runs");
+    return PyLong_FromSsize_t(pixels);
 }
 
 PyDoc_STRVAR(block_ink_doc,
@@ -804,293 +1249,6 @@ drop(PyObject *self, PyObject *args)
     return PyLong_FromSsize_t(pixels);
 }
 
-/* --- the clean step's labels: 8-connected components of the text, numbered as OpenCV ----- */
-
-/* The runs of text (0) of a row, [start, end] inclusive, into starts/ends; their count. */
-static Py_ssize_t
-row_runs(const uint8_t *row, Py_ssize_t cols, int32_t *starts, int32_t *ends)
-{
-    Py_ssize_t count = 0, c = 0;
-    while (c < cols) {
-        const uint8_t *zero = memchr(row + c, 0, (size_t)(cols - c));
-        if (!zero)
-            break;
-        Py_ssize_t s = zero - row, e = s;
-        while (e + 1 < cols && row[e + 1] == 0)
-            e++;
-        starts[count] = (int32_t)s;
-        ends[count] = (int32_t)e;
-        count++;
-        c = e + 2; /* e + 1 is background */
-    }
-    return count;
-}
-
-static int32_t
-find_root(int32_t *parent, int32_t x)
-{
-    while (parent[x] != x) {
-        parent[x] = parent[parent[x]]; /* path halving */
-        x = parent[x];
-    }
-    return x;
-}
-
-typedef struct {
-    int64_t key;
-    int32_t root;
-} RootKey;
-
-static int
-compare_keys(const void *a, const void *b)
-{
-    int64_t x = ((const RootKey *)a)->key, y = ((const RootKey *)b)->key;
-    return (x > y) - (x < y);
-}
-
-PyDoc_STRVAR(label_runs_doc,
-"label_runs(binary, cols) -> (count, run_labels)\n\n"
-"The 8-connected components of the text (value 0) of ``binary`` (uint8 rows of ``cols``\n"
-"columns, C-contiguous), from its runs of text (row by row, left to right): ``count``\n"
-"components and ``run_labels`` (bytes, one int32 label in 1..count per run, in that order),\n"
-"for paint_runs. The components are numbered as cv2.connectedComponents numbers them: in\n"
-"the raster order of the first 2 x 2 block (rows 2i, 2i + 1, columns 2j, 2j + 1) that holds\n"
-"one of their pixels.");
-
-static PyObject *
-label_runs(PyObject *self, PyObject *args)
-{
-    PyObject *binary_object;
-    Py_ssize_t cols, rows;
-    (void)self;
-    if (!PyArg_ParseTuple(args, "On", &binary_object, &cols))
-        return NULL;
-    Py_buffer view;
-    if (cols < 1 || PyObject_GetBuffer(binary_object, &view, PyBUF_C_CONTIGUOUS) < 0) {
-        if (cols < 1)
-            PyErr_SetString(PyExc_ValueError, "label_runs: bad columns");
-        return NULL;
-    }
-    if (view.itemsize != 1 || view.len % cols) {
-        PyBuffer_Release(&view);
-        PyErr_SetString(PyExc_ValueError, "label_runs: binary must be uint8 rows");
-        return NULL;
-    }
-    rows = view.len / cols;
-    const uint8_t *binary = (const uint8_t *)view.buf;
-    const Py_ssize_t row_capacity = cols / 2 + 1;
-    int32_t *row_buffer = PyMem_RawMalloc((size_t)(4 * row_capacity) * sizeof(int32_t));
-    Py_ssize_t capacity = 1024, size = 0;
-    int32_t *parent = PyMem_RawMalloc((size_t)capacity * sizeof(int32_t));
-    int64_t *key = PyMem_RawMalloc((size_t)capacity * sizeof(int64_t));
-    RootKey *roots = NULL;
-    int failed = !row_buffer || !parent || !key; /* 1: out of memory, 2: too many runs */
-    Py_ssize_t count = 0;
-    Py_BEGIN_ALLOW_THREADS
-    int32_t *starts = row_buffer, *ends = row_buffer + row_capacity;
-    int32_t *previous_starts = row_buffer + 2 * row_capacity,
-            *previous_ends = row_buffer + 3 * row_capacity;
-    Py_ssize_t previous_count = 0, previous_first = 0;
-    const int64_t half_cols = (cols + 1) / 2;
-    for (Py_ssize_t i = 0; i < rows && !failed; i++) {
-        const Py_ssize_t runs = row_runs(binary + i * cols, cols, starts, ends);
-        if (size + runs > capacity) {
-            Py_ssize_t wanted = capacity;
-            while (wanted < size + runs)
-                wanted *= 2;
-            if (wanted > INT32_MAX) {
-                failed = 2;
-                break;
-            }
-            int32_t *more_parent = PyMem_RawRealloc(parent, (size_t)wanted * sizeof(int32_t));
-            if (more_parent)
-                parent = more_parent;
-            int64_t *more_key = PyMem_RawRealloc(key, (size_t)wanted * sizeof(int64_t));
-            if (more_key)
-                key = more_key;
-            if (!more_parent || !more_key) {
-                failed = 1;
-                break;
-            }
-            capacity = wanted;
-        }
-        /* each run: a new set, joined with the runs of the row above that touch it
-         * (8-connected: columns start - 1 to end + 1) */
-        Py_ssize_t j = 0;
-        for (Py_ssize_t k = 0; k < runs; k++) {
-            const int32_t id = (int32_t)(size + k);
-            parent[id] = id;
-            key[id] = (int64_t)(i / 2) * half_cols + starts[k] / 2;
-            while (j < previous_count && previous_ends[j] < starts[k] - 1)
-                j++;
-            for (Py_ssize_t m = j; m < previous_count && previous_starts[m] <= ends[k] + 1;
-                 m++) {
-                int32_t a = find_root(parent, (int32_t)(previous_first + m));
-                int32_t b = find_root(parent, id);
-                if (a == b)
-                    continue;
-                if (a > b) {
-                    int32_t t = a;
-                    a = b;
-                    b = t;
-                }
-                parent[b] = a; /* the root of a set is its first run */
-                if (key[b] < key[a])
-                    key[a] = key[b];
-            }
-        }
-        previous_first = size;
-        size += runs;
-        previous_count = runs;
-        int32_t *t = previous_starts;
-        previous_starts = starts;
-        starts = t;
-        t = previous_ends;
-        previous_ends = ends;
-        ends = t;
-    }
-    if (!failed) {
-        for (Py_ssize_t id = 0; id < size; id++)
-            count += parent[id] == id;
-        roots = PyMem_RawMalloc((size_t)(count ? count : 1) * sizeof(RootKey));
-        failed = !roots;
-    }
-    if (!failed) {
-        Py_ssize_t r = 0;
-        for (Py_ssize_t id = 0; id < size; id++)
-            if (parent[id] == id)
-                roots[r++] = (RootKey){key[id], (int32_t)id};
-        qsort(roots, (size_t)count, sizeof(RootKey), compare_keys);
-        /* parent[id] <= id: in increasing order, parent becomes each run's root, then
-         * (key holding the label of each root) each run's label */
-        for (Py_ssize_t id = 0; id < size; id++)
-            parent[id] = parent[parent[id]];
-        for (Py_ssize_t k = 0; k < count; k++)
-            key[roots[k].root] = k + 1;
-        for (Py_ssize_t id = 0; id < size; id++)
-            parent[id] = (int32_t)key[parent[id]];
-    }
-    Py_END_ALLOW_THREADS
-    PyBuffer_Release(&view);
-    PyMem_RawFree(row_buffer);
-    PyMem_RawFree(key);
-    PyMem_RawFree(roots);
-    PyObject *result = NULL;
-    if (failed == 1)
-        PyErr_NoMemory();
-    else if (failed == 2)
-        PyErr_SetString(PyExc_ValueError, "label_runs: more than 2^31 runs of text");
-    else if (count > INT32_MAX)
-        PyErr_SetString(PyExc_ValueError, "label_runs: more than 2^31 components");
-    else {
-        PyObject *labels = PyBytes_FromStringAndSize((const char *)parent,
-                                                     (Py_ssize_t)(size * sizeof(int32_t)));
-        if (labels)
-            result = Py_BuildValue("nN", count, labels);
-    }
-    PyMem_RawFree(parent);
-    return result;
-}
-
-PyDoc_STRVAR(paint_runs_doc,
-"paint_runs(binary, cols, run_labels, labels)\n\n"
-"Write the label of every run of text of ``binary`` (run_labels of label_runs, run on the\n"
-"same page) on its pixels in ``labels`` (int32 or uint16, rows x cols, C-contiguous, zero\n"
-"elsewhere: the caller's). Raises ValueError if the runs are not those of label_runs or a\n"
-"label does not fit uint16 labels.");
-
-static PyObject *
-paint_runs(PyObject *self, PyObject *args)
-{
-    PyObject *binary_object, *runs_object, *labels_object;
-    Py_ssize_t cols, rows;
-    (void)self;
-    if (!PyArg_ParseTuple(args, "OnOO", &binary_object, &cols, &runs_object, &labels_object))
-        return NULL;
-    Py_buffer binary_view, runs_view, labels_view;
-    if (cols < 1 || PyObject_GetBuffer(binary_object, &binary_view, PyBUF_C_CONTIGUOUS) < 0) {
-        if (cols < 1)
-            PyErr_SetString(PyExc_ValueError, "paint_runs: bad columns");
-        return NULL;
-    }
-    if (binary_view.itemsize != 1 || binary_view.len % cols) {
-        PyBuffer_Release(&binary_view);
-        PyErr_SetString(PyExc_ValueError, "paint_runs: binary must be uint8 rows");
-        return NULL;
-    }
-    rows = binary_view.len / cols;
-    if (PyObject_GetBuffer(runs_object, &runs_view, PyBUF_C_CONTIGUOUS) < 0) {
-        PyBuffer_Release(&binary_view);
-        return NULL;
-    }
-    if (PyObject_GetBuffer(labels_object, &labels_view, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE)
-        < 0) {
-        PyBuffer_Release(&binary_view);
-        PyBuffer_Release(&runs_view);
-        return NULL;
-    }
-    if ((labels_view.itemsize != 4 && labels_view.itemsize != 2)
-        || labels_view.len != rows * cols * labels_view.itemsize) {
-        PyBuffer_Release(&binary_view);
-        PyBuffer_Release(&runs_view);
-        PyBuffer_Release(&labels_view);
-        PyErr_SetString(PyExc_ValueError, "paint_runs: labels must be int32 or uint16, the "
-                                          "page's shape");
-        return NULL;
-    }
-    const uint8_t *binary = (const uint8_t *)binary_view.buf;
-    const int32_t *run_labels = (const int32_t *)runs_view.buf;
-    const Py_ssize_t size = runs_view.len / (Py_ssize_t)sizeof(int32_t);
-    const int wide = labels_view.itemsize == 4;
-    int32_t *labels32 = (int32_t *)labels_view.buf;
-    uint16_t *labels16 = (uint16_t *)labels_view.buf;
-    int32_t *row_buffer = PyMem_Malloc((size_t)(2 * (cols / 2 + 1)) * sizeof(int32_t));
-    if (!row_buffer) {
-        PyBuffer_Release(&binary_view);
-        PyBuffer_Release(&runs_view);
-        PyBuffer_Release(&labels_view);
-        return PyErr_NoMemory();
-    }
-    int32_t *starts = row_buffer, *ends = row_buffer + cols / 2 + 1;
-    Py_ssize_t id = 0;
-    int bad = 0;
-    Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t i = 0; i < rows && !bad; i++) {
-        const Py_ssize_t runs = row_runs(binary + i * cols, cols, starts, ends);
-        if (id + runs > size) {
-            bad = 1;
-            break;
-        }
-        for (Py_ssize_t k = 0; k < runs; k++, id++) {
-            const int32_t label = run_labels[id];
-            if (wide) {
-                int32_t *out = labels32 + i * cols;
-                for (Py_ssize_t c = starts[k]; c <= ends[k]; c++)
-                    out[c] = label;
-            } else {
-                if (label > UINT16_MAX) {
-                    bad = 1;
-                    break;
-                }
-                uint16_t *out = labels16 + i * cols;
-                for (Py_ssize_t c = starts[k]; c <= ends[k]; c++)
-                    out[c] = (uint16_t)label;
-            }
-        }
-    }
-    Py_END_ALLOW_THREADS
-    PyMem_Free(row_buffer);
-    PyBuffer_Release(&binary_view);
-    PyBuffer_Release(&runs_view);
-    PyBuffer_Release(&labels_view);
-    if (bad || id != size) {
-        PyErr_SetString(PyExc_ValueError, "paint_runs: the runs differ from label_runs' or a "
-                                          "label does not fit the labels' type");
-        return NULL;
-    }
-    Py_RETURN_NONE;
-}
-
 static PyMethodDef methods[] = {
     {"suppress", suppress, METH_VARARGS, suppress_doc},
     {"levels", levels, METH_VARARGS, levels_doc},
@@ -1102,6 +1260,7 @@ static PyMethodDef methods[] = {
     {"drop", drop, METH_VARARGS, drop_doc},
     {"label_runs", label_runs, METH_VARARGS, label_runs_doc},
     {"paint_runs", paint_runs, METH_VARARGS, paint_runs_doc},
+    {"drop_runs", drop_runs, METH_VARARGS, drop_runs_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -182,8 +182,7 @@ def test_compiled_features_equal_the_numpy_form(monkeypatch, name, gray, binary)
     assert got.labels.dtype == np.uint16 and expected.labels.dtype == np.int32
     if got.count:  # the per-label sums themselves, not only the features made of them
         midpoint = 0.5 * (70.0 + 185.5)
-        sums, boxes = clean._compiled_sums(gray, binary, got.labels, got.count + 1, midpoint,
-                                           2)
+        sums, boxes = clean._compiled_sums(gray, got.runs, midpoint, 2)
         reference = clean._component_sums(gray, binary, got.labels, got.count + 1, midpoint,
                                           gray.shape[1] * 5)
         for key in clean.SUMS:
@@ -244,34 +243,50 @@ def test_compiled_labels_are_opencvs(shape, share):
     assert np.array_equal(labels, expected)
 
 
-def test_painting_other_runs_is_refused():
-    kernels = _compiled_or_skip()
-    binary = np.full((5, 6), 255, np.uint8)
-    binary[1, 1:3] = binary[3, 4] = 0
-    count, runs = kernels.compiled.label_runs(binary, 6)
-    assert count == 2 and len(runs) == 2 * 4
-    labels = np.zeros((5, 6), np.uint16)
-    binary[4, 0] = 0  # a run more than labelled
-    with pytest.raises(ValueError, match="runs"):
-        kernels.compiled.paint_runs(binary, 6, runs, labels)
-
-
-def test_compiled_pass_refuses_labels_that_disagree_with_the_page():
+def test_compiled_passes_refuse_a_page_whose_runs_changed():
     kernels = _compiled_or_skip()
     gray = np.full((6, 7), 100, np.uint8)
     binary = np.full((6, 7), 255, np.uint8)
-    binary[2, 3] = 0
-    labels = np.zeros((6, 7), np.int32)
-    labels[2, 3] = 5  # beyond the 2 labels of the accumulators
-    sums, boxes = np.zeros((8, 2), np.int64), np.zeros((5, 2), np.int64)
-    with pytest.raises(ValueError, match="disagree"):
-        kernels.compiled.component_sums(gray, binary, labels, 6, 7, 0, 6, 1.0, sums, boxes)
-    labels[2, 3], labels[0, 0] = 1, 1  # a label on background
-    with pytest.raises(ValueError, match="disagree"):
-        kernels.compiled.component_sums(gray, binary, labels, 6, 7, 0, 6, 1.0, sums, boxes)
-    with pytest.raises(ValueError, match="box"):
-        kernels.compiled.drop(binary, labels, np.ones(2, np.uint8), None, 7,
-                              np.array([[0, 0, 7, 5]], np.int64))
+    binary[2, 3:5] = binary[4, 1] = 0
+    count, run_labels, row_starts = kernels.compiled.label_runs(binary, 7)
+    assert count == 2 and len(run_labels) == 2 * 4 and len(row_starts) == 7 * 8
+    sums, boxes = np.zeros((8, 3), np.int64), np.zeros((5, 3), np.int64)
+    kernels.compiled.component_sums(gray, binary, run_labels, row_starts, 7, 0, 6, 1.0, sums,
+                                    boxes)
+    assert sums[0].tolist() == [0, 200, 100]
+    binary[2, 4], binary[2, 6] = 255, 0  # the first run is now two
+    with pytest.raises(ValueError, match="runs"):
+        kernels.compiled.component_sums(gray, binary, run_labels, row_starts, 7, 0, 6, 1.0,
+                                        sums, boxes)
+    with pytest.raises(ValueError, match="runs"):
+        kernels.compiled.paint_runs(binary, 7, run_labels, row_starts,
+                                    np.zeros((6, 7), np.uint16))
+    with pytest.raises(ValueError, match="runs"):
+        kernels.compiled.drop_runs(binary, 7, run_labels, row_starts, np.ones(3, np.uint8),
+                                   np.ones(6, np.uint8), None)
+    with pytest.raises(ValueError, match="runs"):  # runs of another page
+        kernels.compiled.paint_runs(binary[:5], 7, run_labels, row_starts,
+                                    np.zeros((5, 7), np.uint16))
+
+
+@pytest.mark.parametrize("name, gray, binary", _generated_pages()[:2] + _odd_pages(),
+                         ids=lambda value: value if isinstance(value, str) else "")
+def test_compiled_clean_step_equals_the_numpy_form(monkeypatch, name, gray, binary):
+    """The whole step, its drops over the runs of text included."""
+    page = type("Page", (), {"ink_intensity": 70.0, "contour_intensity": 185.5})()
+    for rule in (lambda x: x[:, 0] > 2.5, lambda x: x[:, 7] > 0.2, lambda x: x[:, 0] < 0):
+        def run():
+            out = binary.copy()
+            _, info, recorded = clean.clean_components(gray, out, page, cleaner=_Fixed(rule),
+                                                       record=True)
+            return out, info, recorded
+
+        (got, got_info, got_map), (expected, expected_info, expected_map) = _both_forms(
+            monkeypatch, run)
+        assert got_info == expected_info
+        assert np.array_equal(got, expected)
+        assert np.array_equal(got_map, expected_map)
+        assert got_info["dropped_pixels"] == np.count_nonzero(got_map)
 
 
 def test_compiled_block_ink_equals_the_numpy_form(monkeypatch, make_page):

@@ -84,6 +84,31 @@ DEFAULT_THRESHOLD = 0.15
 
 
 @dataclass
+class RunLabels:
+    """The components of a page as runs of text (``docbin._kernels.label_runs``): the runs
+    of each row, left to right, rows top to bottom; ``labels`` (bytes, int32 per run, in
+    ``1..count``) and ``row_starts`` (bytes, int64 [rows + 1], the first run of each row).
+    Valid for the binary page they were found on, as long as it is unchanged."""
+
+    count: int
+    labels: bytes
+    row_starts: bytes
+    binary: np.ndarray
+
+    @classmethod
+    def find(cls, binary: np.ndarray) -> RunLabels:
+        binary = np.ascontiguousarray(binary)
+        count, labels, row_starts = kernels.compiled.label_runs(binary, binary.shape[1])
+        return cls(count, labels, row_starts, binary)
+
+    def paint(self) -> np.ndarray:
+        """The labels (rows, cols): uint16 below 65536 components, else int32."""
+        labels = np.zeros(self.binary.shape, np.uint16 if self.count < (1 << 16) else np.int32)
+        kernels.compiled.paint_runs(self.binary, self.binary.shape[1], self.labels,
+                                    self.row_starts, labels)
+        return labels
+
+
 class Components:
     """The components of a binary page and their features.
 
@@ -91,24 +116,35 @@ class Components:
     ----------
     labels : ndarray
         (rows, cols), 0 on background, ``1..count`` on the components' pixels: int32, or
-        uint16 where the compiled kernels are built and the page has few enough components
-        (:func:`compact_labels`).
+        uint16 (below 65536 components) where the compiled kernels are built; there, made
+        from :attr:`runs` when first read (the page must be unchanged until then).
     count : int
         Number of components.
     area : ndarray
         int64 [count + 1], pixels per label (entry 0: the background).
     features : ndarray
         float32 [count, len(FEATURES)], row ``i`` for label ``i + 1``.
-    boxes : ndarray
+    boxes : ndarray or None
         int64 [count + 1, 4]: left, top, right, bottom (inclusive page coordinates) of each
         label's bounding box (entry 0: the whole page).
+    runs : RunLabels or None
+        Where the compiled kernels are built: the components as runs of text (no page of
+        labels is made unless :attr:`labels` is read).
     """
 
-    labels: np.ndarray
-    count: int
-    area: np.ndarray
-    features: np.ndarray
-    boxes: np.ndarray
+    def __init__(self, labels: np.ndarray | None, count: int, area: np.ndarray,
+                 features: np.ndarray, boxes: np.ndarray | None = None,
+                 runs: RunLabels | None = None):
+        if labels is None and runs is None:
+            raise ValueError("Components need labels or runs")
+        self._labels, self.count, self.area, self.features = labels, count, area, features
+        self.boxes, self.runs = boxes, runs
+
+    @property
+    def labels(self) -> np.ndarray:
+        if self._labels is None:
+            self._labels = self.runs.paint()
+        return self._labels
 
 
 def ink_weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
@@ -187,22 +223,15 @@ def compact_labels(binary: np.ndarray) -> tuple[int, np.ndarray]:
     """(count, labels (rows, cols)) of the 8-connected components of the text (value 0) of
     ``binary``: the labels of :func:`label_components` (OpenCV's numbering: components in
     the raster order of the first 2 × 2 block holding one of their pixels), uint16 when
-    there are fewer than 65536 components, else int32.
-
-    Where the compiled kernels are built, from the runs of text of the rows in two compiled
-    passes (``docbin._kernels.label_runs``: union-find over the runs, the numbering;
-    ``paint_runs``: the labels written): no ink mask, and per run 4 bytes (12 while
-    labelling) besides the labels. Otherwise :func:`label_components` (int32).
+    there are fewer than 65536 components, else int32, where the compiled kernels are built
+    (:class:`RunLabels`: union-find over the runs of text, then the labels painted; no ink
+    mask). Otherwise :func:`label_components` (int32).
     """
     if kernels.compiled is None or binary.size == 0:
         count, labels, _ = label_components(binary)
         return count, labels
-    binary = np.ascontiguousarray(binary)
-    cols = binary.shape[1]
-    count, run_labels = kernels.compiled.label_runs(binary, cols)
-    labels = np.zeros(binary.shape, np.uint16 if count < (1 << 16) else np.int32)
-    kernels.compiled.paint_runs(binary, cols, run_labels, labels)
-    return count, labels
+    runs = RunLabels.find(binary)
+    return runs.count, runs.paint()
 
 
 def _component_sums(gray: np.ndarray, binary: np.ndarray, labels: np.ndarray, n: int,
@@ -273,27 +302,30 @@ SUMS = ("sum_i", "sum_i2", "dark", "boundary", "boundary_grad", "ring", "ring_i"
         "ring_grad")
 
 
-def _compiled_sums(gray: np.ndarray, binary: np.ndarray, labels: np.ndarray, n: int,
-                   midpoint: float, threads: int | None) -> tuple[dict, np.ndarray]:
-    """The sums of :func:`_component_sums` and the labels' boxes in one compiled pass over
-    the page (``docbin._kernels.component_sums``), its rows split between threads.
+def _compiled_sums(gray: np.ndarray, runs: RunLabels, midpoint: float,
+                   threads: int | None) -> tuple[dict, np.ndarray]:
+    """The sums of :func:`_component_sums` and the components' boxes in one compiled pass
+    over the page (``docbin._kernels.component_sums``), its rows split between threads. The
+    labels are made from the runs five rows at a time, never as a page.
 
     Every sum is an integer accumulated in int64, so the float64 results equal the
     bincounts of :func:`_component_sums` exactly. Each thread has its own accumulators
-    (13 int64 per label); a second thread runs only while they take at most half a byte
-    per pixel.
+    (13 int64 per label); a second thread runs only while they take at most 1/32 byte per
+    pixel.
 
     Returns
     -------
     sums : dict
-        float64 [n] per name of :data:`SUMS`.
+        float64 [n] per name of :data:`SUMS` (n = count + 1, entry 0 unused).
     boxes : ndarray
         int64 [5, n]: left, top, right, bottom (inclusive), pixel count; label 0: the whole
         page and its background pixels.
     """
-    rows, cols = gray.shape
+    binary = runs.binary
+    rows, cols = binary.shape
+    n = runs.count + 1
     parts = _bands_module.thread_count(threads)
-    if 13 * 8 * n * (parts - 1) > rows * cols // 2:
+    if 13 * 8 * n * (parts - 1) > rows * cols // 32:
         parts = 1
     parts = max(1, min(parts, rows // 16))
     edges = [rows * k // parts for k in range(parts + 1)]
@@ -302,8 +334,8 @@ def _compiled_sums(gray: np.ndarray, binary: np.ndarray, labels: np.ndarray, n: 
         sums = np.zeros((len(SUMS), n), np.int64)
         boxes = np.empty((5, n), np.int64)
         boxes[0], boxes[1], boxes[2], boxes[3], boxes[4] = cols, rows, -1, -1, 0
-        kernels.compiled.component_sums(gray, binary, labels, rows, cols, span[0], span[1],
-                                        midpoint, sums, boxes)
+        kernels.compiled.component_sums(gray, binary, runs.labels, runs.row_starts, cols,
+                                        span[0], span[1], midpoint, sums, boxes)
         return sums, boxes
 
     results = _bands_module.map_bands(part, list(zip(edges[:-1], edges[1:])), parts)
@@ -313,8 +345,12 @@ def _compiled_sums(gray: np.ndarray, binary: np.ndarray, labels: np.ndarray, n: 
         np.minimum(boxes[:2], more_boxes[:2], out=boxes[:2])
         np.maximum(boxes[2:4], more_boxes[2:4], out=boxes[2:4])
         boxes[4] += more_boxes[4]
+    del results
     boxes[:, 0] = 0, 0, cols - 1, rows - 1, rows * cols - int(boxes[4, 1:].sum())
-    return {name: sums[k].astype(np.float64) for k, name in enumerate(SUMS)}, boxes
+    named = {}
+    for k, name in enumerate(SUMS):
+        named[name] = sums[k].astype(np.float64)
+    return named, boxes
 
 
 def _neighbour_ink(binary: np.ndarray, top, left, height, width, typical_height: float,
@@ -359,25 +395,28 @@ def component_features(gray: np.ndarray, binary: np.ndarray, ink_intensity: floa
     band_pixels : int, optional
         Pixels per band of rows (default :data:`BAND_PIXELS`).
     labelled : tuple, optional
-        ``(count, labels, stats)`` of :func:`label_components`, when already computed.
+        ``(count, labels, stats)`` of :func:`label_components`, when already computed (the
+        compiled form finds the runs of text itself, and keeps these labels).
     threads : int, optional
         Threads of the compiled pass (default: :func:`docbin.method.bands.thread_count`).
     """
     rows, cols = binary.shape
     midpoint = 0.5 * (float(ink_intensity) + float(contour_intensity))
-    if kernels.compiled is not None:
+    if kernels.compiled is not None and binary.size:
         gray = np.ascontiguousarray(gray)
         binary = np.ascontiguousarray(binary)
-        count, labels = labelled[:2] if labelled is not None else compact_labels(binary)
+        runs = RunLabels.find(binary)
+        labels, count = (labelled[1] if labelled is not None else None), runs.count
         n = count + 1
         if count:
-            sums, boxes = _compiled_sums(gray, binary, labels, n, midpoint, threads)
+            sums, boxes = _compiled_sums(gray, runs, midpoint, threads)
         else:
             sums, boxes = None, np.array([[0], [0], [cols - 1], [rows - 1], [rows * cols]],
                                          np.int64)
         area = boxes[4].copy()
         boxes = np.ascontiguousarray(boxes[:4].T)
     else:
+        runs = None
         count, labels, stats = labelled if labelled is not None else label_components(binary)
         n = count + 1
         area = stats[:, cv2.CC_STAT_AREA].astype(np.int64)
@@ -390,7 +429,8 @@ def component_features(gray: np.ndarray, binary: np.ndarray, ink_intensity: floa
         sums = _component_sums(gray, binary, labels, n, midpoint, band_pixels) \
             if count else None
     if count == 0:
-        return Components(labels, 0, area, np.zeros((0, len(FEATURES)), np.float32), boxes)
+        return Components(labels, 0, area, np.zeros((0, len(FEATURES)), np.float32), boxes,
+                          runs)
     contrast = max(float(contour_intensity) - float(ink_intensity), MIN_CONTRAST)
     sum_i, sum_i2, dark = sums["sum_i"], sums["sum_i2"], sums["dark"]
     boundary, boundary_grad = sums["boundary"], sums["boundary_grad"]
@@ -433,7 +473,7 @@ def component_features(gray: np.ndarray, binary: np.ndarray, ink_intensity: floa
     out[:, 14] = (mean - typical_mean) / contrast
     out[:, 15] = np.log(np.maximum(ring_mean - mean, 1.0) / max(typical_contrast, 1.0))
     out[:, 16] = np.log(np.maximum(edge_mean, 1.0) / max(typical_edge, 1.0))
-    return Components(labels, count, area, out, boxes)
+    return Components(labels, count, area, out, boxes, runs)
 
 
 # --- the model at inference ----------------------------------------------------------------
@@ -574,6 +614,22 @@ def drop_components(binary: np.ndarray, labels: np.ndarray, dropped: np.ndarray,
     return recorded
 
 
+def _drop_runs(binary: np.ndarray, runs: RunLabels, dropped: np.ndarray, boxes: np.ndarray,
+               record: bool):
+    """:func:`drop_components` on the runs of text (``docbin._kernels.drop_runs``), in the
+    rows of the dropped components' boxes only; ``binary`` is ``runs.binary``."""
+    rows, cols = binary.shape
+    flagged = np.flatnonzero(dropped)
+    edges = np.zeros(rows + 1, np.int64)  # +1 where a dropped box starts, -1 after it ends
+    np.add.at(edges, boxes[flagged, 1], 1)
+    np.add.at(edges, boxes[flagged, 3] + 1, -1)
+    row_mask = (np.cumsum(edges[:-1]) > 0).astype(np.uint8)
+    recorded = np.zeros((rows, cols), bool) if record else None
+    kernels.compiled.drop_runs(binary, cols, runs.labels, runs.row_starts,
+                               np.ascontiguousarray(dropped, np.uint8), row_mask, recorded)
+    return recorded
+
+
 def clean_components(gray: np.ndarray, binary: np.ndarray, page, *, cleaner: Cleaner,
                      balance: float = 0.5, record: bool = False,
                      band_pixels: int | None = None, threads: int | None = None):
@@ -634,7 +690,9 @@ def clean_components(gray: np.ndarray, binary: np.ndarray, page, *, cleaner: Cle
     dropped[1:] = probability < threshold
     info["dropped"] = int(np.count_nonzero(dropped))
     info["dropped_pixels"] = int(comps.area[dropped].sum())
-    if info["dropped"]:
+    if info["dropped"] and comps.runs is not None and comps.runs.binary is binary:
+        recorded = _drop_runs(binary, comps.runs, dropped, comps.boxes, record)
+    elif info["dropped"]:
         recorded = drop_components(binary, comps.labels, dropped, record=record,
                                    band_pixels=band_pixels, boxes=comps.boxes)
     return binary, info, recorded
