@@ -2,7 +2,8 @@
 
 ``docbin._kernels`` (docbin/_kernels.c) runs the inner loops of the statistics step (the
 non-maximum suppression, the edge levels, the samples of B_I and T_I with the components'
-boxes) and the decision rule in one pass each. It is optional: where no C compiler is found
+boxes), the decision rule and the clean step (its components as runs of text, their sums
+and boxes, the neighbour-ink blocks, the drop) in one pass each. It is optional: where no C compiler is found
 the build skips it (a warning) and docbin computes the same results with OpenCV and NumPy,
 more slowly (docbin.method.kernels).
 """

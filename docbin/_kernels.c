@@ -1,8 +1,11 @@
 /* docbin._kernels: the non-maximum suppression and the edge levels of the edge step, the
- * samples of B_I and T_I with the components' boxes, and the decision rule, each in one pass.
+ * samples of B_I and T_I with the components' boxes, the decision rule, and the clean step's
+ * components (as runs of text), their sums and boxes and their drop, each in one pass.
  *
  * Optional: docbin computes the same results with OpenCV and NumPy when this module is not
- * built (docbin/stats.py and docbin/threshold.py keep both forms; the tests compare them).
+ * built (docbin/method/stats.py, decision.py and clean.py keep both forms; the tests compare
+ * them). The clean step's sums are integers accumulated in int64: its features equal the
+ * NumPy form's float64 bincounts exactly.
  * The OpenCV form of the NMS makes some 30 passes over a band's float arrays; this makes one,
  * and is about 4x faster.
  *

@@ -43,13 +43,15 @@ and ``g_typ`` (of ``g_P``) are ink-weighted medians over the page's
 components (the value of the component that holds the median ink pixel): a relative
 normaliser, robust to any number of specks.
 
-Two forms compute the same features. Where docbin's compiled kernels are built
-(:mod:`docbin.method.kernels`), the labels come from the runs of text (:func:`compact_labels`,
-uint16 when the page has fewer than 65536 components) and every per-label sum and box from
-one compiled pass over the page (``docbin._kernels.component_sums``, integer sums in int64);
-the labels are then the only full-page array (2 or 4 B/px). Otherwise the labels are
-OpenCV's (int32, made from a 1 B/px ink mask) and the sums NumPy bincounts, band by band
-(rows with a 3-row halo).
+Two forms compute the same features (and drop the same pixels). Where docbin's compiled
+kernels are built (:mod:`docbin.method.kernels`), the components are found as runs of text
+(:class:`RunLabels`: union-find over the runs, numbered as OpenCV numbers them), and one
+compiled pass over the page (``docbin._kernels.component_sums``) makes their labels five
+rows at a time and adds every per-label sum and box (integers, in int64); the drop sets
+the dropped components' runs to background. No full-page array is made: per run 4 bytes,
+per component some 300 bytes. Otherwise the labels are OpenCV's
+(``connectedComponentsWithStats``, int32, 4 B/px, from a 1 B/px ink mask) and the sums
+NumPy bincounts, band by band (rows with a 3-row halo).
 """
 
 from __future__ import annotations
@@ -588,7 +590,8 @@ def drop_components(binary: np.ndarray, labels: np.ndarray, dropped: np.ndarray,
     page; otherwise NumPy, band by band.
     """
     rows, cols = binary.shape
-    if kernels.compiled is not None and binary.flags.c_contiguous and binary.flags.writeable:
+    if (kernels.compiled is not None and binary.flags.c_contiguous and binary.flags.writeable
+            and labels.dtype in (np.int32, np.uint16)):
         recorded = np.zeros((rows, cols), bool) if record else None
         scan = np.array([[0, 0, cols - 1, rows - 1]], np.int64)
         if boxes is not None:
@@ -597,7 +600,7 @@ def drop_components(binary: np.ndarray, labels: np.ndarray, dropped: np.ndarray,
                           * (chosen[:, 3] - chosen[:, 1] + 1)).sum()
             if box_pixels < rows * cols:
                 scan = chosen
-        kernels.compiled.drop(binary, np.ascontiguousarray(labels, np.int32),
+        kernels.compiled.drop(binary, np.ascontiguousarray(labels),
                               np.ascontiguousarray(dropped, np.uint8), recorded, cols, scan)
         return recorded
     recorded = np.zeros((rows, cols), bool) if record else None
@@ -667,10 +670,10 @@ def clean_components(gray: np.ndarray, binary: np.ndarray, page, *, cleaner: Cle
     Notes
     -----
     A component is dropped iff ``p(text) < θ``; components are never reshaped, so every
-    pixel of the result is either the input's or background. Extra memory: the labels
-    (with the compiled kernels 2 B/px below 65536 components, else 4 B/px; without them
-    4 B/px and a 1 B/px ink mask, and OpenCV's table of provisional labels while
-    labelling), per-run and per-component arrays, and 1 B/px for ``record``.
+    pixel of the result is either the input's or background. Extra memory: with the
+    compiled kernels, no full-page array (per run of text 4 bytes, per component some 300
+    bytes); without them the int32 labels and a 1 B/px ink mask (and OpenCV's table of
+    provisional labels while labelling); and 1 B/px for ``record``.
     """
     gray = np.asarray(gray)
     if gray.shape != binary.shape:
