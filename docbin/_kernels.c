@@ -538,6 +538,70 @@ row_runs(const uint8_t *row, Py_ssize_t cols, int32_t *starts, int32_t *ends)
     return count;
 }
 
+PyDoc_STRVAR(block_ink_doc,
+"block_ink(binary, cols, block, counts)\n\n"
+"Ink pixels (value 0 in ``binary``, uint8 rows of ``cols`` columns) counted on square\n"
+"blocks of ``block`` pixels, added to ``counts`` (int64, C-contiguous, ceil(rows / block)\n"
+"x ceil(cols / block); the last blocks may be partial).");
+
+static PyObject *
+block_ink(PyObject *self, PyObject *args)
+{
+    PyObject *binary_object, *counts_object;
+    Py_ssize_t cols, block, rows;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OnnO", &binary_object, &cols, &block, &counts_object))
+        return NULL;
+    if (cols < 1 || block < 1) {
+        PyErr_SetString(PyExc_ValueError, "block_ink: bad columns or block");
+        return NULL;
+    }
+    Py_buffer binary_view, counts_view;
+    if (PyObject_GetBuffer(binary_object, &binary_view, PyBUF_C_CONTIGUOUS) < 0)
+        return NULL;
+    if (binary_view.itemsize != 1 || binary_view.len % cols) {
+        PyBuffer_Release(&binary_view);
+        PyErr_SetString(PyExc_ValueError, "block_ink: binary must be uint8 rows");
+        return NULL;
+    }
+    rows = binary_view.len / cols;
+    const Py_ssize_t block_rows = (rows + block - 1) / block;
+    const Py_ssize_t block_cols = (cols + block - 1) / block;
+    if (get_buffer(counts_object, &counts_view, 1, 8, block_rows * block_cols, "counts") < 0) {
+        PyBuffer_Release(&binary_view);
+        return NULL;
+    }
+    const uint8_t *binary = (const uint8_t *)binary_view.buf;
+    int64_t *counts = (int64_t *)counts_view.buf;
+    int32_t *starts = PyMem_Malloc((size_t)(2 * (cols / 2 + 1)) * sizeof(int32_t));
+    if (!starts) {
+        PyBuffer_Release(&binary_view);
+        PyBuffer_Release(&counts_view);
+        return PyErr_NoMemory();
+    }
+    int32_t *ends = starts + cols / 2 + 1;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < rows; i++) {
+        /* each run of text [s, e] adds its pixels to the blocks it crosses */
+        const Py_ssize_t runs = row_runs(binary + i * cols, cols, starts, ends);
+        int64_t *out = counts + (i / block) * block_cols;
+        for (Py_ssize_t k = 0; k < runs; k++) {
+            Py_ssize_t c = starts[k];
+            while (c <= ends[k]) {
+                const Py_ssize_t bc = c / block, block_end = (bc + 1) * block - 1;
+                const Py_ssize_t last = block_end < ends[k] ? block_end : ends[k];
+                out[bc] += last - c + 1;
+                c = last + 1;
+            }
+        }
+    }
+    Py_END_ALLOW_THREADS
+    PyMem_Free(starts);
+    PyBuffer_Release(&binary_view);
+    PyBuffer_Release(&counts_view);
+    Py_RETURN_NONE;
+}
+
 static int32_t
 find_root(int32_t *parent, int32_t x)
 {
@@ -1112,61 +1176,6 @@ drop_runs(PyObject *self, PyObject *args)
     if (bad)
         return runs_error("drop_runs");
     return PyLong_FromSsize_t(pixels);
-}
-
-PyDoc_STRVAR(block_ink_doc,
-"block_ink(binary, cols, block, counts)\n\n"
-"Ink pixels (value 0 in ``binary``, uint8 rows of ``cols`` columns) counted on square\n"
-"blocks of ``block`` pixels, added to ``counts`` (int64, C-contiguous, ceil(rows / block)\n"
-"x ceil(cols / block); the last blocks may be partial).");
-
-static PyObject *
-block_ink(PyObject *self, PyObject *args)
-{
-    PyObject *binary_object, *counts_object;
-    Py_ssize_t cols, block, rows;
-    (void)self;
-    if (!PyArg_ParseTuple(args, "OnnO", &binary_object, &cols, &block, &counts_object))
-        return NULL;
-    if (cols < 1 || block < 1) {
-        PyErr_SetString(PyExc_ValueError, "block_ink: bad columns or block");
-        return NULL;
-    }
-    Py_buffer binary_view, counts_view;
-    if (PyObject_GetBuffer(binary_object, &binary_view, PyBUF_C_CONTIGUOUS) < 0)
-        return NULL;
-    if (binary_view.itemsize != 1 || binary_view.len % cols) {
-        PyBuffer_Release(&binary_view);
-        PyErr_SetString(PyExc_ValueError, "block_ink: binary must be uint8 rows");
-        return NULL;
-    }
-    rows = binary_view.len / cols;
-    const Py_ssize_t block_rows = (rows + block - 1) / block;
-    const Py_ssize_t block_cols = (cols + block - 1) / block;
-    if (get_buffer(counts_object, &counts_view, 1, 8, block_rows * block_cols, "counts") < 0) {
-        PyBuffer_Release(&binary_view);
-        return NULL;
-    }
-    const uint8_t *binary = (const uint8_t *)binary_view.buf;
-    int64_t *counts = (int64_t *)counts_view.buf;
-    Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t i = 0; i < rows; i++) {
-        const uint8_t *row = binary + i * cols;
-        if (!memchr(row, 0, (size_t)cols))
-            continue;
-        int64_t *out = counts + (i / block) * block_cols;
-        for (Py_ssize_t bc = 0; bc < block_cols; bc++) {
-            const Py_ssize_t c1 = (bc + 1) * block < cols ? (bc + 1) * block : cols;
-            int64_t ink = 0;
-            for (Py_ssize_t c = bc * block; c < c1; c++)
-                ink += row[c] == 0;
-            out[bc] += ink;
-        }
-    }
-    Py_END_ALLOW_THREADS
-    PyBuffer_Release(&binary_view);
-    PyBuffer_Release(&counts_view);
-    Py_RETURN_NONE;
 }
 
 PyDoc_STRVAR(drop_doc,
