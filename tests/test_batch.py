@@ -425,6 +425,7 @@ def test_interrupted_run_leaves_no_partial_output_and_resumes(tmp_path, executor
     stderr = process.communicate(timeout=60)[1]
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr
+    assert "run the same command again to resume" in stderr
     first = {item["input"] for item in read_records(manifest)}
     written = sorted(p.name for p in out.iterdir())
     assert all(name.endswith(".png") and not name.startswith(".") for name in written)
@@ -445,3 +446,50 @@ def test_interrupted_run_leaves_no_partial_output_and_resumes(tmp_path, executor
     assert now.isdisjoint(written) and kept <= set(written)
     assert len(now) + len(kept) == len(latest) and now
     assert len(list(out.iterdir())) == pages
+
+
+@pytest.mark.parametrize("to_group", [False, True])
+def test_sigterm_stops_a_batch_like_ctrl_c(tmp_path, to_group):
+    """SIGTERM (``kill PID``, or to the whole process group as service managers send it)
+    in the middle of a batch on two processes: exit 143 with the resume hint, no
+    traceback, no multiprocessing warning about leaked semaphores, no half-written file,
+    and no process of the batch left running."""
+    from docbin import synth
+
+    scans = tmp_path / "scans"
+    scans.mkdir()
+    pages = 80
+    first_page, _ = synth.degraded_page(600, 450, 0)
+    for seed in range(pages):
+        Image.fromarray(first_page).save(scans / f"page{seed:02d}.png")
+    out, manifest = tmp_path / "out", tmp_path / "run.jsonl"
+    command = [sys.executable, "-m", "docbin", "binarize", str(scans), str(out), "--jobs",
+               "2", "--manifest", str(manifest), "--quiet", *CLASSICAL]
+    process = subprocess.Popen(command, start_new_session=True, stderr=subprocess.PIPE,
+                               text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        if manifest.exists() and len(manifest.read_text().splitlines()) >= 3:
+            break
+        time.sleep(0.02)
+    assert process.poll() is None, "the batch finished before it could be stopped"
+    if to_group:
+        os.killpg(process.pid, signal.SIGTERM)
+    else:
+        process.send_signal(signal.SIGTERM)
+    stderr = process.communicate(timeout=60)[1]
+    assert process.returncode == 143, stderr
+    assert "Traceback" not in stderr and "leaked" not in stderr, stderr
+    assert "resume" in stderr
+    assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
+    for path in out.iterdir():
+        assert dio.read_image(path).image.shape == (600, 450)
+    deadline = time.monotonic() + 20  # the pool's worker and resource tracker exit too
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail("processes of the stopped batch are still running")

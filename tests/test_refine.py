@@ -141,15 +141,24 @@ def test_balance_moves_the_probability_threshold(tmp_path, make_page):
     assert (binarize(image, "hybrid", steps="refine", model=str(net), balance=0.8).image == 0)[band].all()
 
 
-def test_banded_refinement_equals_the_whole_page(tmp_path, make_page):
+@pytest.mark.parametrize("per_pixel", [False, True])
+def test_banded_refinement_equals_the_whole_page(tmp_path, make_page, per_pixel, kernel_form):
+    """The refinement inside the banded decision (the compiled rule with L_m inverted on
+    bright pages, or the OpenCV form; one f, or f per pixel as the surface step gives)
+    equals the whole-page rule refined at once."""
     image = np.tile(make_page(150, 200, 4), (3, 2))  # 450 x 400: many bands below
     weights = np.random.default_rng(0).normal(size=len(refine.FEATURES))
     net = refine.Refiner(linear_network(tmp_path / "n.onnx", weights, 0.1))
     page, f, local, constants = page_parts(image)
-    whole = threshold.ink_mask(local, f).view(np.uint8) * np.uint8(255)
+    factor = f
+    if per_pixel:
+        ramp = np.linspace(-0.05, 0.05, image.shape[1], dtype=np.float32)
+        factor = np.broadcast_to(np.float32(f) + ramp, image.shape).copy()
+    whole = threshold.ink_mask(local, factor).view(np.uint8) * np.uint8(255)
     refiner = refine.RowRefiner(net, constants, image)
     refiner(0, image.shape[0], local.local_median, local.local_mean, whole)
-    banded = threshold.binary_page(image, page.window_radius, f, threads=2, band_pixels=4000,
+    banded = threshold.binary_page(image, page.window_radius, factor, threads=2,
+                                   band_pixels=4000,
                                    refine=refine.RowRefiner(net, constants, image))
     assert refiner.refined > 0
     np.testing.assert_array_equal(banded == 0, whole > 0)
@@ -289,7 +298,7 @@ def test_added_text_stays_within_the_networks_reach(tmp_path, make_page, reach):
     assert (result.refined[hybrid & ~classical] == 2).all()
 
 
-def test_reach_on_a_banded_page_equals_the_whole_page_rule(tmp_path, make_page):
+def test_reach_on_a_banded_page_equals_the_whole_page_rule(tmp_path, make_page, kernel_form):
     image = with_smudge(np.tile(make_page(150, 200, 4), (3, 2)))  # 450 x 400: bands
     weights = np.random.default_rng(1).normal(size=len(refine.FEATURES)) * 0.1
     path = linear_network(tmp_path / "n.onnx", weights, 3.0, direction="add", reach=1)
@@ -317,3 +326,30 @@ def test_nonzero_is_numpys(shape, density):
     strided = np.random.default_rng(4).random((9, 20)) < density
     for got, expected in zip(nonzero(strided[:, ::2]), np.nonzero(strided[:, ::2])):
         np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("reach, seed", [(1, 0), (1, 1), (2, 2), (3, 3)])
+def test_limit_reach_sparse_equals_the_map_form(reach, seed):
+    """The reach limit from the changed pixels' indices (what the hybrid runs) gives the
+    map form's page and count, borders included, on text and boolean pages."""
+    rng = np.random.default_rng(seed)
+    shape = (23, 31)
+    classical = rng.random(shape) < 0.06
+    added = (rng.random(shape) < 0.25) & ~classical
+    added[0, :] |= rng.random(shape[1]) < 0.5  # on the page's border rows and columns
+    added[:, -1] |= rng.random(shape[0]) < 0.5
+    added &= ~classical
+    removed = classical & (rng.random(shape) < 0.3)
+    text = (classical & ~removed) | added
+    changes = np.where(added, refine.MADE_TEXT, 0).astype(np.uint8)
+    changes[removed] = refine.MADE_BACKGROUND
+    dense = np.where(text, 0, 255).astype(np.uint8)
+    count = refine.limit_reach(dense, changes, reach)
+    sparse = np.where(text, 0, 255).astype(np.uint8)
+    assert refine.limit_reach_sparse(sparse, np.flatnonzero(added), reach,
+                                     removed=np.flatnonzero(removed)) == count > 0
+    np.testing.assert_array_equal(sparse, dense)
+    mask = text.copy()
+    refine.limit_reach_sparse(mask, np.flatnonzero(added), reach,
+                              removed=np.flatnonzero(removed), text=True, background=False)
+    np.testing.assert_array_equal(mask, dense == 0)

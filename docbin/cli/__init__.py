@@ -8,6 +8,8 @@ onnxruntime) are imported inside the commands so that ``docbin --help`` and
 
 from __future__ import annotations
 
+import functools
+import signal
 import sys
 
 import typer
@@ -53,19 +55,52 @@ def _root(
     set_verbose(verbose)
 
 
-app.command("binarize")(binarize.binarize)
-app.command("manifest")(manifest.manifest_command)
-app.command("surface")(surface.surface)
-app.command("train")(train.train)
-app.command("evaluate")(evaluate.evaluate)
-app.command("benchmark")(benchmark.benchmark)
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is: a KeyboardInterrupt, so that a batch stops
+    exactly as on Ctrl-C (the worker processes finish and write whole the pages they have,
+    the pool shuts down, its semaphores are released) instead of dying mid-page."""
+
+
+def _terminate(signum, frame) -> None:
+    raise Terminated()
+
+
+def _stopped(stop: KeyboardInterrupt) -> int:
+    """Say how to resume after Ctrl-C or SIGTERM; the exit code (130, or 143 for SIGTERM)."""
+    terminated = isinstance(stop, Terminated)
+    typer.echo(f"docbin: {'terminated' if terminated else 'interrupted'}; pages already "
+               "written are complete: run the same command again to resume (existing "
+               "outputs are skipped)", err=True)
+    return 128 + int(signal.SIGTERM) if terminated else 130
+
+
+def _stoppable(command):
+    """The command, with Ctrl-C and SIGTERM ending in the resume hint (Typer itself turns a
+    KeyboardInterrupt into a silent exit 130)."""
+
+    @functools.wraps(command)
+    def run(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except KeyboardInterrupt as stop:
+            raise typer.Exit(_stopped(stop)) from None
+
+    return run
+
+
+app.command("binarize")(_stoppable(binarize.binarize))
+app.command("manifest")(_stoppable(manifest.manifest_command))
+app.command("surface")(_stoppable(surface.surface))
+app.command("train")(_stoppable(train.train))
+app.command("evaluate")(_stoppable(evaluate.evaluate))
+app.command("benchmark")(_stoppable(benchmark.benchmark))
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: SIGTERM stops docbin as Ctrl-C does."""
+    if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         app()
-    except KeyboardInterrupt:
-        typer.echo("docbin: interrupted; pages already written are complete: run the same "
-                   "command again to resume (existing outputs are skipped)", err=True)
-        sys.exit(130)
+    except KeyboardInterrupt as stop:  # outside a command (while starting up)
+        sys.exit(_stopped(stop))

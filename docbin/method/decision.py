@@ -458,14 +458,15 @@ class _DecisionBands:
                 "table": np.empty((longest, cols), np.uint8),
                 "product": np.empty((longest, cols) if self.factor_rows else (0, cols),
                                     np.float32),
-                "below": np.empty((longest, cols), np.uint8)}
+                "below": np.empty((longest, cols), np.uint8),
+                "median": np.empty((longest, cols) if self.refine else (0, cols), np.uint8)}
         return local.buffers
 
     def band_median(self, r0: int, r1: int) -> tuple[np.ndarray, bool]:
-        """L_m of rows [r0, r1), or 255 − L_m (``True``) where only the rule reads it."""
+        """L_m of rows [r0, r1), or 255 − L_m (``True``) where the rule reads it (its table,
+        or the kernel; the refinement is given L_m, inverted back per sub-band)."""
         image, radius, table = self.image, self.radius, self.table
-        if radius and self.refine is None and (table is not None or self.kernels is not None):
-            # only the rule reads L_m (its table, or the kernel): it can read 255 − L_m
+        if radius and (table is not None or self.kernels is not None):
             return _median_rows_or_inverted(image, radius, r0, r1)
         if radius:
             return _median_rows(image, radius, r0, r1), False
@@ -486,18 +487,26 @@ class _DecisionBands:
                                       dst=buffers["mean"][:a1 - a0], normalize=True,
                                       borderType=cv2.BORDER_REPLICATE)[s0 - a0:s1 - a0]
             median = band_median[s0 - r0:s1 - r0]
-            if kernels is not None and self.refine is None:
+            if kernels is not None:
+                out = self.out[s0:s1]
                 if table is not None:
-                    kernels.rule(image[s0:s1], median, band_mean, rule_table, self.out[s0:s1],
-                                 cols)
+                    kernels.rule(image[s0:s1], median, band_mean, rule_table, out, cols)
                 else:
                     kernels.rule_factor(image[s0:s1], median, band_mean,
                                         np.ascontiguousarray(self.factor_rows(s0, s1),
                                                              np.float32),
-                                        self.out[s0:s1], cols, inverted)
+                                        out, cols, inverted)
+                if self.refine is not None:  # it reads L_m and the ink (255 = text)
+                    if inverted:
+                        median = cv2.bitwise_not(median, dst=buffers["median"][:s1 - s0])
+                    ink = cv2.bitwise_not(out, dst=buffers["below"][:s1 - s0])
+                    self.refine(s0, s1, median, band_mean, ink)
+                    cv2.bitwise_not(ink, dst=out)
                 continue
             ink = self.rule_rows(s0, s1, median, band_mean, rule_table, buffers)
             if self.refine is not None:
+                if inverted:  # the rule read 255 − L_m through its reversed table
+                    median = cv2.bitwise_not(median, dst=buffers["median"][:s1 - s0])
                 self.refine(s0, s1, median, band_mean, ink)
             cv2.bitwise_not(ink, dst=self.out[s0:s1])
 

@@ -237,6 +237,40 @@ def limit_reach(page: np.ndarray, changes: np.ndarray, reach: int, *, text=0, ba
     return count
 
 
+def limit_reach_sparse(page: np.ndarray, added: np.ndarray, reach: int, *,
+                       removed: np.ndarray | None = None, text=0, background=255) -> int:
+    """:func:`limit_reach` from the flat indices of the changed pixels instead of a page map.
+
+    ``added`` (and ``removed``): flat indices into ``page`` of the pixels the refinement made
+    text (made background). Work and memory follow the number of changed pixels, not the
+    page: the (2·reach + 1)² neighbours of each added pixel are read directly. Same result
+    and count as :func:`limit_reach` with the corresponding map.
+    """
+    reach = int(reach)
+    added = np.asarray(added, np.int64)
+    if reach <= 0 or added.size == 0:
+        return 0
+    removed = np.zeros(0, np.int64) if removed is None else np.asarray(removed, np.int64)
+    if not page.flags.c_contiguous:
+        raise ValueError("the page must be C-contiguous (it is changed in place)")
+    rows, cols = page.shape
+    flat = page.reshape(-1)
+    # the classical text, for a while: the page's text without the added pixels, with the
+    # removed ones
+    flat[added] = background
+    flat[removed] = text
+    r, c = np.divmod(added, cols)
+    near = np.zeros(added.size, bool)
+    for dr in range(-reach, reach + 1):
+        for dc in range(-reach, reach + 1):
+            inside = (r + dr >= 0) & (r + dr < rows) & (c + dc >= 0) & (c + dc < cols)
+            neighbour = np.where(inside, added + (dr * cols + dc), 0)
+            near |= inside & (flat[neighbour] == text)
+    flat[removed] = background
+    flat[added] = np.where(near, text, background).astype(page.dtype)
+    return int(added.size - np.count_nonzero(near))
+
+
 class Refiner:
     """A refinement network (ONNX): float32 features ``[n, F]`` → probability of ink ``[n]``.
 
@@ -331,8 +365,11 @@ class RowRefiner:
         self.record = record
         # what the network did (KEPT, MADE_TEXT, MADE_BACKGROUND), one byte per pixel: for
         # --explain's picture and for the reach limit
-        self.changes = (np.zeros(image.shape, np.uint8) if record or network.reach > 0
-                        else None)
+        self.changes = np.zeros(image.shape, np.uint8) if record else None
+        # without the map: the flat indices of the pixels made text / background, for the
+        # reach limit (a few per cent of the page at most, instead of 1 B/px)
+        self.added: list[np.ndarray] = []
+        self.removed: list[np.ndarray] = []
         self._lock = threading.Lock()
 
     def __call__(self, s0: int, s1: int, median: np.ndarray, mean: np.ndarray,
@@ -359,6 +396,12 @@ class RowRefiner:
         if self.changes is not None:
             self.changes[r + s0, c] = np.where(became_ink, MADE_TEXT,
                                                np.where(became_background, MADE_BACKGROUND, KEPT))
+        if self.changes is None and self.network.reach > 0:
+            cols = self.image.shape[1]
+            flat = (r + s0) * cols + c
+            with self._lock:
+                self.added.append(flat[became_ink])
+                self.removed.append(flat[became_background])
         with self._lock:
             self.refined += band
             self.to_ink += int(np.count_nonzero(became_ink))
@@ -367,9 +410,16 @@ class RowRefiner:
     def finish(self, page: np.ndarray) -> None:
         """After the whole page is decided: the network's reach (:func:`limit_reach`) on
         the binarized ``page`` (text 0, background 255), in place."""
-        if self.network.reach > 0 and self.changes is not None:
+        if self.network.reach <= 0:
+            return
+        if self.changes is not None:
             self.out_of_reach = limit_reach(page, self.changes, self.network.reach)
-            self.to_ink -= self.out_of_reach
+        elif self.added:
+            self.out_of_reach = limit_reach_sparse(
+                page, np.concatenate(self.added), self.network.reach,
+                removed=np.concatenate(self.removed))
+            self.added, self.removed = [], []
+        self.to_ink -= self.out_of_reach
 
     @property
     def recorded(self) -> np.ndarray | None:
