@@ -349,10 +349,7 @@ def _compiled_sums(gray: np.ndarray, runs: RunLabels, midpoint: float,
         boxes[4] += more_boxes[4]
     del results
     boxes[:, 0] = 0, 0, cols - 1, rows - 1, rows * cols - int(boxes[4, 1:].sum())
-    named = {}
-    for k, name in enumerate(SUMS):
-        named[name] = sums[k].astype(np.float64)
-    return named, boxes
+    return {name: sums[k].astype(np.float64) for k, name in enumerate(SUMS)}, boxes
 
 
 def _neighbour_ink(binary: np.ndarray, top, left, height, width, typical_height: float,
@@ -378,13 +375,12 @@ def _neighbour_ink(binary: np.ndarray, top, left, height, width, typical_height:
 def component_features(gray: np.ndarray, binary: np.ndarray, ink_intensity: float,
                        contour_intensity: float, *, band_pixels: int | None = None,
                        labelled=None, threads: int | None = None) -> Components:
-    """Label the text components of ``binary`` and compute their features (:data:`FEATURES`)
+    """Find the text components of ``binary`` and compute their features (:data:`FEATURES`)
     without a loop over components: where the compiled kernels are built
-    (:mod:`docbin.method.kernels`), the per-label sums and boxes in one compiled pass
-    (:func:`_compiled_sums`, the labels from ``cv2.connectedComponents`` without its
-    statistics); otherwise with ``np.bincount`` over the labels, band by band
-    (:func:`_component_sums`, the boxes from ``cv2.connectedComponentsWithStats``). Both
-    forms give identical features.
+    (:mod:`docbin.method.kernels`), the components as runs of text (:class:`RunLabels`) and
+    their sums and boxes in one compiled pass (:func:`_compiled_sums`); otherwise the labels
+    and boxes of ``cv2.connectedComponentsWithStats`` and sums with ``np.bincount``, band by
+    band (:func:`_component_sums`). Both forms give identical features, labels and boxes.
 
     Parameters
     ----------
