@@ -176,7 +176,7 @@ def _assert_same_components(got, expected):
                          ids=lambda value: value if isinstance(value, str) else "")
 def test_compiled_features_equal_the_numpy_form(monkeypatch, name, gray, binary):
     for threads in (1, 2, 3):
-        got, expected = _both_forms(monkeypatch, lambda: clean.component_features(
+        got, expected = _both_forms(monkeypatch, lambda threads=threads: clean.component_features(
             gray, binary, 70.0, 185.5, band_pixels=gray.shape[1] * 8, threads=threads))
         _assert_same_components(got, expected)
     assert got.labels.dtype == np.uint16 and expected.labels.dtype == np.int32
@@ -212,7 +212,7 @@ def test_compiled_drop_equals_the_numpy_form(monkeypatch, name, gray, binary):
         dropped = np.zeros(comps.count + 1, bool)
         dropped[1:] = rng.random(comps.count) < share
         for boxes in (None, comps.boxes):
-            def run():
+            def run(dropped=dropped, boxes=boxes):
                 out = binary.copy()
                 recorded = clean.drop_components(out, comps.labels, dropped, record=True,
                                                  band_pixels=gray.shape[1] * 4, boxes=boxes)
@@ -275,7 +275,7 @@ def test_compiled_clean_step_equals_the_numpy_form(monkeypatch, name, gray, bina
     """The whole step, its drops over the runs of text included."""
     page = type("Page", (), {"ink_intensity": 70.0, "contour_intensity": 185.5})()
     for rule in (lambda x: x[:, 0] > 2.5, lambda x: x[:, 7] > 0.2, lambda x: x[:, 0] < 0):
-        def run():
+        def run(rule=rule):
             out = binary.copy()
             _, info, recorded = clean.clean_components(gray, out, page, cleaner=_Fixed(rule),
                                                        record=True)
@@ -292,7 +292,7 @@ def test_compiled_clean_step_equals_the_numpy_form(monkeypatch, name, gray, bina
 def test_compiled_block_ink_equals_the_numpy_form(monkeypatch, make_page):
     binary = binarize(make_page(75, 101, 3)).image
     for beta in (1, 4, 7, 200):
-        got, expected = _both_forms(monkeypatch, lambda: clean.block_ink_integral(
+        got, expected = _both_forms(monkeypatch, lambda beta=beta: clean.block_ink_integral(
             binary, beta, band_pixels=101 * 8))
         assert np.array_equal(got, expected)
 

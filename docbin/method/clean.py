@@ -56,6 +56,7 @@ NumPy bincounts, band by band (rows with a 3-row halo).
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 from dataclasses import dataclass
@@ -340,7 +341,7 @@ def _compiled_sums(gray: np.ndarray, runs: RunLabels, midpoint: float,
                                         span[0], span[1], midpoint, sums, boxes)
         return sums, boxes
 
-    results = _bands_module.map_bands(part, list(zip(edges[:-1], edges[1:])), parts)
+    results = _bands_module.map_bands(part, list(itertools.pairwise(edges)), parts)
     sums, boxes = results[0]
     for more_sums, more_boxes in results[1:]:
         sums += more_sums
