@@ -113,20 +113,26 @@ def band_mask(image: np.ndarray, median: np.ndarray, page: PageConstants,
 
 
 def _integrals(image: np.ndarray, border: int) -> tuple[np.ndarray, np.ndarray]:
-    """Integral images (float64) of the values and their squares, of ``image`` padded by
-    ``border`` replicated pixels on every side: any window of radius <= ``border`` is then
-    four lookups."""
+    """Integral images of the values and their squares, of ``image`` padded by ``border``
+    replicated pixels on every side: any window of radius <= ``border`` is then four
+    lookups. Exact integers: the values' in int32 where they cannot overflow (half the
+    bytes to write), else float64 (exact below 2⁵³), the squares' in float64."""
     padded = cv2.copyMakeBorder(image, border, border, border, border, cv2.BORDER_REPLICATE)
-    return cv2.integral2(padded, sdepth=cv2.CV_64F, sqdepth=cv2.CV_64F)
+    depth = cv2.CV_32S if 255 * padded.size < 2 ** 31 else cv2.CV_64F
+    return cv2.integral2(padded, sdepth=depth, sqdepth=cv2.CV_64F)
 
 
 def _window_sum(integral: np.ndarray, rows: np.ndarray, cols: np.ndarray, radius: int,
                 border: int) -> np.ndarray:
-    """Sum over the (2·radius + 1)² window of each pixel (rows, cols of the unpadded image)."""
-    top, left = rows + (border - radius), cols + (border - radius)
-    bottom, right = top + 2 * radius + 1, left + 2 * radius + 1
-    return (integral[bottom, right] - integral[top, right]) - \
-        (integral[bottom, left] - integral[top, left])
+    """Sum over the (2·radius + 1)² window of each pixel (rows, cols of the unpadded image),
+    float64: four lookups by flat index in the integral image."""
+    width = integral.shape[1]
+    top_left = (rows + (border - radius)) * width + (cols + (border - radius))
+    down, across = (2 * radius + 1) * width, 2 * radius + 1
+    flat = integral.reshape(-1)
+    total = flat.take(top_left + (down + across)) - flat.take(top_left + across)
+    total -= flat.take(top_left + down) - flat.take(top_left)
+    return total.astype(np.float64, copy=False)
 
 
 def _extreme(image: np.ndarray, radius: int, op) -> np.ndarray:
