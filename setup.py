@@ -2,9 +2,10 @@
 
 ``docbin._kernels`` (docbin/_kernels.c) runs the inner loops of the statistics step (the
 non-maximum suppression, the edge levels, the samples of B_I and T_I with the components'
-boxes) and the decision rule in one pass each, and the decision's local median and mean of
-windows over 255 px (and the refine step's window sums of large windows) in one streamed
-pass. It is optional: where no C compiler is found
+boxes), the decision rule and the clean step (its components as runs of text, their sums
+and boxes, the neighbour-ink blocks, the drop) in one pass each, and the decision's local
+median and mean of windows over 255 px (and the refine step's window sums of large windows)
+in one streamed pass. It is optional: where no C compiler is found
 the build skips it (a warning) and docbin computes the same results with OpenCV and NumPy,
 more slowly (docbin.method.kernels).
 """

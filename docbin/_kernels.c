@@ -1,11 +1,14 @@
 /* docbin._kernels: the non-maximum suppression and the edge levels of the edge step, the
- * samples of B_I and T_I with the components' boxes, and the decision rule, each in one pass;
- * and the local median and mean of windows over 255 px streamed down the page (window_stats:
+ * samples of B_I and T_I with the components' boxes, the decision rule, and the clean step's
+ * components (as runs of text), their sums and boxes and their drop, each in one pass; and
+ * the local median and mean of windows over 255 px streamed down the page (window_stats:
  * time and memory of the page's size whatever the window), and the refine step's window sums
  * of large windows the same way (window_sums).
  *
  * Optional: docbin computes the same results with OpenCV and NumPy when this module is not
- * built (docbin/stats.py and docbin/threshold.py keep both forms; the tests compare them).
+ * built (docbin/method/stats.py, decision.py and clean.py keep both forms; the tests compare
+ * them). The clean step's sums are integers accumulated in int64: its features equal the
+ * NumPy form's float64 bincounts exactly.
  * The OpenCV form of the NMS makes some 30 passes over a band's float arrays; this makes one,
  * and is about 4x faster.
  *
@@ -18,6 +21,7 @@
 #include <Python.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* tan 22.5 deg = sqrt(2) - 1 and tan 67.5 deg = sqrt(2) + 1, rounded to float32 */
@@ -462,6 +466,804 @@ rule_factor(PyObject *self, PyObject *args)
     return apply_rule(args, 1);
 }
 
+/* --- the clean step: per-component sums, the neighbour-ink blocks, the drop ------------- */
+
+/* |dI/dx| + |dI/dy| of the 3 x 3 Sobel filters at column c of a row, with the rows above and
+ * below (replicated at the page border: the caller passes the row itself) and the columns
+ * left and right (replicated likewise). */
+static inline int64_t
+sobel_sum(const uint8_t *up, const uint8_t *mid, const uint8_t *down, Py_ssize_t left,
+          Py_ssize_t c, Py_ssize_t right)
+{
+    int gx = (up[right] + 2 * mid[right] + down[right]) - (up[left] + 2 * mid[left] + down[left]);
+    int gy = (down[left] + 2 * down[c] + down[right]) - (up[left] + 2 * up[c] + up[right]);
+    return (int64_t)(abs(gx) + abs(gy));
+}
+/* owner[c] = the highest label in the 5 x 5 square around (i, c), clipped to the page, from
+ * the label rows i - 2 to i + 2 (clipped rows repeated); ``padded`` has cols + 4 entries
+ * (2 zeros each side; 0 is below every label). */
+DOCBIN_CLONES
+static void ring_owner_row(const int32_t *const rows5[5], int32_t *restrict padded,
+                           int32_t *restrict owner, Py_ssize_t cols)
+{
+    const int32_t *restrict a = rows5[0], *restrict b = rows5[1], *restrict m = rows5[2],
+                  *restrict d = rows5[3], *restrict e = rows5[4];
+    int32_t *restrict column = padded + 2;
+    for (Py_ssize_t c = 0; c < cols; c++) {
+        int32_t v = a[c] > b[c] ? a[c] : b[c];
+        v = v > m[c] ? v : m[c];
+        v = v > d[c] ? v : d[c];
+        column[c] = v > e[c] ? v : e[c];
+    }
+    for (Py_ssize_t c = 0; c < cols; c++) {
+        int32_t v = padded[c] > padded[c + 1] ? padded[c] : padded[c + 1];
+        v = v > padded[c + 2] ? v : padded[c + 2];
+        v = v > padded[c + 3] ? v : padded[c + 3];
+        owner[c] = v > padded[c + 4] ? v : padded[c + 4];
+    }
+}
+
+/* The labels: int32 or uint16 (cv2.connectedComponents' CV_32S or CV_16U), C-contiguous,
+ * at least ``needed`` items; their item size in ``view->itemsize``. */
+static int
+get_labels(PyObject *object, Py_buffer *view, Py_ssize_t needed, const char *name)
+{
+    if (PyObject_GetBuffer(object, view, PyBUF_C_CONTIGUOUS) < 0)
+        return -1;
+    if ((view->itemsize != 4 && view->itemsize != 2) || view->len < needed * view->itemsize) {
+        PyErr_Format(PyExc_ValueError, "%s: expected at least %zd int32 or uint16 labels",
+                     name, needed);
+        PyBuffer_Release(view);
+        return -1;
+    }
+    return 0;
+}
+
+/* --- the clean step's labels: 8-connected components of the text, numbered as OpenCV ----- */
+
+/* The runs of text (0) of a row, [start, end] inclusive, into starts/ends; their count. */
+static Py_ssize_t
+row_runs(const uint8_t *row, Py_ssize_t cols, int32_t *starts, int32_t *ends)
+{
+    Py_ssize_t count = 0, c = 0;
+    while (c < cols) {
+        const uint8_t *zero = memchr(row + c, 0, (size_t)(cols - c));
+        if (!zero)
+            break;
+        Py_ssize_t s = zero - row, e = s;
+        while (e + 1 < cols && row[e + 1] == 0)
+            e++;
+        starts[count] = (int32_t)s;
+        ends[count] = (int32_t)e;
+        count++;
+        c = e + 2; /* e + 1 is background */
+    }
+    return count;
+}
+
+PyDoc_STRVAR(block_ink_doc,
+"block_ink(binary, cols, block, counts)\n\n"
+"Ink pixels (value 0 in ``binary``, uint8 rows of ``cols`` columns) counted on square\n"
+"blocks of ``block`` pixels, added to ``counts`` (int64, C-contiguous, ceil(rows / block)\n"
+"x ceil(cols / block); the last blocks may be partial).");
+
+static PyObject *
+block_ink(PyObject *self, PyObject *args)
+{
+    PyObject *binary_object, *counts_object;
+    Py_ssize_t cols, block, rows;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OnnO", &binary_object, &cols, &block, &counts_object))
+        return NULL;
+    if (cols < 1 || block < 1) {
+        PyErr_SetString(PyExc_ValueError, "block_ink: bad columns or block");
+        return NULL;
+    }
+    Py_buffer binary_view, counts_view;
+    if (PyObject_GetBuffer(binary_object, &binary_view, PyBUF_C_CONTIGUOUS) < 0)
+        return NULL;
+    if (binary_view.itemsize != 1 || binary_view.len % cols) {
+        PyBuffer_Release(&binary_view);
+        PyErr_SetString(PyExc_ValueError, "block_ink: binary must be uint8 rows");
+        return NULL;
+    }
+    rows = binary_view.len / cols;
+    const Py_ssize_t block_rows = (rows + block - 1) / block;
+    const Py_ssize_t block_cols = (cols + block - 1) / block;
+    if (get_buffer(counts_object, &counts_view, 1, 8, block_rows * block_cols, "counts") < 0) {
+        PyBuffer_Release(&binary_view);
+        return NULL;
+    }
+    const uint8_t *binary = (const uint8_t *)binary_view.buf;
+    int64_t *counts = (int64_t *)counts_view.buf;
+    int32_t *starts = PyMem_Malloc((size_t)(2 * (cols / 2 + 1)) * sizeof(int32_t));
+    if (!starts) {
+        PyBuffer_Release(&binary_view);
+        PyBuffer_Release(&counts_view);
+        return PyErr_NoMemory();
+    }
+    int32_t *ends = starts + cols / 2 + 1;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < rows; i++) {
+        /* each run of text [s, e] adds its pixels to the blocks it crosses */
+        const Py_ssize_t runs = row_runs(binary + i * cols, cols, starts, ends);
+        int64_t *out = counts + (i / block) * block_cols;
+        for (Py_ssize_t k = 0; k < runs; k++) {
+            Py_ssize_t c = starts[k];
+            while (c <= ends[k]) {
+                const Py_ssize_t bc = c / block, block_end = (bc + 1) * block - 1;
+                const Py_ssize_t last = block_end < ends[k] ? block_end : ends[k];
+                out[bc] += last - c + 1;
+                c = last + 1;
+            }
+        }
+    }
+    Py_END_ALLOW_THREADS
+    PyMem_Free(starts);
+    PyBuffer_Release(&binary_view);
+    PyBuffer_Release(&counts_view);
+    Py_RETURN_NONE;
+}
+
+static int32_t
+find_root(int32_t *parent, int32_t x)
+{
+    while (parent[x] != x) {
+        parent[x] = parent[parent[x]]; /* path halving */
+        x = parent[x];
+    }
+    return x;
+}
+
+typedef struct {
+    int64_t key;
+    int32_t root;
+} RootKey;
+
+static int
+compare_keys(const void *a, const void *b)
+{
+    int64_t x = ((const RootKey *)a)->key, y = ((const RootKey *)b)->key;
+    return (x > y) - (x < y);
+}
+
+PyDoc_STRVAR(label_runs_doc,
+"label_runs(binary, cols) -> (count, run_labels, row_starts)\n\n"
+"The 8-connected components of the text (value 0) of ``binary`` (uint8 rows of ``cols``\n"
+"columns, C-contiguous), from its runs of text (row by row, left to right): ``count``\n"
+"components, ``run_labels`` (bytes, one int32 label in 1..count per run, in that order)\n"
+"and ``row_starts`` (bytes, int64, rows + 1: the index of the first run of each row, then\n"
+"the number of runs), for paint_runs, component_sums and drop_runs. The components are numbered as cv2.connectedComponents numbers them: in\n"
+"the raster order of the first 2 x 2 block (rows 2i, 2i + 1, columns 2j, 2j + 1) that holds\n"
+"one of their pixels.");
+
+static PyObject *
+label_runs(PyObject *self, PyObject *args)
+{
+    PyObject *binary_object;
+    Py_ssize_t cols, rows;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "On", &binary_object, &cols))
+        return NULL;
+    Py_buffer view;
+    if (cols < 1 || PyObject_GetBuffer(binary_object, &view, PyBUF_C_CONTIGUOUS) < 0) {
+        if (cols < 1)
+            PyErr_SetString(PyExc_ValueError, "label_runs: bad columns");
+        return NULL;
+    }
+    if (view.itemsize != 1 || view.len % cols) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "label_runs: binary must be uint8 rows");
+        return NULL;
+    }
+    rows = view.len / cols;
+    const uint8_t *binary = (const uint8_t *)view.buf;
+    const Py_ssize_t row_capacity = cols / 2 + 1;
+    int32_t *row_buffer = PyMem_RawMalloc((size_t)(4 * row_capacity) * sizeof(int32_t));
+    Py_ssize_t capacity = 1024, size = 0;
+    int32_t *parent = PyMem_RawMalloc((size_t)capacity * sizeof(int32_t));
+    int64_t *key = PyMem_RawMalloc((size_t)capacity * sizeof(int64_t));
+    RootKey *roots = NULL;
+    int64_t *row_starts = PyMem_RawMalloc((size_t)(rows + 1) * sizeof(int64_t));
+    int failed = !row_buffer || !parent || !key || !row_starts; /* 1: out of memory, 2: too many runs */
+    Py_ssize_t count = 0;
+    Py_BEGIN_ALLOW_THREADS
+    int32_t *starts = row_buffer, *ends = row_buffer + row_capacity;
+    int32_t *previous_starts = row_buffer + 2 * row_capacity,
+            *previous_ends = row_buffer + 3 * row_capacity;
+    Py_ssize_t previous_count = 0, previous_first = 0;
+    const int64_t half_cols = (cols + 1) / 2;
+    for (Py_ssize_t i = 0; i < rows && !failed; i++) {
+        const Py_ssize_t runs = row_runs(binary + i * cols, cols, starts, ends);
+        row_starts[i] = size;
+        if (size + runs > capacity) {
+            Py_ssize_t wanted = capacity;
+            while (wanted < size + runs)
+                wanted *= 2;
+            if (wanted > INT32_MAX) {
+                failed = 2;
+                break;
+            }
+            int32_t *more_parent = PyMem_RawRealloc(parent, (size_t)wanted * sizeof(int32_t));
+            if (more_parent)
+                parent = more_parent;
+            int64_t *more_key = PyMem_RawRealloc(key, (size_t)wanted * sizeof(int64_t));
+            if (more_key)
+                key = more_key;
+            if (!more_parent || !more_key) {
+                failed = 1;
+                break;
+            }
+            capacity = wanted;
+        }
+        /* each run: a new set, joined with the runs of the row above that touch it
+         * (8-connected: columns start - 1 to end + 1) */
+        Py_ssize_t j = 0;
+        for (Py_ssize_t k = 0; k < runs; k++) {
+            const int32_t id = (int32_t)(size + k);
+            parent[id] = id;
+            key[id] = (int64_t)(i / 2) * half_cols + starts[k] / 2;
+            while (j < previous_count && previous_ends[j] < starts[k] - 1)
+                j++;
+            for (Py_ssize_t m = j; m < previous_count && previous_starts[m] <= ends[k] + 1;
+                 m++) {
+                int32_t a = find_root(parent, (int32_t)(previous_first + m));
+                int32_t b = find_root(parent, id);
+                if (a == b)
+                    continue;
+                if (a > b) {
+                    int32_t t = a;
+                    a = b;
+                    b = t;
+                }
+                parent[b] = a; /* the root of a set is its first run */
+                if (key[b] < key[a])
+                    key[a] = key[b];
+            }
+        }
+        previous_first = size;
+        size += runs;
+        previous_count = runs;
+        int32_t *t = previous_starts;
+        previous_starts = starts;
+        starts = t;
+        t = previous_ends;
+        previous_ends = ends;
+        ends = t;
+    }
+    if (!failed) {
+        row_starts[rows] = size;
+        for (Py_ssize_t id = 0; id < size; id++)
+            count += parent[id] == id;
+        roots = PyMem_RawMalloc((size_t)(count ? count : 1) * sizeof(RootKey));
+        failed = !roots;
+    }
+    if (!failed) {
+        Py_ssize_t r = 0;
+        for (Py_ssize_t id = 0; id < size; id++)
+            if (parent[id] == id)
+                roots[r++] = (RootKey){key[id], (int32_t)id};
+        qsort(roots, (size_t)count, sizeof(RootKey), compare_keys);
+        /* parent[id] <= id: in increasing order, parent becomes each run's root, then
+         * (key holding the label of each root) each run's label */
+        for (Py_ssize_t id = 0; id < size; id++)
+            parent[id] = parent[parent[id]];
+        for (Py_ssize_t k = 0; k < count; k++)
+            key[roots[k].root] = k + 1;
+        for (Py_ssize_t id = 0; id < size; id++)
+            parent[id] = (int32_t)key[parent[id]];
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&view);
+    PyMem_RawFree(row_buffer);
+    PyMem_RawFree(key);
+    PyMem_RawFree(roots);
+    PyObject *result = NULL;
+    if (failed == 1)
+        PyErr_NoMemory();
+    else if (failed == 2)
+        PyErr_SetString(PyExc_ValueError, "label_runs: more than 2^31 runs of text");
+    else if (count > INT32_MAX)
+        PyErr_SetString(PyExc_ValueError, "label_runs: more than 2^31 components");
+    else {
+        PyObject *labels = PyBytes_FromStringAndSize((const char *)parent,
+                                                     (Py_ssize_t)(size * sizeof(int32_t)));
+        PyObject *firsts = PyBytes_FromStringAndSize(
+            (const char *)row_starts, (Py_ssize_t)((rows + 1) * sizeof(int64_t)));
+        if (labels && firsts)
+            result = Py_BuildValue("nNN", count, labels, firsts);
+        else {
+            Py_XDECREF(labels);
+            Py_XDECREF(firsts);
+        }
+    }
+    PyMem_RawFree(parent);
+    PyMem_RawFree(row_starts);
+    return result;
+}
+
+/* The runs of a page as label_runs found them. */
+typedef struct {
+    const uint8_t *binary;
+    Py_ssize_t rows, cols;
+    const int32_t *labels; /* per run */
+    const int64_t *row_starts; /* rows + 1 */
+    Py_ssize_t n; /* labels < n */
+    int32_t *starts, *ends; /* a row's runs (cols / 2 + 1 each) */
+} Runs;
+
+/* The buffers of run_labels and row_starts (bytes of label_runs) for a page of rows x cols;
+ * 0, or -1 with an exception set (the buffers released). */
+static int
+get_runs(PyObject *labels_object, PyObject *starts_object, Py_ssize_t rows, Py_buffer views[2])
+{
+    if (PyObject_GetBuffer(labels_object, &views[0], PyBUF_C_CONTIGUOUS) < 0)
+        return -1;
+    if (PyObject_GetBuffer(starts_object, &views[1], PyBUF_C_CONTIGUOUS) < 0) {
+        PyBuffer_Release(&views[0]);
+        return -1;
+    }
+    const int64_t *row_starts = (const int64_t *)views[1].buf;
+    if (views[1].len != (rows + 1) * (Py_ssize_t)sizeof(int64_t)
+        || views[0].len != row_starts[rows] * (Py_ssize_t)sizeof(int32_t)) {
+        release_buffers(views, 2);
+        PyErr_SetString(PyExc_ValueError, "runs: run_labels and row_starts are not those of "
+                                          "label_runs for this page");
+        return -1;
+    }
+    return 0;
+}
+
+/* The runs of row i into runs->starts/ends; their count, or -1 if they are not the runs
+ * label_runs found (the page changed) or a label is outside 1..n-1. */
+static Py_ssize_t
+runs_of_row(const Runs *runs, Py_ssize_t i)
+{
+    const Py_ssize_t count = row_runs(runs->binary + i * runs->cols, runs->cols, runs->starts,
+                                      runs->ends);
+    const int64_t first = runs->row_starts[i];
+    if (first < 0 || first + count != runs->row_starts[i + 1])
+        return -1;
+    for (Py_ssize_t k = 0; k < count; k++) {
+        const int32_t label = runs->labels[first + k];
+        if (label < 1 || label >= runs->n)
+            return -1;
+    }
+    return count;
+}
+
+/* Row i of labels into ``out`` (cols int32): 0 on background; 0, or -1 as runs_of_row. */
+static int
+paint_row(const Runs *runs, Py_ssize_t i, int32_t *out)
+{
+    const Py_ssize_t count = runs_of_row(runs, i);
+    if (count < 0)
+        return -1;
+    memset(out, 0, (size_t)runs->cols * sizeof(int32_t));
+    const int32_t *labels = runs->labels + runs->row_starts[i];
+    for (Py_ssize_t k = 0; k < count; k++)
+        for (Py_ssize_t c = runs->starts[k]; c <= runs->ends[k]; c++)
+            out[c] = labels[k];
+    return 0;
+}
+
+/* binary, cols, run_labels, row_starts of the arguments: the buffers (binary, labels,
+ * starts) and ``runs`` (its row buffers allocated); 0, or -1 with an exception set. */
+static int
+open_runs(PyObject *binary_object, Py_ssize_t cols, PyObject *labels_object,
+          PyObject *starts_object, int writable, Py_buffer views[3], Runs *runs)
+{
+    Py_ssize_t rows;
+    if (cols < 1) {
+        PyErr_SetString(PyExc_ValueError, "runs: bad columns");
+        return -1;
+    }
+    if (writable) {
+        if (get_rows(binary_object, &views[0], cols, "binary", &rows) < 0)
+            return -1;
+    } else {
+        if (PyObject_GetBuffer(binary_object, &views[0], PyBUF_C_CONTIGUOUS) < 0)
+            return -1;
+        if (views[0].itemsize != 1 || views[0].len % cols) {
+            PyBuffer_Release(&views[0]);
+            PyErr_SetString(PyExc_ValueError, "runs: binary must be uint8 rows");
+            return -1;
+        }
+        rows = views[0].len / cols;
+    }
+    if (get_runs(labels_object, starts_object, rows, views + 1) < 0) {
+        PyBuffer_Release(&views[0]);
+        return -1;
+    }
+    runs->binary = (const uint8_t *)views[0].buf;
+    runs->rows = rows;
+    runs->cols = cols;
+    runs->labels = (const int32_t *)views[1].buf;
+    runs->row_starts = (const int64_t *)views[2].buf;
+    runs->n = INT32_MAX;
+    runs->starts = PyMem_Malloc((size_t)(2 * (cols / 2 + 1)) * sizeof(int32_t));
+    if (!runs->starts) {
+        release_buffers(views, 3);
+        PyErr_NoMemory();
+        return -1;
+    }
+    runs->ends = runs->starts + cols / 2 + 1;
+    return 0;
+}
+
+static void
+close_runs(Py_buffer views[3], Runs *runs)
+{
+    PyMem_Free(runs->starts);
+    release_buffers(views, 3);
+}
+
+static PyObject *
+runs_error(const char *name)
+{
+    PyErr_Format(PyExc_ValueError, "%s: the page's runs of text are not those label_runs "
+                                   "found (the page changed?)", name);
+    return NULL;
+}
+
+PyDoc_STRVAR(paint_runs_doc,
+"paint_runs(binary, cols, run_labels, row_starts, labels)\n\n"
+"Write the label of every run of text of ``binary`` (run_labels and row_starts of\n"
+"label_runs on the same page) on its pixels in ``labels`` (int32 or uint16, rows x cols,\n"
+"C-contiguous; 0 elsewhere). Raises ValueError if the runs are not those of label_runs or\n"
+"a label does not fit uint16 labels.");
+
+static PyObject *
+paint_runs(PyObject *self, PyObject *args)
+{
+    PyObject *binary_object, *labels_object, *starts_object, *out_object;
+    Py_ssize_t cols;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OnOOO", &binary_object, &cols, &labels_object,
+                          &starts_object, &out_object))
+        return NULL;
+    Py_buffer views[3], out_view;
+    Runs runs;
+    if (open_runs(binary_object, cols, labels_object, starts_object, 0, views, &runs) < 0)
+        return NULL;
+    if (PyObject_GetBuffer(out_object, &out_view, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) < 0) {
+        close_runs(views, &runs);
+        return NULL;
+    }
+    const Py_ssize_t rows = runs.rows;
+    if ((out_view.itemsize != 4 && out_view.itemsize != 2)
+        || out_view.len != rows * cols * out_view.itemsize) {
+        PyBuffer_Release(&out_view);
+        close_runs(views, &runs);
+        PyErr_SetString(PyExc_ValueError, "paint_runs: labels must be int32 or uint16, the "
+                                          "page's shape");
+        return NULL;
+    }
+    runs.n = out_view.itemsize == 4 ? INT32_MAX : (Py_ssize_t)UINT16_MAX + 1;
+    int32_t *row = PyMem_Malloc((size_t)cols * sizeof(int32_t));
+    int bad = !row;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < rows && !bad; i++) {
+        if (paint_row(&runs, i, row) < 0) {
+            bad = 2;
+            break;
+        }
+        if (out_view.itemsize == 4)
+            memcpy((int32_t *)out_view.buf + i * cols, row, (size_t)cols * sizeof(int32_t));
+        else {
+            uint16_t *out = (uint16_t *)out_view.buf + i * cols;
+            for (Py_ssize_t c = 0; c < cols; c++)
+                out[c] = (uint16_t)row[c];
+        }
+    }
+    Py_END_ALLOW_THREADS
+    PyMem_Free(row);
+    PyBuffer_Release(&out_view);
+    close_runs(views, &runs);
+    if (bad == 1)
+        return PyErr_NoMemory();
+    if (bad)
+        return runs_error("paint_runs");
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(component_sums_doc,
+"component_sums(gray, binary, run_labels, row_starts, cols, r0, r1, midpoint, sums, boxes)\n\n"
+"The per-component sums of the clean step over page rows [r0, r1), in one pass, added to\n"
+"``sums`` (int64, 8 x n: sum of I, of I^2, dark pixels (I < midpoint, in double), boundary\n"
+"pixels (text with a 4-neighbour of background on the page), their gradient, ring pixels\n"
+"(background whose 5 x 5 square, clipped to the page, holds a component: counted for the\n"
+"highest label there), their gray levels and their gradient) and ``boxes`` (int64, 5 x n:\n"
+"min col, min row, max col, max row, pixel count; initialised by the caller). The gradient\n"
+"is |gx| + |gy| of the 3 x 3 Sobel filters with the page border replicated. gray and\n"
+"binary: uint8 rows x cols, C-contiguous; the labels are those of label_runs (run_labels,\n"
+"row_starts), made 5 rows at a time: no page of labels.");
+
+static PyObject *
+component_sums(PyObject *self, PyObject *args)
+{
+    PyObject *gray_object, *binary_object, *labels_object, *starts_object, *sums_object,
+        *boxes_object;
+    Py_ssize_t cols, r0, r1;
+    double midpoint;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OOOOnnndOO", &gray_object, &binary_object, &labels_object,
+                          &starts_object, &cols, &r0, &r1, &midpoint, &sums_object,
+                          &boxes_object))
+        return NULL;
+    Py_buffer run_views[3], views[3];
+    Runs runs;
+    if (open_runs(binary_object, cols, labels_object, starts_object, 0, run_views, &runs) < 0)
+        return NULL;
+    const Py_ssize_t rows = runs.rows;
+    if (rows < 1 || r0 < 0 || r1 < r0 || r1 > rows) {
+        close_runs(run_views, &runs);
+        PyErr_SetString(PyExc_ValueError, "component_sums: bad rows");
+        return NULL;
+    }
+    const Want wants[3] = {{gray_object, 0, 1, rows * cols, "gray"},
+                           {sums_object, 1, 8, 8, "sums"},
+                           {boxes_object, 1, 8, 5, "boxes"}};
+    if (get_buffers(wants, views, 3) < 0) {
+        close_runs(run_views, &runs);
+        return NULL;
+    }
+    const Py_ssize_t n = views[1].len / (8 * 8);
+    if (views[1].len != n * 8 * 8 || views[2].len < n * 5 * 8) {
+        release_buffers(views, 3);
+        close_runs(run_views, &runs);
+        PyErr_SetString(PyExc_ValueError, "component_sums: sums must be 8 x n, boxes 5 x n");
+        return NULL;
+    }
+    runs.n = n;
+    /* five rows of labels (row r in slot r % 5), the ring owners, the rows with text */
+    int32_t *scratch = PyMem_Malloc((size_t)(7 * cols + 4) * sizeof(int32_t));
+    uint8_t *inked = PyMem_Malloc((size_t)rows);
+    if (!scratch || !inked) {
+        PyMem_Free(scratch);
+        PyMem_Free(inked);
+        release_buffers(views, 3);
+        close_runs(run_views, &runs);
+        return PyErr_NoMemory();
+    }
+    const uint8_t *gray = (const uint8_t *)views[0].buf;
+    const uint8_t *binary = runs.binary;
+    int64_t *sum_i = (int64_t *)views[1].buf, *sum_i2 = sum_i + n, *dark = sum_i2 + n,
+            *boundary = dark + n, *boundary_grad = boundary + n, *ring = boundary_grad + n,
+            *ring_i = ring + n, *ring_grad = ring_i + n;
+    int64_t *left = (int64_t *)views[2].buf, *top = left + n, *right = top + n,
+            *bottom = right + n, *area = bottom + n;
+    int32_t *window = scratch, *padded = scratch + 5 * cols, *owner = padded + cols + 4;
+    Py_ssize_t held[5] = {-1, -1, -1, -1, -1};
+    int bad_label = 0;
+    Py_BEGIN_ALLOW_THREADS
+    /* rows with text, from 2 rows above the band to 2 below (a row without text within 2
+     * rows has neither component nor ring pixels) */
+    const Py_ssize_t s0 = r0 >= 2 ? r0 - 2 : 0, s1 = r1 + 2 <= rows ? r1 + 2 : rows;
+    for (Py_ssize_t i = s0; i < s1; i++)
+        inked[i] = memchr(binary + i * cols, 0, (size_t)cols) != NULL;
+    padded[0] = padded[1] = padded[cols + 2] = padded[cols + 3] = 0;
+    for (Py_ssize_t i = r0; i < r1 && !bad_label; i++) {
+        const Py_ssize_t a0 = i >= 2 ? i - 2 : 0, a1 = i + 3 <= rows ? i + 3 : rows;
+        int near = 0;
+        for (Py_ssize_t k = a0; k < a1; k++)
+            near |= inked[k];
+        if (!near)
+            continue;
+        const int32_t *rows5[5];
+        for (Py_ssize_t r = a0; r < a1; r++) {
+            if (held[r % 5] != r) {
+                if (paint_row(&runs, r, window + (r % 5) * cols) < 0) {
+                    bad_label = 1;
+                    break;
+                }
+                held[r % 5] = r;
+            }
+        }
+        if (bad_label)
+            break;
+        for (int k = 0; k < 5; k++) {
+            Py_ssize_t r = i - 2 + k;
+            r = r < a0 ? a0 : r >= a1 ? a1 - 1 : r;  /* repeated rows do not change a max */
+            rows5[k] = window + (r % 5) * cols;
+        }
+        ring_owner_row(rows5, padded, owner, cols);
+        const Py_ssize_t above = i > 0 ? i - 1 : 0, below = i < rows - 1 ? i + 1 : rows - 1;
+        const uint8_t *g_up = gray + above * cols, *g = gray + i * cols,
+                      *g_down = gray + below * cols;
+        const uint8_t *b = binary + i * cols;
+        const uint8_t *b_up = i > 0 ? binary + (i - 1) * cols : NULL;
+        const uint8_t *b_down = i < rows - 1 ? binary + (i + 1) * cols : NULL;
+        const int32_t *l = window + (i % 5) * cols;
+        for (Py_ssize_t c = 0; c < cols; c++) {
+            const Py_ssize_t cl = c > 0 ? c - 1 : 0, cr = c < cols - 1 ? c + 1 : cols - 1;
+            const int64_t v = g[c];
+            if (b[c] == 0) {
+                const int32_t label = l[c]; /* 1..n-1: checked by paint_row */
+                sum_i[label] += v;
+                sum_i2[label] += v * v;
+                dark[label] += (double)v < midpoint;
+                if (c < left[label]) left[label] = c;
+                if (c > right[label]) right[label] = c;
+                if (i < top[label]) top[label] = i;
+                if (i > bottom[label]) bottom[label] = i;
+                area[label]++;
+                /* boundary: a 4-neighbour on the page is background */
+                if ((b_up && b_up[c]) || (b_down && b_down[c]) || (c > 0 && b[c - 1])
+                    || (c < cols - 1 && b[c + 1])) {
+                    boundary[label]++;
+                    boundary_grad[label] += sobel_sum(g_up, g, g_down, cl, c, cr);
+                }
+            } else {
+                const int32_t label = owner[c];
+                if (label > 0) {
+                    ring[label]++;
+                    ring_i[label] += v;
+                    ring_grad[label] += sobel_sum(g_up, g, g_down, cl, c, cr);
+                }
+            }
+        }
+    }
+    Py_END_ALLOW_THREADS
+    PyMem_Free(scratch);
+    PyMem_Free(inked);
+    release_buffers(views, 3);
+    close_runs(run_views, &runs);
+    if (bad_label)
+        return runs_error("component_sums");
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(drop_runs_doc,
+"drop_runs(binary, cols, run_labels, row_starts, dropped, row_mask, recorded) -> pixels\n\n"
+"Set to background (255) the runs of text of ``binary`` (uint8 rows of ``cols`` columns,\n"
+"C-contiguous, in place; run_labels and row_starts of label_runs on it) whose label is\n"
+"flagged in ``dropped`` (uint8, one entry per label), in the rows where ``row_mask``\n"
+"(uint8, one per row) is non-zero; unless ``recorded`` is None, set those pixels to 1 in it\n"
+"(uint8 or bool, rows x cols). Returns the number of pixels set.");
+
+static PyObject *
+drop_runs(PyObject *self, PyObject *args)
+{
+    PyObject *binary_object, *labels_object, *starts_object, *dropped_object, *mask_object,
+        *recorded_object;
+    Py_ssize_t cols;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OnOOOOO", &binary_object, &cols, &labels_object,
+                          &starts_object, &dropped_object, &mask_object, &recorded_object))
+        return NULL;
+    Py_buffer run_views[3], views[3];
+    Runs runs;
+    if (open_runs(binary_object, cols, labels_object, starts_object, 1, run_views, &runs) < 0)
+        return NULL;
+    const Py_ssize_t rows = runs.rows;
+    const int with_record = recorded_object != Py_None;
+    const Want wants[3] = {{dropped_object, 0, 1, 1, "dropped"},
+                           {mask_object, 0, 1, rows, "row_mask"},
+                           {recorded_object, 1, 1, rows * cols, "recorded"}};
+    const int count = with_record ? 3 : 2;
+    if (get_buffers(wants, views, count) < 0) {
+        close_runs(run_views, &runs);
+        return NULL;
+    }
+    runs.n = views[0].len;
+    const uint8_t *dropped = (const uint8_t *)views[0].buf;
+    const uint8_t *row_mask = (const uint8_t *)views[1].buf;
+    uint8_t *recorded = with_record ? (uint8_t *)views[2].buf : NULL;
+    uint8_t *binary = (uint8_t *)run_views[0].buf;
+    Py_ssize_t pixels = 0;
+    int bad = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < rows; i++) {
+        if (!row_mask[i])
+            continue;
+        const Py_ssize_t found = runs_of_row(&runs, i);
+        if (found < 0) {
+            bad = 1;
+            break;
+        }
+        const int32_t *labels = runs.labels + runs.row_starts[i];
+        for (Py_ssize_t k = 0; k < found; k++) {
+            if (!dropped[labels[k]])
+                continue;
+            const Py_ssize_t s = runs.starts[k], e = runs.ends[k];
+            memset(binary + i * cols + s, 255, (size_t)(e - s + 1));
+            if (recorded)
+                memset(recorded + i * cols + s, 1, (size_t)(e - s + 1));
+            pixels += e - s + 1;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    release_buffers(views, count);
+    close_runs(run_views, &runs);
+    if (bad)
+        return runs_error("drop_runs");
+    return PyLong_FromSsize_t(pixels);
+}
+
+PyDoc_STRVAR(drop_doc,
+"drop(binary, labels, dropped, recorded, cols, boxes) -> pixels\n\n"
+"Within each box (int64 rows of left, top, right, bottom, inclusive page coordinates), set\n"
+"the text pixels (0) of ``binary`` (uint8, rows x cols) whose label (``labels``, int32 or\n"
+"uint16) is\n"
+"flagged in ``dropped`` (uint8, one entry per label) to background (255) and, unless\n"
+"``recorded`` is None, to 1 in ``recorded`` (uint8 or bool, rows x cols). Overlapping\n"
+"boxes are fine. Returns the number of pixels set.");
+
+static PyObject *
+drop(PyObject *self, PyObject *args)
+{
+    PyObject *binary_object, *labels_object, *dropped_object, *recorded_object, *boxes_object;
+    Py_ssize_t cols, rows;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OOOOnO", &binary_object, &labels_object, &dropped_object,
+                          &recorded_object, &cols, &boxes_object))
+        return NULL;
+    Py_buffer binary_view, views[4];
+    if (get_rows(binary_object, &binary_view, cols, "binary", &rows) < 0)
+        return NULL;
+    const int with_record = recorded_object != Py_None;
+    const Want wants[3] = {{dropped_object, 0, 1, 1, "dropped"},
+                           {boxes_object, 0, 8, 0, "boxes"},
+                           {recorded_object, 1, 1, rows * cols, "recorded"}};
+    const int count = with_record ? 4 : 3;
+    if (get_labels(labels_object, &views[0], rows * cols, "labels") < 0) {
+        PyBuffer_Release(&binary_view);
+        return NULL;
+    }
+    if (get_buffers(wants, views + 1, count - 1) < 0) {
+        PyBuffer_Release(&views[0]);
+        PyBuffer_Release(&binary_view);
+        return NULL;
+    }
+    uint8_t *binary = (uint8_t *)binary_view.buf;
+    const int wide = views[0].itemsize == 4;
+    const int32_t *labels32 = (const int32_t *)views[0].buf;
+    const uint16_t *labels16 = (const uint16_t *)views[0].buf;
+    const uint8_t *dropped = (const uint8_t *)views[1].buf;
+    const Py_ssize_t n = views[1].len;
+    const int64_t *boxes = (const int64_t *)views[2].buf;
+    const Py_ssize_t box_count = views[2].len / (4 * 8);
+    uint8_t *recorded = with_record ? (uint8_t *)views[3].buf : NULL;
+    Py_ssize_t pixels = 0;
+    int bad = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t k = 0; k < box_count && !bad; k++) {
+        const int64_t *box = boxes + 4 * k;
+        if (box[0] < 0 || box[1] < 0 || box[2] >= cols || box[3] >= rows) {
+            bad = 1;
+            break;
+        }
+        for (Py_ssize_t i = (Py_ssize_t)box[1]; i <= (Py_ssize_t)box[3]; i++) {
+            uint8_t *b = binary + i * cols;
+            for (Py_ssize_t c = (Py_ssize_t)box[0]; c <= (Py_ssize_t)box[2]; c++) {
+                if (b[c] != 0)
+                    continue;
+                const int32_t label = wide ? labels32[i * cols + c] : labels16[i * cols + c];
+                if (label < 0 || label >= n) {
+                    bad = 1;
+                    break;
+                }
+                if (dropped[label]) {
+                    b[c] = 255;
+                    pixels++;
+                    if (recorded)
+                        recorded[i * cols + c] = 1;
+                }
+            }
+        }
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&binary_view);
+    release_buffers(views, count);
+    if (bad) {
+        PyErr_SetString(PyExc_ValueError, "drop: a box leaves the page or a label is out of "
+                                          "range");
+        return NULL;
+    }
+    return PyLong_FromSsize_t(pixels);
+}
+
 /* --- the local median and mean of windows larger than 255 px -------------------------------- */
 
 static inline Py_ssize_t
@@ -870,6 +1672,12 @@ static PyMethodDef methods[] = {
     {"edge_samples", edge_samples, METH_VARARGS, edge_samples_doc},
     {"rule", rule, METH_VARARGS, rule_doc},
     {"rule_factor", rule_factor, METH_VARARGS, rule_factor_doc},
+    {"component_sums", component_sums, METH_VARARGS, component_sums_doc},
+    {"block_ink", block_ink, METH_VARARGS, block_ink_doc},
+    {"drop", drop, METH_VARARGS, drop_doc},
+    {"label_runs", label_runs, METH_VARARGS, label_runs_doc},
+    {"paint_runs", paint_runs, METH_VARARGS, paint_runs_doc},
+    {"drop_runs", drop_runs, METH_VARARGS, drop_runs_doc},
     {"window_stats", window_stats, METH_VARARGS, window_stats_doc},
     {"window_sums", window_sums, METH_VARARGS, window_sums_doc},
     {NULL, NULL, 0, NULL},

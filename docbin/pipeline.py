@@ -173,7 +173,8 @@ def clean(context: PageContext, cleaner) -> None:
     with context.timed("clean"):
         _, info, context.dropped = _clean.clean_components(
             context.gray, context.image, context.stats, cleaner=cleaner,
-            balance=context.options.balance, record=context.record)
+            balance=context.options.balance, record=context.record,
+            threads=context.options.threads or None)
     context.info["clean"] = info
 
 

@@ -96,7 +96,7 @@ def reference_features(gray, binary, ink_intensity, contour_intensity):
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_vectorised_features_match_a_loop_over_components(make_page, seed):
+def test_vectorised_features_match_a_loop_over_components(make_page, seed, kernel_form):
     gray = make_page(70, 110, seed)
     rng = np.random.default_rng(seed)
     for _ in range(6):  # specks and a blot, some touching the border
@@ -112,6 +112,189 @@ def test_vectorised_features_match_a_loop_over_components(make_page, seed):
         assert got.count == len(expected) > 5
         assert np.array_equal(got.labels, labels)
         np.testing.assert_allclose(got.features, expected, rtol=1e-5, atol=1e-5)
+
+
+# --- the compiled pass (docbin._kernels) against the NumPy/OpenCV form ----------------------
+
+def _compiled_or_skip():
+    from docbin.method import kernels
+
+    if kernels.compiled is None:
+        pytest.skip("docbin._kernels is not built here")
+    return kernels
+
+
+def _both_forms(monkeypatch, run):
+    """``run()`` with the compiled kernels, then in the NumPy/OpenCV form."""
+    kernels = _compiled_or_skip()
+    compiled = run()
+    with monkeypatch.context() as patch:
+        patch.setattr(kernels, "compiled", None)
+        numpy_form = run()
+    return compiled, numpy_form
+
+
+def _odd_pages():
+    """(name, gray, binary): shapes and inks the bands and borders must get right."""
+    rng = np.random.default_rng(7)
+    pages = []
+    for name, shape, share in (("one row", (1, 97), 0.4), ("one column", (83, 1), 0.4),
+                               ("one pixel", (1, 1), 1.0), ("two by two", (2, 2), 0.5),
+                               ("all ink", (23, 31), 1.0), ("no ink", (19, 27), 0.0),
+                               ("dense specks", (61, 45), 0.35), ("thin", (3, 200), 0.5)):
+        gray = rng.integers(0, 256, shape).astype(np.uint8)
+        binary = np.where(rng.random(shape) < share, 0, 255).astype(np.uint8)
+        pages.append((name, gray, binary))
+    gray = rng.integers(0, 256, (40, 50)).astype(np.uint8)
+    frame = np.full((40, 50), 255, np.uint8)  # components on every border and corner
+    frame[0, :7] = frame[:5, -1] = frame[-1, 20:30] = frame[-3:, 0] = frame[-1, -1] = 0
+    frame[10:12, 1] = frame[2, 25] = 0
+    pages.append(("border", gray, frame))
+    return pages
+
+
+def _generated_pages():
+    pages = []
+    for seed, kinds in ((0, ("paper_texture", "bleed_through", "stains", "noise")),
+                        (1, ("faint_ink", "uneven_light", "blur", "noise")),
+                        (2, ("bleed_through", "stains"))):
+        gray, _ = synth.degraded_page(230, 170, seed, kinds)
+        pages.append((f"synth {seed}", gray, binarize(gray).image))
+    return pages
+
+
+def _assert_same_components(got, expected):
+    assert got.count == expected.count
+    assert np.array_equal(got.labels, expected.labels)
+    assert np.array_equal(got.area, expected.area)
+    assert np.array_equal(got.boxes, expected.boxes)
+    assert got.features.dtype == expected.features.dtype
+    assert np.array_equal(got.features, expected.features, equal_nan=True)
+
+
+@pytest.mark.parametrize("name, gray, binary", _generated_pages() + _odd_pages(),
+                         ids=lambda value: value if isinstance(value, str) else "")
+def test_compiled_features_equal_the_numpy_form(monkeypatch, name, gray, binary):
+    for threads in (1, 2, 3):
+        got, expected = _both_forms(monkeypatch, lambda threads=threads: clean.component_features(
+            gray, binary, 70.0, 185.5, band_pixels=gray.shape[1] * 8, threads=threads))
+        _assert_same_components(got, expected)
+    assert got.labels.dtype == np.uint16 and expected.labels.dtype == np.int32
+    if got.count:  # the per-label sums themselves, not only the features made of them
+        midpoint = 0.5 * (70.0 + 185.5)
+        sums, boxes = clean._compiled_sums(gray, got.runs, midpoint, 2)
+        reference = clean._component_sums(gray, binary, got.labels, got.count + 1, midpoint,
+                                          gray.shape[1] * 5)
+        for key in clean.SUMS:
+            assert np.array_equal(sums[key], reference[key]), key
+        assert np.array_equal(boxes[4], got.area)
+
+
+def test_compiled_features_with_more_than_65535_labels(monkeypatch):
+    rows, cols = 520, 540  # isolated ink pixels on every other row and column: 70 200 labels
+    rng = np.random.default_rng(3)
+    gray = rng.integers(0, 256, (rows, cols)).astype(np.uint8)
+    binary = np.full((rows, cols), 255, np.uint8)
+    binary[::2, ::2] = 0
+    binary[100:103, 100:140] = 0  # and a few larger components
+    got, expected = _both_forms(monkeypatch, lambda: clean.component_features(
+        gray, binary, 60.0, 190.0))
+    assert got.count > 65535 and got.labels.dtype == np.int32  # too many for uint16
+    _assert_same_components(got, expected)
+
+
+@pytest.mark.parametrize("name, gray, binary", _generated_pages()[:2] + _odd_pages(),
+                         ids=lambda value: value if isinstance(value, str) else "")
+def test_compiled_drop_equals_the_numpy_form(monkeypatch, name, gray, binary):
+    comps = clean.component_features(gray, binary, 70.0, 185.5)
+    rng = np.random.default_rng(len(name))
+    for share in (0.0, 0.3, 1.0):
+        dropped = np.zeros(comps.count + 1, bool)
+        dropped[1:] = rng.random(comps.count) < share
+        for boxes in (None, comps.boxes):
+            def run(dropped=dropped, boxes=boxes):
+                out = binary.copy()
+                recorded = clean.drop_components(out, comps.labels, dropped, record=True,
+                                                 band_pixels=gray.shape[1] * 4, boxes=boxes)
+                return out, recorded
+
+            (got, got_map), (expected, expected_map) = _both_forms(monkeypatch, run)
+            assert np.array_equal(got, expected)
+            assert np.array_equal(got_map, expected_map)
+            assert np.array_equal(got_map, dropped[comps.labels])
+
+
+@pytest.mark.parametrize("shape, share", [((1, 1), 1.0), ((1, 40), 0.5), ((40, 1), 0.5),
+                                          ((57, 83), 0.3), ((120, 97), 0.5), ((64, 64), 0.9),
+                                          ((301, 257), 0.45), ((30, 30), 0.0)])
+def test_compiled_labels_are_opencvs(shape, share):
+    """The labels from the runs equal cv2.connectedComponents' (its numbering too)."""
+    _compiled_or_skip()
+    rng = np.random.default_rng(shape)
+    binary = np.where(rng.random(shape) < share, 0, 255).astype(np.uint8)
+    binary[: shape[0] // 3, : shape[1] // 2] = np.where(  # and larger, tangled shapes
+        cv2.GaussianBlur(rng.random((shape[0] // 3, shape[1] // 2)), (0, 0), 1.5) < 0.5,
+        0, 255) if shape[0] >= 6 and shape[1] >= 6 else binary[: shape[0] // 3,
+                                                                : shape[1] // 2]
+    count, labels = clean.compact_labels(binary)
+    expected_count, expected, _ = clean.label_components(binary)
+    assert count == expected_count
+    assert labels.dtype == np.uint16
+    assert np.array_equal(labels, expected)
+
+
+def test_compiled_passes_refuse_a_page_whose_runs_changed():
+    kernels = _compiled_or_skip()
+    gray = np.full((6, 7), 100, np.uint8)
+    binary = np.full((6, 7), 255, np.uint8)
+    binary[2, 3:5] = binary[4, 1] = 0
+    count, run_labels, row_starts = kernels.compiled.label_runs(binary, 7)
+    assert count == 2 and len(run_labels) == 2 * 4 and len(row_starts) == 7 * 8
+    sums, boxes = np.zeros((8, 3), np.int64), np.zeros((5, 3), np.int64)
+    kernels.compiled.component_sums(gray, binary, run_labels, row_starts, 7, 0, 6, 1.0, sums,
+                                    boxes)
+    assert sums[0].tolist() == [0, 200, 100]
+    binary[2, 4], binary[2, 6] = 255, 0  # the first run is now two
+    with pytest.raises(ValueError, match="runs"):
+        kernels.compiled.component_sums(gray, binary, run_labels, row_starts, 7, 0, 6, 1.0,
+                                        sums, boxes)
+    with pytest.raises(ValueError, match="runs"):
+        kernels.compiled.paint_runs(binary, 7, run_labels, row_starts,
+                                    np.zeros((6, 7), np.uint16))
+    with pytest.raises(ValueError, match="runs"):
+        kernels.compiled.drop_runs(binary, 7, run_labels, row_starts, np.ones(3, np.uint8),
+                                   np.ones(6, np.uint8), None)
+    with pytest.raises(ValueError, match="runs"):  # runs of another page
+        kernels.compiled.paint_runs(binary[:5], 7, run_labels, row_starts,
+                                    np.zeros((5, 7), np.uint16))
+
+
+@pytest.mark.parametrize("name, gray, binary", _generated_pages()[:2] + _odd_pages(),
+                         ids=lambda value: value if isinstance(value, str) else "")
+def test_compiled_clean_step_equals_the_numpy_form(monkeypatch, name, gray, binary):
+    """The whole step, its drops over the runs of text included."""
+    page = type("Page", (), {"ink_intensity": 70.0, "contour_intensity": 185.5})()
+    for rule in (lambda x: x[:, 0] > 2.5, lambda x: x[:, 7] > 0.2, lambda x: x[:, 0] < 0):
+        def run(rule=rule):
+            out = binary.copy()
+            _, info, recorded = clean.clean_components(gray, out, page, cleaner=_Fixed(rule),
+                                                       record=True)
+            return out, info, recorded
+
+        (got, got_info, got_map), (expected, expected_info, expected_map) = _both_forms(
+            monkeypatch, run)
+        assert got_info == expected_info
+        assert np.array_equal(got, expected)
+        assert np.array_equal(got_map, expected_map)
+        assert got_info["dropped_pixels"] == np.count_nonzero(got_map)
+
+
+def test_compiled_block_ink_equals_the_numpy_form(monkeypatch, make_page):
+    binary = binarize(make_page(75, 101, 3)).image
+    for beta in (1, 4, 7, 200):
+        got, expected = _both_forms(monkeypatch, lambda beta=beta: clean.block_ink_integral(
+            binary, beta, band_pixels=101 * 8))
+        assert np.array_equal(got, expected)
 
 
 def test_ink_weighted_median_is_the_component_holding_the_median_pixel():

@@ -43,12 +43,20 @@ and ``g_typ`` (of ``g_P``) are ink-weighted medians over the page's
 components (the value of the component that holds the median ink pixel): a relative
 normaliser, robust to any number of specks.
 
-Memory: the labels (int32, 4 B/px) and the ink mask they are made from (1 B/px) are the
-only full-page arrays; every per-pixel sum is taken band by band (rows with a 3-row halo).
+Two forms compute the same features (and drop the same pixels). Where docbin's compiled
+kernels are built (:mod:`docbin.method.kernels`), the components are found as runs of text
+(:class:`RunLabels`: union-find over the runs, numbered as OpenCV numbers them), and one
+compiled pass over the page (``docbin._kernels.component_sums``) makes their labels five
+rows at a time and adds every per-label sum and box (integers, in int64); the drop sets
+the dropped components' runs to background. No full-page array is made: per run 4 bytes,
+per component some 300 bytes. Otherwise the labels are OpenCV's
+(``connectedComponentsWithStats``, int32, 4 B/px, from a 1 B/px ink mask) and the sums
+NumPy bincounts, band by band (rows with a 3-row halo).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 from dataclasses import dataclass
@@ -57,6 +65,8 @@ import cv2
 import numpy as np
 
 from docbin.errors import ModelError
+from docbin.method import bands as _bands_module
+from docbin.method import kernels
 from docbin.method.onnx import open_session
 
 FEATURES = ("log_area", "log_area_rel", "log_height_rel", "log_width_rel", "fill",
@@ -77,25 +87,67 @@ DEFAULT_THRESHOLD = 0.15
 
 
 @dataclass
+class RunLabels:
+    """The components of a page as runs of text (``docbin._kernels.label_runs``): the runs
+    of each row, left to right, rows top to bottom; ``labels`` (bytes, int32 per run, in
+    ``1..count``) and ``row_starts`` (bytes, int64 [rows + 1], the first run of each row).
+    Valid for the binary page they were found on, as long as it is unchanged."""
+
+    count: int
+    labels: bytes
+    row_starts: bytes
+    binary: np.ndarray
+
+    @classmethod
+    def find(cls, binary: np.ndarray) -> RunLabels:
+        binary = np.ascontiguousarray(binary)
+        count, labels, row_starts = kernels.compiled.label_runs(binary, binary.shape[1])
+        return cls(count, labels, row_starts, binary)
+
+    def paint(self) -> np.ndarray:
+        """The labels (rows, cols): uint16 below 65536 components, else int32."""
+        labels = np.zeros(self.binary.shape, np.uint16 if self.count < (1 << 16) else np.int32)
+        kernels.compiled.paint_runs(self.binary, self.binary.shape[1], self.labels,
+                                    self.row_starts, labels)
+        return labels
+
+
 class Components:
     """The components of a binary page and their features.
 
     Attributes
     ----------
     labels : ndarray
-        int32 (rows, cols), 0 on background, ``1..count`` on the components' pixels.
+        (rows, cols), 0 on background, ``1..count`` on the components' pixels: int32, or
+        uint16 (below 65536 components) where the compiled kernels are built; there, made
+        from :attr:`runs` when first read (the page must be unchanged until then).
     count : int
         Number of components.
     area : ndarray
         int64 [count + 1], pixels per label (entry 0: the background).
     features : ndarray
         float32 [count, len(FEATURES)], row ``i`` for label ``i + 1``.
+    boxes : ndarray or None
+        int64 [count + 1, 4]: left, top, right, bottom (inclusive page coordinates) of each
+        label's bounding box (entry 0: the whole page).
+    runs : RunLabels or None
+        Where the compiled kernels are built: the components as runs of text (no page of
+        labels is made unless :attr:`labels` is read).
     """
 
-    labels: np.ndarray
-    count: int
-    area: np.ndarray
-    features: np.ndarray
+    def __init__(self, labels: np.ndarray | None, count: int, area: np.ndarray,
+                 features: np.ndarray, boxes: np.ndarray | None = None,
+                 runs: RunLabels | None = None):
+        if labels is None and runs is None:
+            raise ValueError("Components need labels or runs")
+        self._labels, self.count, self.area, self.features = labels, count, area, features
+        self.boxes, self.runs = boxes, runs
+
+    @property
+    def labels(self) -> np.ndarray:
+        if self._labels is None:
+            self._labels = self.runs.paint()
+        return self._labels
 
 
 def ink_weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
@@ -131,6 +183,11 @@ def block_ink_integral(binary: np.ndarray, beta: int, *,
     rows, cols = binary.shape
     nr, nc = -(-rows // beta), -(-cols // beta)
     counts = np.zeros((nr, nc), np.int64)
+    if kernels.compiled is not None:  # one pass over the rows, none without ink
+        kernels.compiled.block_ink(np.ascontiguousarray(binary), cols, beta, counts)
+        integral = np.zeros((nr + 1, nc + 1), np.int64)
+        np.cumsum(np.cumsum(counts, axis=0), axis=1, out=integral[1:, 1:])
+        return integral
     height = max(beta, ((band_pixels or BAND_PIXELS) // max(cols, 1)) // beta * beta)
     for r0 in range(0, rows, height):
         r1 = min(rows, r0 + height)
@@ -145,15 +202,39 @@ def block_ink_integral(binary: np.ndarray, beta: int, *,
     return integral
 
 
+def _compare(array: np.ndarray, op: int) -> np.ndarray:
+    """``cv2.compare(array, 0, op)``: uint8, 255 where it holds, else 0 (a 1 × 1 array too,
+    which OpenCV's binding would read as a scalar)."""
+    if array.size == 1:
+        test = {cv2.CMP_EQ: np.equal, cv2.CMP_GT: np.greater}[op]
+        return np.where(test(array, 0), 255, 0).astype(np.uint8).reshape(array.shape)
+    return cv2.compare(array, 0, op)
+
+
 def label_components(binary: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
     """(count, labels int32 (rows, cols), stats [count + 1, 5]) of the 8-connected
     components of the text (value 0) of ``binary``: OpenCV's
     ``connectedComponentsWithStats`` (stats: left, top, width, height, area)."""
-    ink = cv2.compare(binary, 0, cv2.CMP_EQ)  # 255 on text, 1 B/px
+    ink = _compare(binary, cv2.CMP_EQ)  # 255 on text, 1 B/px
     n, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8,
                                                            ltype=cv2.CV_32S)
     del ink
     return n - 1, labels, stats
+
+
+def compact_labels(binary: np.ndarray) -> tuple[int, np.ndarray]:
+    """(count, labels (rows, cols)) of the 8-connected components of the text (value 0) of
+    ``binary``: the labels of :func:`label_components` (OpenCV's numbering: components in
+    the raster order of the first 2 × 2 block holding one of their pixels), uint16 when
+    there are fewer than 65536 components, else int32, where the compiled kernels are built
+    (:class:`RunLabels`: union-find over the runs of text, then the labels painted; no ink
+    mask). Otherwise :func:`label_components` (int32).
+    """
+    if kernels.compiled is None or binary.size == 0:
+        count, labels, _ = label_components(binary)
+        return count, labels
+    runs = RunLabels.find(binary)
+    return runs.count, runs.paint()
 
 
 def _component_sums(gray: np.ndarray, binary: np.ndarray, labels: np.ndarray, n: int,
@@ -181,7 +262,7 @@ def _component_sums(gray: np.ndarray, binary: np.ndarray, labels: np.ndarray, n:
         a0, a1 = max(0, r0 - HALO), min(rows, r1 + HALO)
         first, last = (r0 - a0) * cols, (r1 - a0) * cols  # the band's rows, flat in [a0, a1)
         base = a0 * cols
-        text = cv2.compare(binary[a0:a1], 0, cv2.CMP_EQ)  # 255 on text (labels > 0)
+        text = _compare(binary[a0:a1], cv2.CMP_EQ)  # 255 on text (labels > 0)
         # gradient |∂x| + |∂y| (Sobel 3 × 3, replicated page border), int16 (<= 2040)
         g = gray[a0:a1]
         gx = cv2.Sobel(g, cv2.CV_16S, 1, 0, ksize=3, borderType=cv2.BORDER_REPLICATE)
@@ -207,7 +288,7 @@ def _component_sums(gray: np.ndarray, binary: np.ndarray, labels: np.ndarray, n:
         del eroded, on_edge, edge_at, l_edge, l_text, at
         # ring: background within the 5 × 5 square of a component (the higher label wins)
         grown = cv2.dilate(labels[a0:a1].astype(label_type), square5)
-        ring_mask = cv2.bitwise_and(cv2.compare(grown, 0, cv2.CMP_GT), cv2.bitwise_not(text))
+        ring_mask = cv2.bitwise_and(_compare(grown, cv2.CMP_GT), cv2.bitwise_not(text))
         at = np.flatnonzero(ring_mask.reshape(-1)[first:last]) + first
         l_ring = grown.reshape(-1)[at].astype(np.int64)
         ring += np.bincount(l_ring, minlength=n)
@@ -217,6 +298,59 @@ def _component_sums(gray: np.ndarray, binary: np.ndarray, labels: np.ndarray, n:
     return {"sum_i": sum_i, "sum_i2": sum_i2, "dark": dark, "boundary": boundary,
             "boundary_grad": boundary_grad, "ring": ring, "ring_i": ring_i,
             "ring_grad": ring_grad}
+
+
+#: the per-label sums of :func:`_component_sums`, in the order of the compiled pass
+SUMS = ("sum_i", "sum_i2", "dark", "boundary", "boundary_grad", "ring", "ring_i",
+        "ring_grad")
+
+
+def _compiled_sums(gray: np.ndarray, runs: RunLabels, midpoint: float,
+                   threads: int | None) -> tuple[dict, np.ndarray]:
+    """The sums of :func:`_component_sums` and the components' boxes in one compiled pass
+    over the page (``docbin._kernels.component_sums``), its rows split between threads. The
+    labels are made from the runs five rows at a time, never as a page.
+
+    Every sum is an integer accumulated in int64, so the float64 results equal the
+    bincounts of :func:`_component_sums` exactly. Each thread has its own accumulators
+    (13 int64 per label); a second thread runs only while they take at most 1/32 byte per
+    pixel.
+
+    Returns
+    -------
+    sums : dict
+        float64 [n] per name of :data:`SUMS` (n = count + 1, entry 0 unused).
+    boxes : ndarray
+        int64 [5, n]: left, top, right, bottom (inclusive), pixel count; label 0: the whole
+        page and its background pixels.
+    """
+    binary = runs.binary
+    rows, cols = binary.shape
+    n = runs.count + 1
+    parts = _bands_module.thread_count(threads)
+    if 13 * 8 * n * (parts - 1) > rows * cols // 32:
+        parts = 1
+    parts = max(1, min(parts, rows // 16))
+    edges = [rows * k // parts for k in range(parts + 1)]
+
+    def part(span):
+        sums = np.zeros((len(SUMS), n), np.int64)
+        boxes = np.empty((5, n), np.int64)
+        boxes[0], boxes[1], boxes[2], boxes[3], boxes[4] = cols, rows, -1, -1, 0
+        kernels.compiled.component_sums(gray, binary, runs.labels, runs.row_starts, cols,
+                                        span[0], span[1], midpoint, sums, boxes)
+        return sums, boxes
+
+    results = _bands_module.map_bands(part, list(itertools.pairwise(edges)), parts)
+    sums, boxes = results[0]
+    for more_sums, more_boxes in results[1:]:
+        sums += more_sums
+        np.minimum(boxes[:2], more_boxes[:2], out=boxes[:2])
+        np.maximum(boxes[2:4], more_boxes[2:4], out=boxes[2:4])
+        boxes[4] += more_boxes[4]
+    del results
+    boxes[:, 0] = 0, 0, cols - 1, rows - 1, rows * cols - int(boxes[4, 1:].sum())
+    return {name: sums[k].astype(np.float64) for k, name in enumerate(SUMS)}, boxes
 
 
 def _neighbour_ink(binary: np.ndarray, top, left, height, width, typical_height: float,
@@ -241,10 +375,13 @@ def _neighbour_ink(binary: np.ndarray, top, left, height, width, typical_height:
 
 def component_features(gray: np.ndarray, binary: np.ndarray, ink_intensity: float,
                        contour_intensity: float, *, band_pixels: int | None = None,
-                       labelled=None) -> Components:
-    """Label the text components of ``binary`` and compute their features (:data:`FEATURES`)
-    in one vectorised pass: per-label sums with ``np.bincount`` over the labels, band by
-    band; no loop over components.
+                       labelled=None, threads: int | None = None) -> Components:
+    """Find the text components of ``binary`` and compute their features (:data:`FEATURES`)
+    without a loop over components: where the compiled kernels are built
+    (:mod:`docbin.method.kernels`), the components as runs of text (:class:`RunLabels`) and
+    their sums and boxes in one compiled pass (:func:`_compiled_sums`); otherwise the labels
+    and boxes of ``cv2.connectedComponentsWithStats`` and sums with ``np.bincount``, band by
+    band (:func:`_component_sums`). Both forms give identical features, labels and boxes.
 
     Parameters
     ----------
@@ -257,24 +394,50 @@ def component_features(gray: np.ndarray, binary: np.ndarray, ink_intensity: floa
     band_pixels : int, optional
         Pixels per band of rows (default :data:`BAND_PIXELS`).
     labelled : tuple, optional
-        ``(count, labels, stats)`` of :func:`label_components`, when already computed.
+        ``(count, labels, stats)`` of :func:`label_components`, when already computed (the
+        compiled form finds the runs of text itself, and keeps these labels).
+    threads : int, optional
+        Threads of the compiled pass (default: :func:`docbin.method.bands.thread_count`).
     """
-    count, labels, stats = labelled if labelled is not None else label_components(binary)
-    n = count + 1
-    area = stats[:, cv2.CC_STAT_AREA].astype(np.int64)
-    if count == 0:
-        return Components(labels, 0, area, np.zeros((0, len(FEATURES)), np.float32))
-    contrast = max(float(contour_intensity) - float(ink_intensity), MIN_CONTRAST)
+    rows, cols = binary.shape
     midpoint = 0.5 * (float(ink_intensity) + float(contour_intensity))
-    sums = _component_sums(gray, binary, labels, n, midpoint, band_pixels)
+    if kernels.compiled is not None and binary.size:
+        gray = np.ascontiguousarray(gray)
+        binary = np.ascontiguousarray(binary)
+        runs = RunLabels.find(binary)
+        labels, count = (labelled[1] if labelled is not None else None), runs.count
+        n = count + 1
+        if count:
+            sums, boxes = _compiled_sums(gray, runs, midpoint, threads)
+        else:
+            sums, boxes = None, np.array([[0], [0], [cols - 1], [rows - 1], [rows * cols]],
+                                         np.int64)
+        area = boxes[4].copy()
+        boxes = np.ascontiguousarray(boxes[:4].T)
+    else:
+        runs = None
+        count, labels, stats = labelled if labelled is not None else label_components(binary)
+        n = count + 1
+        area = stats[:, cv2.CC_STAT_AREA].astype(np.int64)
+        boxes = np.empty((n, 4), np.int64)
+        boxes[:, 0] = stats[:, cv2.CC_STAT_LEFT]
+        boxes[:, 1] = stats[:, cv2.CC_STAT_TOP]
+        boxes[:, 2] = boxes[:, 0] + stats[:, cv2.CC_STAT_WIDTH] - 1
+        boxes[:, 3] = boxes[:, 1] + stats[:, cv2.CC_STAT_HEIGHT] - 1
+        boxes[0] = 0, 0, cols - 1, rows - 1
+        sums = _component_sums(gray, binary, labels, n, midpoint, band_pixels) \
+            if count else None
+    if count == 0:
+        return Components(labels, 0, area, np.zeros((0, len(FEATURES)), np.float32), boxes,
+                          runs)
+    contrast = max(float(contour_intensity) - float(ink_intensity), MIN_CONTRAST)
     sum_i, sum_i2, dark = sums["sum_i"], sums["sum_i2"], sums["dark"]
     boundary, boundary_grad = sums["boundary"], sums["boundary_grad"]
     ring, ring_i, ring_grad = sums["ring"], sums["ring_i"], sums["ring_grad"]
     a = area[1:].astype(np.float64)
-    height = stats[1:, cv2.CC_STAT_HEIGHT].astype(np.float64)
-    width = stats[1:, cv2.CC_STAT_WIDTH].astype(np.float64)
-    top = stats[1:, cv2.CC_STAT_TOP].astype(np.int64)
-    left = stats[1:, cv2.CC_STAT_LEFT].astype(np.int64)
+    left, top = boxes[1:, 0], boxes[1:, 1]
+    width = (boxes[1:, 2] - left + 1).astype(np.float64)
+    height = (boxes[1:, 3] - top + 1).astype(np.float64)
     mean = sum_i[1:] / a
     std = np.sqrt(np.maximum(sum_i2[1:] / a - mean * mean, 0.0))
     stroke = 2.0 * a / np.maximum(boundary[1:], 1.0)
@@ -309,7 +472,7 @@ def component_features(gray: np.ndarray, binary: np.ndarray, ink_intensity: floa
     out[:, 14] = (mean - typical_mean) / contrast
     out[:, 15] = np.log(np.maximum(ring_mean - mean, 1.0) / max(typical_contrast, 1.0))
     out[:, 16] = np.log(np.maximum(edge_mean, 1.0) / max(typical_edge, 1.0))
-    return Components(labels, count, area, out)
+    return Components(labels, count, area, out, boxes, runs)
 
 
 # --- the model at inference ----------------------------------------------------------------
@@ -412,16 +575,36 @@ def load_cleaner(path: str | None = None) -> Cleaner:
 
 
 def drop_components(binary: np.ndarray, labels: np.ndarray, dropped: np.ndarray, *,
-                    record: bool = False, band_pixels: int | None = None):
+                    record: bool = False, band_pixels: int | None = None,
+                    boxes: np.ndarray | None = None):
     """Set the pixels of the labels where ``dropped`` (bool, per label, entry 0 False) is
-    True to background (255) in ``binary``, in place, band by band; with ``record`` return
-    the bool map of the dropped pixels (else None)."""
+    True to background (255) in ``binary``, in place; with ``record`` return the bool map
+    of the dropped pixels (else None).
+
+    Where the compiled kernels are built, one compiled pass (``docbin._kernels.drop``) over
+    the dropped labels' ``boxes`` (int64 [labels, 4], left, top, right, bottom inclusive, as
+    :attr:`Components.boxes`) when given and together smaller than the page, else over the
+    page; otherwise NumPy, band by band.
+    """
     rows, cols = binary.shape
+    if (kernels.compiled is not None and binary.flags.c_contiguous and binary.flags.writeable
+            and labels.dtype in (np.int32, np.uint16)):
+        recorded = np.zeros((rows, cols), bool) if record else None
+        scan = np.array([[0, 0, cols - 1, rows - 1]], np.int64)
+        if boxes is not None:
+            chosen = np.ascontiguousarray(boxes[np.flatnonzero(dropped)], np.int64)
+            box_pixels = ((chosen[:, 2] - chosen[:, 0] + 1)
+                          * (chosen[:, 3] - chosen[:, 1] + 1)).sum()
+            if box_pixels < rows * cols:
+                scan = chosen
+        kernels.compiled.drop(binary, np.ascontiguousarray(labels),
+                              np.ascontiguousarray(dropped, np.uint8), recorded, cols, scan)
+        return recorded
     recorded = np.zeros((rows, cols), bool) if record else None
     labels_flat = labels.reshape(-1)
     for r0, r1 in _bands(rows, cols, band_pixels):
         band = binary[r0:r1]
-        at = np.flatnonzero(cv2.compare(band, 0, cv2.CMP_EQ))  # text pixels of the band
+        at = np.flatnonzero(_compare(band, cv2.CMP_EQ))  # text pixels of the band
         at = at[dropped[labels_flat[r0 * cols + at]]]
         if at.size:
             r, c = np.divmod(at, cols)
@@ -431,9 +614,25 @@ def drop_components(binary: np.ndarray, labels: np.ndarray, dropped: np.ndarray,
     return recorded
 
 
+def _drop_runs(binary: np.ndarray, runs: RunLabels, dropped: np.ndarray, boxes: np.ndarray,
+               record: bool):
+    """:func:`drop_components` on the runs of text (``docbin._kernels.drop_runs``), in the
+    rows of the dropped components' boxes only; ``binary`` is ``runs.binary``."""
+    rows, cols = binary.shape
+    flagged = np.flatnonzero(dropped)
+    edges = np.zeros(rows + 1, np.int64)  # +1 where a dropped box starts, -1 after it ends
+    np.add.at(edges, boxes[flagged, 1], 1)
+    np.add.at(edges, boxes[flagged, 3] + 1, -1)
+    row_mask = (np.cumsum(edges[:-1]) > 0).astype(np.uint8)
+    recorded = np.zeros((rows, cols), bool) if record else None
+    kernels.compiled.drop_runs(binary, cols, runs.labels, runs.row_starts,
+                               np.ascontiguousarray(dropped, np.uint8), row_mask, recorded)
+    return recorded
+
+
 def clean_components(gray: np.ndarray, binary: np.ndarray, page, *, cleaner: Cleaner,
                      balance: float = 0.5, record: bool = False,
-                     band_pixels: int | None = None):
+                     band_pixels: int | None = None, threads: int | None = None):
     """Drop, whole, the text components the model finds unlikely to be text.
 
     Parameters
@@ -452,6 +651,8 @@ def clean_components(gray: np.ndarray, binary: np.ndarray, page, *, cleaner: Cle
         0.5 is the model's calibrated threshold (:func:`drop_threshold`).
     record : bool
         Also return the bool (rows, cols) map of the dropped pixels (``--explain``).
+    threads : int, optional
+        Threads of the compiled features pass (:func:`component_features`).
 
     Returns
     -------
@@ -466,9 +667,10 @@ def clean_components(gray: np.ndarray, binary: np.ndarray, page, *, cleaner: Cle
     Notes
     -----
     A component is dropped iff ``p(text) < θ``; components are never reshaped, so every
-    pixel of the result is either the input's or background. Extra memory: the int32
-    labels and a 1-byte ink mask (5 B/px), plus band-sized temporaries (and 1 B/px for
-    ``record``).
+    pixel of the result is either the input's or background. Extra memory: with the
+    compiled kernels, no full-page array (per run of text 4 bytes, per component some 300
+    bytes); without them the int32 labels and a 1 B/px ink mask (and OpenCV's table of
+    provisional labels while labelling); and 1 B/px for ``record``.
     """
     gray = np.asarray(gray)
     if gray.shape != binary.shape:
@@ -477,7 +679,7 @@ def clean_components(gray: np.ndarray, binary: np.ndarray, page, *, cleaner: Cle
         raise ValueError("gray and binary must be uint8")
     threshold = drop_threshold(cleaner.threshold, balance)
     comps = component_features(gray, binary, page.ink_intensity, page.contour_intensity,
-                               band_pixels=band_pixels)
+                               band_pixels=band_pixels, threads=threads)
     info = {"model": cleaner.name, "balance": float(balance), "threshold": threshold,
             "components": comps.count, "dropped": 0, "dropped_pixels": 0}
     recorded = np.zeros(binary.shape, bool) if record else None
@@ -488,7 +690,9 @@ def clean_components(gray: np.ndarray, binary: np.ndarray, page, *, cleaner: Cle
     dropped[1:] = probability < threshold
     info["dropped"] = int(np.count_nonzero(dropped))
     info["dropped_pixels"] = int(comps.area[dropped].sum())
-    if info["dropped"]:
+    if info["dropped"] and comps.runs is not None and comps.runs.binary is binary:
+        recorded = _drop_runs(binary, comps.runs, dropped, comps.boxes, record)
+    elif info["dropped"]:
         recorded = drop_components(binary, comps.labels, dropped, record=record,
-                                   band_pixels=band_pixels)
+                                   band_pixels=band_pixels, boxes=comps.boxes)
     return binary, info, recorded

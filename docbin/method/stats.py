@@ -11,6 +11,8 @@ samples and component boxes of that pass run there, bit-identical to the NumPy f
 
 from __future__ import annotations
 
+import functools
+
 import threading
 from dataclasses import asdict, dataclass
 
@@ -116,11 +118,19 @@ def shrink_to_page(tile_values: np.ndarray, n: np.ndarray, page_value: float,
 
 def acceptance_table(gamma: float = CONSTANTS.gamma) -> np.ndarray:
     """``table[p, q]``: is a neighbour of gray level q accepted next to an edge pixel of
-    level p, i.e. ``q <= d·|d|^gamma`` with ``d = p − q`` (float64)."""
+    level p, i.e. ``q <= d·|d|^gamma`` with ``d = p − q`` (float64). Made once per
+    ``gamma`` and kept (read-only): every page reads the same table."""
+    return _acceptance_table(float(gamma))
+
+
+@functools.lru_cache(maxsize=4)
+def _acceptance_table(gamma: float) -> np.ndarray:
     centre = np.arange(256, dtype=np.float64)[:, None]
     q = np.arange(256, dtype=np.uint8)[None, :]
     d = centre - q
-    return q <= d * np.abs(d) ** gamma
+    table = q <= d * np.abs(d) ** gamma
+    table.flags.writeable = False
+    return table
 
 
 def _edge_pixel_counts(image: np.ndarray, local: np.ndarray, r0: int, r1: int,
