@@ -75,7 +75,7 @@ def features_reference(image, median, mean, page, r, c):
 
 def test_features_match_the_window_reference(make_page):
     image = make_page(70, 90, 2)
-    page, f, local, constants = page_parts(image)
+    _page, _f, local, constants = page_parts(image)
     where = refine.band_mask(image, local.local_median, constants, 0.3)
     rows, cols = np.nonzero(where)
     got = refine.features(image, local.local_median, local.local_mean, constants, where)
@@ -88,7 +88,7 @@ def test_features_match_the_window_reference(make_page):
 
 def test_band_is_the_pixels_near_the_threshold(make_page):
     image = make_page(60, 80, 0)
-    page, f, local, constants = page_parts(image)
+    _page, f, local, constants = page_parts(image)
     band = refine.band_mask(image, local.local_median, constants, 0.1)
     distance = np.abs(image - f * local.local_median.astype(np.float64))
     assert band.any() and not band.all()
@@ -100,7 +100,7 @@ def test_band_is_the_pixels_near_the_threshold(make_page):
 def test_the_network_decides_the_band_and_nothing_else(tmp_path, make_page, bias, turns):
     image = make_page(120, 160, 1)
     net = linear_network(tmp_path / "n.onnx", np.zeros(len(refine.FEATURES)), bias)
-    page, f, local, constants = page_parts(image)
+    _page, _f, local, constants = page_parts(image)
     band = refine.band_mask(image, local.local_median, constants, 0.2)
     classical = binarize(image, "classical").image == 0
     result = binarize(image, "hybrid", steps="refine", model=str(net), record_refined=True)
@@ -120,7 +120,7 @@ def test_an_add_network_only_adds_text(tmp_path, make_page, bias):
     image = make_page(120, 160, 1)
     net = linear_network(tmp_path / "n.onnx", np.zeros(len(refine.FEATURES)), bias,
                          direction="add")
-    page, f, local, constants = page_parts(image)
+    _page, _f, local, constants = page_parts(image)
     band = refine.band_mask(image, local.local_median, constants, 0.2)
     classical = binarize(image, "classical").image == 0
     result = binarize(image, "hybrid", steps="refine", model=str(net))
@@ -135,7 +135,7 @@ def test_balance_moves_the_probability_threshold(tmp_path, make_page):
     image = make_page(80, 120, 3)
     net = linear_network(tmp_path / "n.onnx", np.zeros(len(refine.FEATURES)),
                          float(np.log(0.3 / 0.7)))  # p = 0.3 everywhere
-    page, f, local, constants = page_parts(image)
+    _page, _f, local, constants = page_parts(image)
     band = refine.band_mask(image, local.local_median, constants, 0.2)
     assert not (binarize(image, "hybrid", steps="refine", model=str(net)).image == 0)[band].any()
     assert (binarize(image, "hybrid", steps="refine", model=str(net), balance=0.8).image == 0)[band].all()
@@ -263,7 +263,7 @@ def test_limit_reach_equals_the_pixel_rule(reach, band_rows):
 def with_smudge(image):
     """The page with a faint 5 × 5 smudge just above the threshold where it is farthest
     from the text: band pixels out of the reach of classical text."""
-    page, f, local, constants = page_parts(image)
+    _page, f, local, _constants = page_parts(image)
     far = cv2.distanceTransform((binarize(image, "classical").image != 0).view(np.uint8),
                                 cv2.DIST_C, 3)
     r, c = np.unravel_index(np.argmax(far), far.shape)
@@ -279,7 +279,7 @@ def test_added_text_stays_within_the_networks_reach(tmp_path, make_page, reach):
     # p ≈ 1 everywhere: every band pixel of the classical background would become text
     net = linear_network(tmp_path / "n.onnx", np.zeros(len(refine.FEATURES)), 30.0,
                          direction="add", reach=reach)
-    page, f, local, constants = page_parts(image)
+    _page, _f, local, constants = page_parts(image)
     band = refine.band_mask(image, local.local_median, constants, 0.2)
     classical = binarize(image, "classical").image == 0
     result = binarize(image, "hybrid", steps="refine", model=str(net), record_refined=True)
@@ -303,7 +303,7 @@ def test_reach_on_a_banded_page_equals_the_whole_page_rule(tmp_path, make_page, 
     weights = np.random.default_rng(1).normal(size=len(refine.FEATURES)) * 0.1
     path = linear_network(tmp_path / "n.onnx", weights, 3.0, direction="add", reach=1)
     net = refine.Refiner(path)
-    page, f, local, constants = page_parts(image)
+    _page, f, local, constants = page_parts(image)
     whole = threshold.ink_mask(local, f).view(np.uint8) * np.uint8(255)
     classical = whole > 0
     refine.RowRefiner(net, constants, image)(0, image.shape[0], local.local_median,

@@ -12,7 +12,6 @@ samples and component boxes of that pass run there, bit-identical to the NumPy f
 from __future__ import annotations
 
 import functools
-
 import threading
 from dataclasses import asdict, dataclass
 
