@@ -1445,6 +1445,21 @@ PyDoc_STRVAR(window_stats_doc,
 "uint8 into float32 (its vector loop and its scalar tail). Returns how many page rows were\n"
 "read (each once per pass).");
 
+/* The page (2-D uint8, C-contiguous, not empty) of a large-window pass, or -1 with the error
+ * set (``name`` in its message). */
+static int
+get_page(PyObject *object, Py_buffer *image, const char *name)
+{
+    if (PyObject_GetBuffer(object, image, PyBUF_C_CONTIGUOUS | PyBUF_ND) < 0)
+        return -1;
+    if (image->ndim != 2 || image->itemsize != 1 || image->shape[0] < 1 || image->shape[1] < 1) {
+        PyBuffer_Release(image);
+        PyErr_Format(PyExc_ValueError, "%s: image must be 2-D uint8, not empty", name);
+        return -1;
+    }
+    return 0;
+}
+
 static PyObject *
 window_stats(PyObject *self, PyObject *args)
 {
@@ -1457,13 +1472,8 @@ window_stats(PyObject *self, PyObject *args)
                           &mean_object, &float_cols))
         return NULL;
     Py_buffer image;
-    if (PyObject_GetBuffer(image_object, &image, PyBUF_C_CONTIGUOUS | PyBUF_ND) < 0)
+    if (get_page(image_object, &image, "window_stats") < 0)
         return NULL;
-    if (image.ndim != 2 || image.itemsize != 1 || image.shape[0] < 1 || image.shape[1] < 1) {
-        PyBuffer_Release(&image);
-        PyErr_SetString(PyExc_ValueError, "window_stats: image must be 2-D uint8, not empty");
-        return NULL;
-    }
     const Py_ssize_t rows = image.shape[0], cols = image.shape[1];
     if (radius < 0 || radius > (Py_ssize_t)1 << 28 || r0 < 0 || r1 < r0 || r1 > rows
         || held < -1 || held >= rows) {
@@ -1576,13 +1586,8 @@ window_sums(PyObject *self, PyObject *args)
                           &squares_object))
         return NULL;
     Py_buffer image;
-    if (PyObject_GetBuffer(image_object, &image, PyBUF_C_CONTIGUOUS | PyBUF_ND) < 0)
+    if (get_page(image_object, &image, "window_sums") < 0)
         return NULL;
-    if (image.ndim != 2 || image.itemsize != 1 || image.shape[0] < 1 || image.shape[1] < 1) {
-        PyBuffer_Release(&image);
-        PyErr_SetString(PyExc_ValueError, "window_sums: image must be 2-D uint8, not empty");
-        return NULL;
-    }
     const Py_ssize_t page_rows = image.shape[0], page_cols = image.shape[1];
     if (radius < 0 || radius > (Py_ssize_t)1 << 20 || held < -1 || held >= page_rows) {
         PyBuffer_Release(&image);
