@@ -33,6 +33,9 @@ Variants (``--variants``), all but ``-page`` with the features of docbin/method/
   (:func:`docbin.method.refine.limit_reach`; ``-reach1``: touching it);
 - ``*-confident``: the network overrides the classical decision only where its probability
   is outside [0.25, 0.75];
+- ``*-interior``: trained without the pixels within 1 px of a ground-truth stroke border
+  (where ground truths disagree on stroke width; :func:`stroke_border`), e.g.
+  ``refine-wide-add-interior-reach1+synth``;
 - ``<variant>+synth``: trained with ``--synth N`` generated pages (docbin.synth, as
   ``docbin train --synthetic N`` makes them) as one more collection.
 
@@ -215,9 +218,23 @@ def build_cache(data, cache: Path, jobs: int) -> list[Page]:
 LOCAL_COLUMNS = 13
 
 
+def stroke_border(gt: np.ndarray) -> np.ndarray:
+    """Pixels within 1 px of a ground-truth stroke's border (their 3 × 3 square holds both
+    text and background): where ground truths disagree on stroke width."""
+    import cv2
+
+    square = np.ones((3, 3), np.uint8)
+    text = gt.view(np.uint8)
+    return cv2.dilate(text, square) != cv2.erode(text, square)
+
+
 def train_variant(pages: list[Page], key: str, weighting: str, seed: int = 0,
-                  per_page: int = 10000, epochs: int = 4, local: bool = True):
-    """Fit the refinement network on the band pixels of ``pages``; returns a predictor."""
+                  per_page: int = 10000, epochs: int = 4, local: bool = True,
+                  interior: bool = False):
+    """Fit the refinement network on the band pixels of ``pages``; returns a predictor.
+    With ``interior``, the pixels of the ground truth's stroke borders
+    (:func:`stroke_border`) are left out of training, so that the network cannot learn a
+    collection's stroke width."""
     from docbin.training.refine import fit_refiner
 
     rng = np.random.default_rng(seed)
@@ -228,6 +245,9 @@ def train_variant(pages: list[Page], key: str, weighting: str, seed: int = 0,
     for page in pages:
         x = page.data[f"x_{key}"]
         index = page.data[f"index_{key}"]
+        if interior:
+            keep = ~stroke_border(page.mask("gt")).ravel()[index]
+            index, x = index[keep], x[keep]
         if len(index) == 0:
             continue
         take = rng.choice(len(index), min(per_page, len(index)), replace=False)
@@ -596,7 +616,7 @@ def main(argv=None) -> int:
         return 0
     variants = [v for v in args.variants.split(",") if v]
     for v in variants:
-        if v.removesuffix("+synth") not in VARIANTS:
+        if v.removesuffix("+synth").replace("-interior", "") not in VARIANTS:
             raise SystemExit(f"unknown variant {v!r}; known: {', '.join(VARIANTS)}")
     roots = [args.data]
     if args.synth:
@@ -636,18 +656,22 @@ def main(argv=None) -> int:
         trained = {}
         for variant in variants:
             form = variant.removesuffix("+synth")
+            interior = "-interior" in form
+            form = form.replace("-interior", "")
             key, weighting, confidence = VARIANTS[form]
             start = time.perf_counter()
             with_synth = variant.endswith("+synth")
             local = not form.endswith("-page")
-            if (key, weighting, with_synth, local) not in trained:
+            if (key, weighting, with_synth, local, interior) not in trained:
                 extra = synthetic if with_synth else []
                 stored = args.cache / "models" / (
                     f"{name.replace(' ', '').replace(':', '_').replace('→', '-')}"
-                    f"_{key}_{weighting}_{int(with_synth)}_{int(local)}.pt")
-                trained[key, weighting, with_synth, local] = cached_fit(
-                    stored, lambda: train_variant(train + extra, key, weighting, local=local))
-            predict = trained[key, weighting, with_synth, local]
+                    f"_{key}_{weighting}_{int(with_synth)}_{int(local)}"
+                    f"{'_interior' if interior else ''}.pt")
+                trained[key, weighting, with_synth, local, interior] = cached_fit(
+                    stored, lambda: train_variant(train + extra, key, weighting, local=local,
+                                                  interior=interior))
+            predict = trained[key, weighting, with_synth, local, interior]
             seconds = time.perf_counter() - start
             form, reach = variant_form(form)
             direction = "add" if form.endswith("-add") else \
