@@ -554,6 +554,26 @@ def run_surface(args, roots) -> list[str]:
     return lines
 
 
+def write_results(args, lines: list[str], names: tuple[str, str] = ("method", "fm"),
+                  page_rows: list[tuple] | None = None) -> int:
+    """Print the table, write it to ``--report`` and the per-page rows (split, ``names[0]``,
+    collection, page, FM classical, ``names[1]``) to ``--per-page`` as CSV; exit code 0."""
+    import csv
+
+    text = "\n".join(lines)
+    print(text)
+    if args.report:
+        args.report.parent.mkdir(parents=True, exist_ok=True)
+        args.report.write_text(text + "\n")
+    if args.per_page and page_rows is not None:
+        with args.per_page.open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["split", names[0], "collection", "page", "fm_classical",
+                             names[1]])
+            writer.writerows(page_rows)
+    return 0
+
+
 def main(argv=None) -> int:
     here = Path(__file__).resolve().parent
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -592,28 +612,9 @@ def main(argv=None) -> int:
         raise SystemExit(f"no development data at {args.data}: pass --data")
     if args.whole:
         lines, page_rows = run_whole(args, [args.data])
-        text = "\n".join(lines)
-        print(text)
-        if args.report:
-            args.report.parent.mkdir(parents=True, exist_ok=True)
-            args.report.write_text(text + "\n")
-        if args.per_page:
-            import csv
-
-            with args.per_page.open("w", newline="") as handle:
-                writer = csv.writer(handle)
-                writer.writerow(["split", "method", "collection", "page", "fm_classical",
-                                 "fm"])
-                writer.writerows(page_rows)
-        return 0
+        return write_results(args, lines, ("method", "fm"), page_rows)
     if args.variants == "surface":  # the surface step: its own cache, training and table
-        lines = run_surface(args, [args.data])
-        text = "\n".join(lines)
-        print(text)
-        if args.report:
-            args.report.parent.mkdir(parents=True, exist_ok=True)
-            args.report.write_text(text + "\n")
-        return 0
+        return write_results(args, run_surface(args, [args.data]))
     variants = [v for v in args.variants.split(",") if v]
     for v in variants:
         if v.removesuffix("+synth").replace("-interior", "") not in VARIANTS:
@@ -694,20 +695,8 @@ def main(argv=None) -> int:
             print(lines[-1], file=sys.stderr, flush=True)
     if loco_rows:
         lines += loco_summary_lines(loco_rows)
-    text = "\n".join(lines)
-    print(text)
-    if args.report:
-        args.report.parent.mkdir(parents=True, exist_ok=True)
-        args.report.write_text(text + "\n")
-    if args.per_page:
-        import csv
-
-        with args.per_page.open("w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["split", "variant", "collection", "page", "fm_classical",
-                             "fm_learned"])
-            writer.writerows((*r[:4], f"{r[4]:.3f}", f"{r[5]:.3f}") for r in page_rows)
-    return 0
+    return write_results(args, lines, ("variant", "fm_learned"),
+                         [(*r[:4], f"{r[4]:.3f}", f"{r[5]:.3f}") for r in page_rows])
 
 
 # --- the clean step (docbin/method/clean.py) ------------------------------------------------
@@ -805,7 +794,6 @@ def _skeleton(page, cache: Path) -> np.ndarray:
 
 def clean_main(args) -> int:
     """The clean step in every split (see the comment above)."""
-    import csv
     import json
 
     from docbin.io import read_image
@@ -874,17 +862,7 @@ def clean_main(args) -> int:
         print(f"  {name}: clean model {seconds:.0f} s, calibration "
               f"{json.dumps(table)}", file=sys.stderr, flush=True)
     lines += loco_summary_lines(loco)
-    text = "\n".join(lines)
-    print(text)
-    if args.report:
-        args.report.parent.mkdir(parents=True, exist_ok=True)
-        args.report.write_text(text + "\n")
-    if args.per_page:
-        with args.per_page.open("w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["split", "method", "collection", "page", "fm_classical", "fm"])
-            writer.writerows(rows_out)
-    return 0
+    return write_results(args, lines, ("method", "fm"), rows_out)
 
 
 # --- the whole hybrid (docbin/pipeline.py: surface → decision with refine → clean) ----------
