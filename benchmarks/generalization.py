@@ -31,6 +31,9 @@ Variants (``--variants``), all but ``-page`` with the features of docbin/method/
   also pass the classical mean test I < L_a);
 - ``*-reachN``: the text the network adds must lie within N pixels of the classical text
   (:func:`docbin.method.refine.limit_reach`; ``-reach1``: touching it);
+- ``*-keep``: after the reach, the added text must keep the classical strokes' shape (fill
+  a notch or hole, or join two classical components; no wider strokes:
+  :func:`docbin.method.refine.limit_shape_sparse`), e.g. ``refine-wide-add-reach1-keep+synth``;
 - ``*-confident``: the network overrides the classical decision only where its probability
   is outside [0.25, 0.75];
 - ``*-interior``: trained without the pixels within 1 px of a ground-truth stroke border
@@ -39,7 +42,9 @@ Variants (``--variants``), all but ``-page`` with the features of docbin/method/
 - ``<variant>+synth``: trained with ``--synth N`` generated pages (docbin.synth, as
   ``docbin train --synthetic N`` makes them) as one more collection.
 
-The shipped network is ``refine-wide-add-reach1+synth`` with ``--synth 40`` (models/README.md).
+The shipped form is ``refine-wide-add-reach1-keep+synth`` with ``--synth 40``
+(models/README.md); ``-reach1+synth`` and ``-reach1-keep+synth`` share their networks (the
+limits apply after the network).
 
     python benchmarks/generalization.py --data ../shared/data/dev --cache runs/gen \\
         --report runs/gen/report.md
@@ -283,7 +288,8 @@ def cached_fit(path: Path, fit):
 
 
 def refined_mask(page: Page, key: str, predict, confidence: float = 0.0,
-                 local: bool = True, direction: str = "both", reach: int = 0) -> np.ndarray:
+                 local: bool = True, direction: str = "both", reach: int = 0,
+                 shape: str = "free") -> np.ndarray:
     ink = page.mask("classical").ravel().copy()
     index = page.data[f"index_{key}"]
     if len(index):
@@ -305,9 +311,17 @@ def refined_mask(page: Page, key: str, predict, confidence: float = 0.0,
             changes = np.zeros(ink.shape, np.uint8)
             changes[index[sure][decided[sure] & ~before]] = MADE_TEXT
             changes[index[sure][~decided[sure] & before]] = MADE_BACKGROUND
-            shape = tuple(page.data["shape"])
-            limit_reach(ink.reshape(shape), changes.reshape(shape), reach, text=True,
+            rows_cols = tuple(page.data["shape"])
+            limit_reach(ink.reshape(rows_cols), changes.reshape(rows_cols), reach, text=True,
                         background=False)
+        if shape == "keep":  # as RowRefiner.finish: then the strokes' shape
+            from docbin.method.refine import limit_shape_sparse
+
+            made = index[sure]
+            limit_shape_sparse(ink.reshape(tuple(page.data["shape"])),
+                               made[decided[sure] & ~before],
+                               removed=made[~decided[sure] & before], text=True,
+                               background=False)
     return ink.reshape(tuple(page.data["shape"]))
 
 
@@ -338,10 +352,13 @@ VARIANTS = {
 }
 
 
-def variant_form(variant: str) -> tuple[str, int]:
-    """(variant without its ``-reachN`` suffix, N; 0 without one)."""
+def variant_form(variant: str) -> tuple[str, int, str]:
+    """(variant without its ``-reachN`` and ``-keep`` suffixes, N (0 without one), the
+    shape rule: "keep" with ``-keep``, else "free")."""
+    shape = "keep" if variant.endswith("-keep") else "free"
+    variant = variant.removesuffix("-keep")
     base, _, reach = variant.rpartition("-reach")
-    return (base, int(reach)) if base and reach.isdigit() else (variant, 0)
+    return ((base, int(reach)) if base and reach.isdigit() else (variant, 0)) + (shape,)
 
 
 # --- the surface step (docbin/method/adjust.py) ------------------------------------------------
@@ -394,9 +411,9 @@ def surface_binarize(page: dict, model, balance: float = 0.5):
 class _SplitRefiner:
     """The split's refinement network (a torch predictor of :func:`train_variant`) with
     the attributes docbin.method.refine.RowRefiner reads: the shipped network's form
-    (band δ = 0.2, direction add, reach 1)."""
+    (band δ = 0.2, direction add, reach 1, shape keep)."""
 
-    margin, direction, reach = 0.2, "add", 1
+    margin, direction, reach, shape = 0.2, "add", 1, "keep"
 
     def __init__(self, predict, name: str):
         self.predict, self.name = predict, name
@@ -410,7 +427,7 @@ class _SplitRefiner:
 def surface_refine_binarize(page: dict, model, refiner) -> tuple:
     """(refine alone, surface + refine) ink masks of a prepared page, as the pipeline runs
     them: the refine step's band around the page f, inside the decision pass with the
-    classical f or with the surface step's blended f; then its reach."""
+    classical f or with the surface step's blended f; then its reach and shape rule."""
     from docbin.io import read_image
     from docbin.method import decision as threshold
     from docbin.method import refine as _refine
@@ -462,7 +479,7 @@ def split_surface_network(name: str, train: list[dict], cache: Path, config):
 
 def split_refiner(name: str, train_collections, refine_pages: list, refine_synth: list,
                   cache: Path) -> _SplitRefiner:
-    """The split's refinement network in the shipped form (refine-wide-add-reach1+synth:
+    """The split's refinement network in the shipped form (refine-wide-add-reach1-keep+synth:
     band δ = 0.2, collections weighted equally, the generated pages as one more
     collection), trained on its training collections only (cached in ``cache/models``)."""
     train = [p for p in refine_pages if p.collection in train_collections] + refine_synth
@@ -523,7 +540,7 @@ def run_surface(args, roots) -> list[str]:
              "pages −1 FM | train s |", "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
     loco = defaultdict(list)
     labels = ["surface"]
-    if args.surface_refine:  # the split's refinement network (refine-wide-add-reach1+synth)
+    if args.surface_refine:  # the split's refinement network (refine-wide-add-reach1-keep+synth)
         labels = ["surface", "refine", "surface+refine"]
         roots_refine = list(roots) + [make_synthetic(args.cache / "synth-data", args.synth)]
         refine_pages = build_cache(roots_refine, args.cache / "pages", args.jobs)
@@ -599,7 +616,7 @@ def main(argv=None) -> int:
     parser.add_argument("--surface-refine", action="store_true",
                         help="with --variants surface: also the refine step alone and surface "
                         "+ refine, with the split's refinement network (the shipped form, "
-                        "refine-wide-add-reach1+synth; needs --synth)")
+                        "refine-wide-add-reach1-keep+synth; needs --synth)")
     parser.add_argument("--clean", action="store_true", help="measure the clean step "
                         "instead (see clean_main)")
     parser.add_argument("--whole", action="store_true", help="measure the whole hybrid "
@@ -617,7 +634,8 @@ def main(argv=None) -> int:
         return write_results(args, run_surface(args, [args.data]))
     variants = [v for v in args.variants.split(",") if v]
     for v in variants:
-        if v.removesuffix("+synth").replace("-interior", "") not in VARIANTS:
+        if v.removesuffix("+synth").removesuffix("-keep").replace("-interior", "") \
+                not in VARIANTS:
             raise SystemExit(f"unknown variant {v!r}; known: {', '.join(VARIANTS)}")
     roots = [args.data]
     if args.synth:
@@ -659,7 +677,7 @@ def main(argv=None) -> int:
             form = variant.removesuffix("+synth")
             interior = "-interior" in form
             form = form.replace("-interior", "")
-            key, weighting, confidence = VARIANTS[form]
+            key, weighting, confidence = VARIANTS[form.removesuffix("-keep")]
             start = time.perf_counter()
             with_synth = variant.endswith("+synth")
             local = not form.endswith("-page")
@@ -674,11 +692,12 @@ def main(argv=None) -> int:
                                                   interior=interior))
             predict = trained[key, weighting, with_synth, local, interior]
             seconds = time.perf_counter() - start
-            form, reach = variant_form(form)
+            form, reach, shape = variant_form(form)
             direction = "add" if form.endswith("-add") else \
                 "add-below-mean" if form.endswith("-add-below-mean") else \
                 "remove" if form.endswith("-remove") else "both"
-            got = [score(refined_mask(p, key, predict, confidence, local, direction, reach),
+            got = [score(refined_mask(p, key, predict, confidence, local, direction, reach,
+                                      shape),
                          p.mask("gt")) for p in test]
             delta = [g["fm"] - b["fm"] for g, b in zip(got, base)]
             mean = {k: np.mean([s[k] for s in got]) for k in METRICS}
@@ -708,11 +727,11 @@ def main(argv=None) -> int:
 # held-out folds of the TRAINING collections only) on the classical components of the
 # training pages and ``--synth`` generated pages (docbin.training.clean.synthetic_pairs),
 # and applied to the test pages' classical decision ("classical+clean") and to the hybrid
-# of the split ("hybrid+clean": the refine-wide-add-reach1+synth network trained on the same
+# of the split ("hybrid+clean": the refine-wide-add-reach1-keep+synth network trained on the same
 # training side, as the refine runs of this script train it). Rows: classical, hybrid
 # (refine alone), classical+clean, hybrid+clean; "+1 / −1 FM" against classical.
 
-HYBRID_VARIANT = "refine-wide-add-reach1+synth"
+HYBRID_VARIANT = "refine-wide-add-reach1-keep+synth"
 
 
 def _clean_components_cache(roots, cache: Path, synth_count: int):
@@ -825,7 +844,8 @@ def clean_main(args) -> int:
         start = time.perf_counter()
         predict, tau, table = fit_calibrated(train + synthetic)
         seconds = time.perf_counter() - start
-        key, weighting, _ = VARIANTS[HYBRID_VARIANT.removesuffix("+synth")]
+        form, reach, shape = variant_form(HYBRID_VARIANT.removesuffix("+synth"))
+        key, weighting, _ = VARIANTS[form]
         tag = name.replace(" ", "").replace(":", "_").replace("→", "-")
         train_pages = [p for p in pages if p.collection in train_c]
         refiner = cached_fit(args.cache / "models" / f"{tag}_{key}_{weighting}_1_1.pt",
@@ -836,8 +856,8 @@ def clean_main(args) -> int:
         for p in test:
             gt = p.mask("gt")
             classical = np.where(p.mask("classical"), 0, 255).astype(np.uint8)
-            hybrid = np.where(refined_mask(p, key, refiner, 0.0, True, "add", 1), 0,
-                              255).astype(np.uint8)
+            hybrid = np.where(refined_mask(p, key, refiner, 0.0, True, "add", reach, shape),
+                              0, 255).astype(np.uint8)
             gray = read_image(images[p.collection, p.name]).image
             outputs = {"classical": classical, "hybrid": hybrid,
                        "classical+clean": _drop(classical, gray, predict, tau,

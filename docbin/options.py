@@ -20,6 +20,10 @@ SCOPES = ("auto", "page", "region")
 STEPS = ("surface", "refine", "clean")
 #: What the refining network may change: only add text, or decide its band both ways.
 DIRECTIONS = ("add", "both")
+#: What the refinement's added text may do to the classical strokes (docbin.method.refine):
+#: "keep" their shape (fill notches and holes, join broken strokes) or move their borders
+#: "free"ly.
+SHAPES = ("free", "keep")
 #: What ``scope="auto"`` means for each method. Classical: the page's statistics (regional
 #: statistics lose 0.2 FM over the development pages); hybrid: its network refines the
 #: decision of the page's f (the only scope it has).

@@ -18,7 +18,7 @@ onnx = pytest.importorskip("onnx")
 
 
 def linear_network(path, weights, bias, *, margin=0.2, features=refine.FEATURES, meta=True,
-                   direction="both", reach=None):
+                   direction="both", reach=None, shape=None):
     """An ONNX network p = sigmoid(x · weights + bias) with the refinement metadata."""
     from onnx import TensorProto, helper, numpy_helper
 
@@ -37,7 +37,8 @@ def linear_network(path, weights, bias, *, margin=0.2, features=refine.FEATURES,
         for key, value in ((refine.META_FEATURES, json.dumps(list(features))),
                            (refine.META_MARGIN, repr(margin)),
                            (refine.META_DIRECTION, direction),
-                           *(((refine.META_REACH, str(reach)),) if reach is not None else ())):
+                           *(((refine.META_REACH, str(reach)),) if reach is not None else ()),
+                           *(((refine.META_SHAPE, shape),) if shape is not None else ())):
             entry = model.metadata_props.add()
             entry.key, entry.value = key, value
     onnx.save(model, str(path))
@@ -182,6 +183,11 @@ def test_refiner_checks_its_metadata(tmp_path):
                                           0.0, reach=bad))
     assert refine.Refiner(linear_network(tmp_path / "f.onnx", np.zeros(len(refine.FEATURES)),
                                          0.0)).reach == 0  # no limit when absent
+    with pytest.raises(ModelError, match="shape"):
+        refine.Refiner(linear_network(tmp_path / "s.onnx", np.zeros(len(refine.FEATURES)),
+                                      0.0, shape="round"))
+    assert refine.Refiner(linear_network(tmp_path / "g.onnx", np.zeros(len(refine.FEATURES)),
+                                         0.0)).shape == "free"  # no shape rule when absent
     (tmp_path / "d.onnx").write_bytes(b"not a network")
     with pytest.raises(ModelError, match="ONNX"):
         refine.Refiner(tmp_path / "d.onnx")
@@ -353,3 +359,120 @@ def test_limit_reach_sparse_equals_the_map_form(reach, seed):
     refine.limit_reach_sparse(mask, np.flatnonzero(added), reach,
                               removed=np.flatnonzero(removed), text=True, background=False)
     np.testing.assert_array_equal(mask, dense == 0)
+
+
+def limit_shape_reference(text: np.ndarray, added: np.ndarray, removed=None) -> np.ndarray:
+    """The shape rule on whole-page maps (OpenCV labels, a 3 × 3 sum): the page's text after
+    it. ``added``: the additions still standing in ``text``."""
+    removed = np.zeros_like(text) if removed is None else removed
+    classical = (text & ~added) | removed
+    square = np.ones((3, 3), np.float32)
+    text_neighbours = cv2.filter2D(classical.view(np.uint8), cv2.CV_16S, square,
+                                   borderType=cv2.BORDER_CONSTANT) - classical
+    _, components = cv2.connectedComponents(classical.view(np.uint8), connectivity=8)
+    groups, group_of = cv2.connectedComponents(added.view(np.uint8), connectivity=8)
+    touched = [set() for _ in range(groups)]
+    rows, cols = text.shape
+    for r, c in zip(*np.nonzero(added)):
+        for dr in (-1, 0, 1):
+            for dc in (-1, 0, 1):
+                rr, cc = r + dr, c + dc
+                if (dr or dc) and 0 <= rr < rows and 0 <= cc < cols and classical[rr, cc]:
+                    touched[group_of[r, c]].add(components[rr, cc])
+    joins = np.array([len(t) >= 2 for t in touched])
+    keep = added & ((text_neighbours >= refine.FILL_NEIGHBOURS) | joins[group_of])
+    return (text & ~added) | keep
+
+
+def strokes(*rectangles, shape=(20, 24)):
+    page = np.zeros(shape, bool)
+    for r0, r1, c0, c1 in rectangles:
+        page[r0:r1, c0:c1] = True
+    return page
+
+
+@pytest.mark.parametrize("case", ["wider", "gap", "notch", "hole", "bridge"])
+def test_the_shape_rule_by_hand(case):
+    """A wider stroke goes back; a one-pixel gap, a notch, a hole and a two-pixel bridge
+    between two strokes stay."""
+    classical = strokes((4, 16, 8, 11))  # a vertical stroke, 3 px wide
+    added = np.zeros_like(classical)
+    if case == "wider":
+        added[4:16, 11] = True  # one more column: 3 text neighbours each, or fewer
+    elif case == "gap":
+        classical = strokes((4, 16, 8, 11), (4, 16, 12, 15))
+        added[6:9, 11] = True  # between two strokes: joins them
+    elif case == "notch":
+        classical[9, 10] = False  # a pixel bitten out of the border: 5 text neighbours
+        added[9, 10] = True
+    elif case == "hole":
+        classical = strokes((4, 16, 8, 13))
+        classical[9, 10] = False
+        added[9, 10] = True
+    elif case == "bridge":
+        classical = strokes((4, 16, 8, 11), (4, 16, 13, 16))
+        added[10, 11:13] = True  # two pixels wide gap
+    text = classical | added
+    page = np.where(text, 0, 255).astype(np.uint8)
+    back = refine.limit_shape_sparse(page, np.flatnonzero(added))
+    expected = classical if case == "wider" else text
+    np.testing.assert_array_equal(page == 0, expected)
+    np.testing.assert_array_equal(np.sort(back), np.flatnonzero(text & ~expected))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_limit_shape_sparse_equals_the_page_rule(seed, kernel_form):
+    """The sparse shape rule (runs of text or OpenCV labels for the classical components,
+    scipy for the groups of additions) equals the whole-page rule, borders included, with
+    removed pixels, on text and boolean pages."""
+    rng = np.random.default_rng(seed)
+    shape = (31, 43) if seed % 2 else (17, 60)
+    classical = cv2.dilate((rng.random(shape) < 0.04).view(np.uint8),
+                           np.ones((2, 3), np.uint8)).astype(bool)
+    ring = cv2.dilate(classical.view(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    added = ring & ~classical & (rng.random(shape) < 0.4)
+    added[0, :] |= (rng.random(shape[1]) < 0.3) & ~classical[0, :]  # on the border
+    added[:, -1] |= (rng.random(shape[0]) < 0.3) & ~classical[:, -1]
+    removed = classical & (rng.random(shape) < (0.1 if seed > 2 else 0.0))
+    text = (classical & ~removed) | added
+    expected = limit_shape_reference(text, added, removed)
+    assert 0 < np.count_nonzero(text & ~expected) < np.count_nonzero(added)  # work both ways
+    page = np.where(text, 0, 255).astype(np.uint8)
+    back = refine.limit_shape_sparse(page, np.flatnonzero(added)[::-1],  # any order
+                                     removed=np.flatnonzero(removed))
+    np.testing.assert_array_equal(page == 0, expected)
+    assert back.size == np.count_nonzero(text & ~expected)
+    mask = text.copy()
+    refine.limit_shape_sparse(mask, np.flatnonzero(added), removed=np.flatnonzero(removed),
+                              text=True, background=False)
+    np.testing.assert_array_equal(mask, expected)
+    # additions the reach already turned back are left alone
+    page = np.where(expected, 0, 255).astype(np.uint8)
+    assert refine.limit_shape_sparse(page, np.flatnonzero(text & ~expected)).size == 0
+
+
+@pytest.mark.parametrize("record", [False, True])
+def test_the_shape_rule_in_the_hybrid(tmp_path, make_page, record, kernel_form):
+    """A network that adds every band pixel it may: the hybrid's page is the reach, then the
+    shape rule on the whole page; the same with --explain's map (record) and without;
+    --explain counts what the rule turned back."""
+    image = with_smudge(np.tile(make_page(150, 200, 4), (3, 2)))
+    path = linear_network(tmp_path / "n.onnx", np.zeros(len(refine.FEATURES)), 30.0,
+                          direction="add", reach=1, shape="keep")
+    _page, _f, local, constants = page_parts(image)
+    band = refine.band_mask(image, local.local_median, constants, 0.2)
+    classical = binarize(image, "classical").image == 0
+    unlimited = classical | band
+    reached = limit_reach_reference(unlimited, unlimited & ~classical, 1)
+    expected = limit_shape_reference(reached, reached & ~classical)
+    assert np.count_nonzero(reached & ~expected) > 0 and np.count_nonzero(expected & ~classical)
+    result = binarize(image, "hybrid", steps="refine", model=str(path), threads=2,
+                      record_refined=record)
+    np.testing.assert_array_equal(result.image == 0, expected)
+    info = result.info["hybrid"]
+    assert info["shape"] == "keep"
+    assert info["out_of_shape"] == np.count_nonzero(reached & ~expected)
+    assert info["to_text"] == np.count_nonzero(expected & ~classical)
+    if record:
+        assert (result.refined[reached & ~expected] == refine.KEPT).all()
+        assert (result.refined[expected & ~classical] == refine.MADE_TEXT).all()

@@ -71,7 +71,8 @@ def test_train_exports_a_network_the_runtime_runs(tmp_path):
     assert summary["export_error"] < 1e-5 and summary["parameters"] < 5000
     network = refine.Refiner(out)
     assert network.margin == 0.2 and "one 2" in network.description
-    assert network.direction == "add" and network.reach == 1  # the defaults: shipped form
+    # the defaults: the shipped form
+    assert network.direction == "add" and network.reach == 1 and network.shape == "keep"
     result = binarize(pages[0][0], "hybrid", steps="refine", model=str(out))
     assert result.image.shape == pages[0][0].shape
     assert result.info["hybrid"]["refined_pixels"] > 0
@@ -86,11 +87,13 @@ def test_train_command(tmp_path):
     _write_collection(tmp_path / "data", "c", pages)
     out = tmp_path / "net.onnx"
     args = ["train", "--data", str(tmp_path / "data"), "--out", str(out), "--epochs", "1",
-            "--per-page", "300", "--synthetic", "0", "--direction", "both", "--reach", "0"]
+            "--per-page", "300", "--synthetic", "0", "--direction", "both", "--reach", "0",
+            "--shape", "free"]
     result = CliRunner().invoke(cli.app, args)
     assert result.exit_code == 0, result.output
     assert out.exists() and "wrote" in result.stderr
     assert refine.Refiner(out).direction == "both" and refine.Refiner(out).reach == 0
+    assert refine.Refiner(out).shape == "free"
     again = CliRunner().invoke(cli.app, args)
     assert again.exit_code != 0 and "exists" in again.stderr
     empty = CliRunner().invoke(cli.app, ["train", "--data", str(tmp_path), "--out",

@@ -88,7 +88,9 @@ def picture(page, result) -> tuple[bytes, str]:
         if "hybrid" in info:
             hybrid = info["hybrid"]
             parts.append(f"refine: {hybrid['to_text']} made text (blue), "
-                         f"{hybrid['to_background']} made background (red)")
+                         f"{hybrid['to_background']} made background (red)"
+                         + (f", {hybrid['out_of_shape']} widening turned back"
+                            if hybrid.get("out_of_shape") else ""))
         if "clean" in info:
             clean = info["clean"]
             parts.append(f"clean: {clean['dropped']} components dropped (magenta)")

@@ -10,9 +10,10 @@ import typer
 
 from docbin.cli.common import fail, progress
 from docbin.errors import DocbinError, OutputError
-from docbin.options import DIRECTIONS
+from docbin.options import DIRECTIONS, SHAPES
 
 Direction = enum.Enum("Direction", {name: name for name in DIRECTIONS}, type=str)
+Shape = enum.Enum("Shape", {name: name for name in SHAPES}, type=str)
 
 
 class ModelKind(str, enum.Enum):
@@ -41,6 +42,10 @@ def train(
     reach: Annotated[int, typer.Option(
         "--reach", min=0, help="Added text must lie within this many pixels of the "
         "classical text (1: touching it, the shipped form); 0: no limit.")] = 1,
+    shape: Annotated[Shape, typer.Option(
+        "--shape", help="keep: added text may only fill notches and holes of the classical "
+        "strokes or join broken ones, never widen a stroke (the shipped form); free: any "
+        "addition within reach stands.")] = Shape.keep,
     synthetic: Annotated[int, typer.Option(
         "--synthetic", min=0, help="Generated degraded pages (docbin.synth) added as one "
         "more collection.")] = 40,
@@ -81,6 +86,7 @@ def train(
         from docbin.training.refine import train as train_refiner  # needs torch
 
         config = TrainConfig(margin=margin, direction=direction.value, reach=reach,
+                             shape=shape.value,
                              per_page=per_page,
                              epochs=epochs or 4, seed=seed, synthetic_pages=synthetic)
         with progress("pages", 0) as bar:

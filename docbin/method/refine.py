@@ -42,7 +42,7 @@ import numpy as np
 from docbin.errors import ModelError
 from docbin.method.onnx import open_session
 from docbin.method.window_sums import StreamedWindowSums
-from docbin.options import DIRECTIONS
+from docbin.options import DIRECTIONS, SHAPES
 
 FEATURES = ("margin", "to_mean", "to_ink", "to_contour", "median_minus_mean",
             "to_mean_2", "std_2", "to_mean_s", "std_s", "to_mean_h",
@@ -208,12 +208,24 @@ META_MARGIN = "docbin.refine.margin"
 META_DIRECTION = "docbin.refine.direction"
 META_DESCRIPTION = "docbin.refine.training_data"
 META_REACH = "docbin.refine.reach"
+META_SHAPE = "docbin.refine.shape"
 #: What a network may change: "add" turns background pixels of the band into text and
 #: leaves the classical text alone; "both" decides the band's pixels either way.
 #: How far (pixels, chessboard distance) a pixel the network turns into text may lie from
 #: the classical text: 1 keeps only additions that touch a classical stroke (they repair and
 #: widen strokes, they do not make new marks out of stains); 0 sets no limit.
 REACH = 1
+#: What the added text may do to the classical strokes (:func:`limit_shape_sparse`):
+#: "keep" keeps an added pixel only where it fills a notch or hole of a stroke (at least
+#: :data:`FILL_NEIGHBOURS` of its 8 neighbours are classical text) or where its group of
+#: added pixels joins two classical components (a broken stroke mended); an addition that
+#: only moves a stroke's border outward (a wider stroke) goes back to background. "free"
+#: keeps every addition within reach. Ground truths disagree on how wide a stroke is, so
+#: widening is a collection's convention, not evidence on the page.
+SHAPE = "keep"
+#: Classical text pixels among an added pixel's 8 neighbours from which it fills a notch:
+#: a pixel beside a straight border has 3, one in a concave corner or a gap 5 or more.
+FILL_NEIGHBOURS = 5
 
 
 #: Codes of a page map of what the refinement did (``--explain``'s picture, and what the
@@ -293,12 +305,142 @@ def limit_reach_sparse(page: np.ndarray, added: np.ndarray, reach: int, *,
     return int(added.size - np.count_nonzero(near))
 
 
+_EIGHT = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
+
+
+def _text_labels_at(classical: np.ndarray, flat: np.ndarray) -> np.ndarray:
+    """The 8-connected component (numbered as ``cv2.connectedComponents`` numbers them) of
+    the text pixels at flat indices ``flat`` of ``classical`` (uint8, text 0).
+
+    Where docbin's compiled kernels are built, the components are found as runs of text
+    (``label_runs``; per run 4 + 8 bytes, no page of labels): the run holding a pixel is the
+    last run of its row starting at or before it. Otherwise OpenCV labels the page (int32).
+    """
+    from docbin.method import kernels
+
+    rows, cols = classical.shape
+    if kernels.compiled is None:
+        _, labels = cv2.connectedComponents((classical == 0).view(np.uint8), connectivity=8,
+                                            ltype=cv2.CV_32S)
+        return labels.reshape(-1)[flat]
+    _, run_labels, _ = kernels.compiled.label_runs(classical, cols)
+    run_labels = np.frombuffer(run_labels, np.int32)
+    # the flat index of every run's first pixel, in label_runs' order (row by row, left to
+    # right), found band by band
+    keys, height = [], max(1, (1 << 22) // cols)
+    for r0 in range(0, rows, height):
+        band = classical[r0:r0 + height] == 0
+        starts = band.copy()
+        starts[:, 1:] &= ~band[:, :-1]
+        keys.append(np.flatnonzero(starts) + r0 * cols)
+    keys = np.concatenate(keys)
+    return run_labels[np.searchsorted(keys, flat, side="right") - 1]
+
+
+def _groups(added: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """The 8-connected groups of the pixels at the sorted flat indices ``added``: a group
+    number per pixel (scipy's connected components of the graph of neighbouring pairs)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    n = added.size
+    r, c = np.divmod(added, cols)
+    first, second = [], []
+    for dr, dc in ((0, 1), (1, -1), (1, 0), (1, 1)):  # each pair once
+        inside = (r + dr < rows) & (c + dc >= 0) & (c + dc < cols)
+        neighbour = added + (dr * cols + dc)
+        j = np.minimum(np.searchsorted(added, neighbour), n - 1)
+        pair = inside & (added[j] == neighbour)
+        first.append(np.flatnonzero(pair))
+        second.append(j[pair])
+    first, second = np.concatenate(first), np.concatenate(second)
+    graph = coo_matrix((np.ones(first.size, np.int8), (first, second)), shape=(n, n))
+    return connected_components(graph, directed=False)[1]
+
+
+def shape_keeps(classical: np.ndarray, added: np.ndarray) -> np.ndarray:
+    """Which added pixels keep the classical strokes' shape (the "keep" rule of
+    :data:`SHAPES`): a boolean per pixel of ``added``.
+
+    ``classical`` is the page before the additions (uint8, text 0, C-contiguous) and
+    ``added`` the sorted flat indices of the pixels added to it (background there). An
+    added pixel is kept iff at least :data:`FILL_NEIGHBOURS` of its 8 neighbours are
+    classical text (it fills a notch, a hole or a one-pixel gap), or its 8-connected group
+    of added pixels touches (8-neighbours) text of two or more classical components (it
+    joins a broken stroke). Outside the page: no text. Work and memory follow the number
+    of added pixels, plus the classical page's runs of text.
+    """
+    rows, cols = classical.shape
+    added = np.asarray(added, np.int64)
+    if added.size == 0:
+        return np.zeros(0, bool)
+    flat = classical.reshape(-1)
+    r, c = np.divmod(added, cols)
+    text_neighbours = np.zeros(added.size, np.int8)
+    touching, touched = [], []  # (added pixel, classical text pixel) pairs
+    for dr, dc in _EIGHT:
+        inside = (r + dr >= 0) & (r + dr < rows) & (c + dc >= 0) & (c + dc < cols)
+        neighbour = np.where(inside, added + (dr * cols + dc), 0)
+        text = inside & (flat[neighbour] == 0)
+        text_neighbours += text
+        touching.append(np.flatnonzero(text))
+        touched.append(neighbour[text])
+    keep = text_neighbours >= FILL_NEIGHBOURS
+    touching, touched = np.concatenate(touching), np.concatenate(touched)
+    if touching.size:
+        group = _groups(added, rows, cols)
+        label = _text_labels_at(classical, touched).astype(np.int64)
+        # the distinct (group, component) pairs; a group touching two components joins them
+        pairs = np.unique(group[touching].astype(np.int64) * (int(label.max()) + 1) + label)
+        joins = np.bincount(pairs // (int(label.max()) + 1), minlength=group.max() + 1) >= 2
+        keep |= joins[group]
+    return keep
+
+
+def limit_shape_sparse(page: np.ndarray, added: np.ndarray, *,
+                       removed: np.ndarray | None = None, text=0, background=255) -> np.ndarray:
+    """Turn back to background, in place, the added text that does not keep the classical
+    strokes' shape (:func:`shape_keeps`); returns the flat indices turned back.
+
+    ``added`` (and ``removed``): flat indices into ``page`` (the refined page, C-contiguous,
+    values ``text`` and ``background``) of the pixels the refinement made text (made
+    background); the classical page is ``page`` without the first, with the second. Pixels
+    of ``added`` that are background in ``page`` (turned back by the reach) are left alone.
+    """
+    if not page.flags.c_contiguous:
+        raise ValueError("the page must be C-contiguous (it is changed in place)")
+    flat = page.reshape(-1)
+    added = np.sort(np.asarray(added, np.int64))
+    added = added[flat[added] == text]
+    if added.size == 0:
+        return added
+    removed = np.zeros(0, np.int64) if removed is None else np.asarray(removed, np.int64)
+    if page.dtype == np.uint8 and text == 0:
+        classical = page
+        flat[added] = background
+        flat[removed] = text
+    else:  # any other coding: a uint8 copy, text 0
+        classical = np.where(page == text, 0, 255).astype(np.uint8)
+        classical.reshape(-1)[added] = 255
+        classical.reshape(-1)[removed] = 0
+    try:
+        keep = shape_keeps(classical, added)
+    finally:
+        if classical is page:
+            flat[removed] = background
+            flat[added] = text
+    back = added[~keep]
+    flat[back] = background
+    return back
+
+
 class Refiner:
     """A refinement network (ONNX): float32 features ``[n, F]`` → probability of ink ``[n]``.
 
     The metadata must list exactly :data:`FEATURES` (the runtime builds nothing else), the
     band half-width δ, the direction (:data:`DIRECTIONS`; "both" when absent) and the reach
-    of added text (:data:`REACH`; no limit when absent). One onnxruntime session, one thread
+    of added text (:data:`REACH`; no limit when absent) and what the added text may do to the
+    strokes' shape (:data:`SHAPES`; "free" when absent). One onnxruntime session, one thread
     per call (pages are refined band by band on several threads).
     """
 
@@ -329,6 +471,10 @@ class Refiner:
         if self.reach < 0:
             raise ModelError(f"{self.name}: reach {props.get(META_REACH)!r} is not a whole "
                              f"number >= 0")
+        self.shape = props.get(META_SHAPE, "free")
+        if self.shape not in SHAPES:
+            raise ModelError(f"{self.name}: shape {self.shape!r} is not one of "
+                             f"{', '.join(SHAPES)}")
         self._input = self.session.get_inputs()[0].name
 
     def __call__(self, features_rows: np.ndarray) -> np.ndarray:
@@ -384,6 +530,7 @@ class RowRefiner:
         self.network, self.page, self.image = network, page, image
         self.balance = float(balance)
         self.refined = self.to_ink = self.to_background = self.out_of_reach = 0
+        self.out_of_shape = 0
         self.record = record
         # what the network did (KEPT, MADE_TEXT, MADE_BACKGROUND), one byte per pixel: for
         # --explain's picture and for the reach limit
@@ -428,7 +575,7 @@ class RowRefiner:
         if self.changes is not None:
             self.changes[r + s0, c] = np.where(became_ink, MADE_TEXT,
                                                np.where(became_background, MADE_BACKGROUND, KEPT))
-        if self.changes is None and self.network.reach > 0:
+        if self.changes is None and self._limits:
             cols = self.image.shape[1]
             flat = (r + s0) * cols + c
             with self._lock:
@@ -446,19 +593,36 @@ class RowRefiner:
             local.sums = StreamedWindowSums(self.image)
         return local.sums
 
+    @property
+    def _limits(self) -> bool:
+        """Whether :meth:`finish` has work: a reach or the shape rule."""
+        return self.network.reach > 0 or self.network.shape == "keep"
+
     def finish(self, page: np.ndarray) -> None:
-        """After the whole page is decided: the network's reach (:func:`limit_reach`) on
-        the binarized ``page`` (text 0, background 255), in place."""
-        if self.network.reach <= 0:
+        """After the whole page is decided, on the binarized ``page`` (text 0, background
+        255), in place: the network's reach (:func:`limit_reach`), then its shape rule
+        (:func:`limit_shape_sparse`)."""
+        if not self._limits:
             return
+        keep_shape = self.network.shape == "keep"
         if self.changes is not None:
-            self.out_of_reach = limit_reach(page, self.changes, self.network.reach)
+            if self.network.reach > 0:
+                self.out_of_reach = limit_reach(page, self.changes, self.network.reach)
+            if keep_shape:
+                back = limit_shape_sparse(
+                    page, np.flatnonzero(self.changes == MADE_TEXT),
+                    removed=np.flatnonzero(self.changes == MADE_BACKGROUND))
+                self.changes.reshape(-1)[back] = KEPT
+                self.out_of_shape = int(back.size)
         elif self.added:
-            self.out_of_reach = limit_reach_sparse(
-                page, np.concatenate(self.added), self.network.reach,
-                removed=np.concatenate(self.removed))
+            added, removed = np.concatenate(self.added), np.concatenate(self.removed)
             self.added, self.removed = [], []
-        self.to_ink -= self.out_of_reach
+            if self.network.reach > 0:
+                self.out_of_reach = limit_reach_sparse(page, added, self.network.reach,
+                                                       removed=removed)
+            if keep_shape:
+                self.out_of_shape = int(limit_shape_sparse(page, added, removed=removed).size)
+        self.to_ink -= self.out_of_reach + self.out_of_shape
 
     @property
     def recorded(self) -> np.ndarray | None:
@@ -473,5 +637,6 @@ class RowRefiner:
                 "balance": self.balance,
                 "contrast": self.page.contrast, "refined_pixels": self.refined, "to_text": self.to_ink,
                 "to_background": self.to_background,
-                "out_of_reach": self.out_of_reach,
+                "out_of_reach": self.out_of_reach, "shape": self.network.shape,
+                "out_of_shape": self.out_of_shape,
                 "refined_fraction": self.refined / max(self.image.size, 1)}

@@ -166,7 +166,8 @@ def predictor(net):
 
 
 def export_onnx(module, path, *, margin: float, training_data: str, direction: str = "add",
-                reach: int = refine.REACH, opset: int = 17, tolerance: float = 1e-5) -> float:
+                reach: int = refine.REACH, shape: str = refine.SHAPE, opset: int = 17,
+                tolerance: float = 1e-5) -> float:
     """Write the network to ``path`` (atomically) with the metadata the runtime checks;
     returns the largest |onnxruntime − torch| on random features (RuntimeError above
     ``tolerance``)."""
@@ -174,6 +175,7 @@ def export_onnx(module, path, *, margin: float, training_data: str, direction: s
                 refine.META_MARGIN: repr(float(margin)),
                 refine.META_DIRECTION: direction,
                 refine.META_REACH: str(int(reach)),
+                refine.META_SHAPE: shape,
                 refine.META_DESCRIPTION: training_data}
     return export_feature_network(module, path, len(refine.FEATURES), metadata,
                                   opset=opset, tolerance=tolerance)
@@ -186,6 +188,7 @@ class TrainConfig:
     margin: float = refine.MARGIN
     direction: str = "add"
     reach: int = refine.REACH
+    shape: str = refine.SHAPE
     per_page: int = 10000
     epochs: int = 4
     seed: int = 0
@@ -246,10 +249,10 @@ def train(data, out, *, exclude=(), config: TrainConfig = TrainConfig(), progres
     description = (f"{sum(counts.values())} pages of {len(counts)} collections "
                    f"({', '.join(f'{c} {n}' for c, n in sorted(counts.items()))}); "
                    f"band δ = {config.margin}, direction {config.direction}, reach "
-                   f"{config.reach}; {len(x)} pixels; "
+                   f"{config.reach}, shape {config.shape}; {len(x)} pixels; "
                    f"seed {config.seed}")
     difference = export_onnx(predict.module, out, margin=config.margin,
-                             direction=config.direction, reach=config.reach,
+                             direction=config.direction, reach=config.reach, shape=config.shape,
                              training_data=description)
     return {"pages": dict(counts), "pixels": len(x), "description": description,
             "seconds": time.perf_counter() - start, "export_error": difference,
