@@ -308,9 +308,9 @@ def limit_reach_sparse(page: np.ndarray, added: np.ndarray, reach: int, *,
 _EIGHT = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
 
 
-def _text_labels_at(classical: np.ndarray, flat: np.ndarray) -> np.ndarray:
-    """The 8-connected component (numbered as ``cv2.connectedComponents`` numbers them) of
-    the text pixels at flat indices ``flat`` of ``classical`` (uint8, text 0).
+def _text_labeller(classical: np.ndarray):
+    """A function from flat indices of text pixels of ``classical`` (uint8, text 0) to their
+    8-connected components, numbered as ``cv2.connectedComponents`` numbers them.
 
     Where docbin's compiled kernels are built, the components are found as runs of text
     (``label_runs``; per run 4 + 8 bytes, no page of labels): the run holding a pixel is the
@@ -322,7 +322,7 @@ def _text_labels_at(classical: np.ndarray, flat: np.ndarray) -> np.ndarray:
     if kernels.compiled is None:
         _, labels = cv2.connectedComponents((classical == 0).view(np.uint8), connectivity=8,
                                             ltype=cv2.CV_32S)
-        return labels.reshape(-1)[flat]
+        return lambda flat: labels.reshape(-1)[flat]
     _, run_labels, _ = kernels.compiled.label_runs(classical, cols)
     run_labels = np.frombuffer(run_labels, np.int32)
     # the flat index of every run's first pixel, in label_runs' order (row by row, left to
@@ -334,15 +334,18 @@ def _text_labels_at(classical: np.ndarray, flat: np.ndarray) -> np.ndarray:
         starts[:, 1:] &= ~band[:, :-1]
         keys.append(np.flatnonzero(starts) + r0 * cols)
     keys = np.concatenate(keys)
-    return run_labels[np.searchsorted(keys, flat, side="right") - 1]
+    return lambda flat: run_labels[np.searchsorted(keys, flat, side="right") - 1]
 
 
 def _groups(added: np.ndarray, rows: int, cols: int) -> np.ndarray:
-    """The 8-connected groups of the pixels at the sorted flat indices ``added``: a group
-    number per pixel (scipy's connected components of the graph of neighbouring pairs)."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
+    """The 8-connected groups of the pixels at the sorted flat indices ``added``: for each
+    pixel the smallest index (into ``added``) of its group.
 
+    Union-find in array form over the pairs of neighbouring pixels: every round hooks the
+    larger root of each pair that still spans two trees under the smaller one, then
+    compresses every path to its root; a root never points to a larger index, so the trees
+    stay trees, and the rounds end when every pair shares its root.
+    """
     n = added.size
     r, c = np.divmod(added, cols)
     first, second = [], []
@@ -354,8 +357,20 @@ def _groups(added: np.ndarray, rows: int, cols: int) -> np.ndarray:
         first.append(np.flatnonzero(pair))
         second.append(j[pair])
     first, second = np.concatenate(first), np.concatenate(second)
-    graph = coo_matrix((np.ones(first.size, np.int8), (first, second)), shape=(n, n))
-    return connected_components(graph, directed=False)[1]
+    root = np.arange(n)
+    while first.size:
+        a, b = root[first], root[second]
+        apart = a != b
+        if not apart.any():
+            break
+        first, second, a, b = first[apart], second[apart], a[apart], b[apart]
+        np.minimum.at(root, np.maximum(a, b), np.minimum(a, b))
+        while True:  # every pixel to its root
+            up = root[root]
+            if np.array_equal(up, root):
+                break
+            root = up
+    return root
 
 
 def shape_keeps(classical: np.ndarray, added: np.ndarray) -> np.ndarray:
@@ -376,25 +391,25 @@ def shape_keeps(classical: np.ndarray, added: np.ndarray) -> np.ndarray:
         return np.zeros(0, bool)
     flat = classical.reshape(-1)
     r, c = np.divmod(added, cols)
+    group = _groups(added, rows, cols)
+    # per group, the smallest and the largest classical component it touches: a group
+    # touching two components joins them
+    smallest = np.full(added.size, np.iinfo(np.int32).max, np.int32)
+    largest = np.zeros(added.size, np.int32)
+    labeller = None
     text_neighbours = np.zeros(added.size, np.int8)
-    touching, touched = [], []  # (added pixel, classical text pixel) pairs
     for dr, dc in _EIGHT:
         inside = (r + dr >= 0) & (r + dr < rows) & (c + dc >= 0) & (c + dc < cols)
         neighbour = np.where(inside, added + (dr * cols + dc), 0)
         text = inside & (flat[neighbour] == 0)
         text_neighbours += text
-        touching.append(np.flatnonzero(text))
-        touched.append(neighbour[text])
-    keep = text_neighbours >= FILL_NEIGHBOURS
-    touching, touched = np.concatenate(touching), np.concatenate(touched)
-    if touching.size:
-        group = _groups(added, rows, cols)
-        label = _text_labels_at(classical, touched).astype(np.int64)
-        # the distinct (group, component) pairs; a group touching two components joins them
-        pairs = np.unique(group[touching].astype(np.int64) * (int(label.max()) + 1) + label)
-        joins = np.bincount(pairs // (int(label.max()) + 1), minlength=group.max() + 1) >= 2
-        keep |= joins[group]
-    return keep
+        touching = np.flatnonzero(text)
+        if touching.size:
+            labeller = labeller or _text_labeller(classical)
+            label = labeller(neighbour[touching])
+            np.minimum.at(smallest, group[touching], label)
+            np.maximum.at(largest, group[touching], label)
+    return (text_neighbours >= FILL_NEIGHBOURS) | (largest > smallest)[group]
 
 
 def limit_shape_sparse(page: np.ndarray, added: np.ndarray, *,
