@@ -156,7 +156,8 @@ def prepare_refine(context: PageContext, network: _refine.Refiner) -> None:
 
 def decide(context: PageContext) -> None:
     """L_m, L_a and the rule band by band (bounded memory), the refine step in the same
-    pass; its added text must then touch classical text (the network's reach)."""
+    pass; its added text must then touch classical text (the network's reach) and keep the
+    classical strokes' shape (fill notches and holes, join broken strokes; never widen)."""
     with context.timed("decision"):
         context.image = _decision.binary_page(
             context.gray, context.stats.window_radius, context.decision_factor,

@@ -476,3 +476,16 @@ def test_the_shape_rule_in_the_hybrid(tmp_path, make_page, record, kernel_form):
     if record:
         assert (result.refined[reached & ~expected] == refine.KEPT).all()
         assert (result.refined[expected & ~classical] == refine.MADE_TEXT).all()
+
+
+@pytest.mark.parametrize("shape", [(1, 12), (12, 1), (2, 2), (1, 1)])
+def test_the_shape_rule_on_thin_pages(shape, kernel_form):
+    """Pages one pixel high or wide, and tiny ones: the sparse rule equals the page rule."""
+    rng = np.random.default_rng(sum(shape))
+    for _ in range(20):
+        classical = rng.random(shape) < 0.4
+        added = ~classical & (rng.random(shape) < 0.6)
+        text = classical | added
+        page = np.where(text, 0, 255).astype(np.uint8)
+        refine.limit_shape_sparse(page, np.flatnonzero(added))
+        np.testing.assert_array_equal(page == 0, limit_shape_reference(text, added))

@@ -85,8 +85,10 @@ ModelOption = Annotated[Path | None, typer.Option(
 StepsOption = Annotated[str | None, typer.Option(
     "--steps", show_default=False,
     help="hybrid: which of its learned steps run, comma-separated, in their fixed order "
-         f"({', '.join(STEPS)}); default: all. Measure one step alone with, for example, "
-         "--steps refine.")]
+         f"({', '.join(STEPS)}); default: all. surface: f varies per 512 px patch; refine: "
+         "faint and broken strokes mended near the threshold (never widened); clean: "
+         "stains, bleed-through and specks dropped as whole components. Measure one step "
+         "alone with, for example, --steps refine.")]
 
 
 class OutputFormat(str, enum.Enum):
