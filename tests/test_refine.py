@@ -489,3 +489,21 @@ def test_the_shape_rule_on_thin_pages(shape, kernel_form):
         page = np.where(text, 0, 255).astype(np.uint8)
         refine.limit_shape_sparse(page, np.flatnonzero(added))
         np.testing.assert_array_equal(page == 0, limit_shape_reference(text, added))
+
+
+def test_the_shape_rule_in_chunks_equals_the_whole(monkeypatch):
+    """Pixels handled a chunk at a time (pairs across chunks included) give the same."""
+    rng = np.random.default_rng(11)
+    classical = cv2.dilate((rng.random((40, 50)) < 0.04).view(np.uint8),
+                           np.ones((2, 3), np.uint8)).astype(bool)
+    ring = cv2.dilate(classical.view(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    added = ring & ~classical & (rng.random(classical.shape) < 0.5)
+    whole = refine.shape_keeps(np.where(classical, 0, 255).astype(np.uint8),
+                               np.flatnonzero(added))
+    monkeypatch.setattr(refine, "CHUNK", 7)
+    chunked = refine.shape_keeps(np.where(classical, 0, 255).astype(np.uint8),
+                                 np.flatnonzero(added))
+    np.testing.assert_array_equal(chunked, whole)
+    assert 0 < chunked.sum() < chunked.size
+    expected = limit_shape_reference(classical | added, added)
+    np.testing.assert_array_equal(expected[added], chunked)

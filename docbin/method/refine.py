@@ -305,6 +305,8 @@ def limit_reach_sparse(page: np.ndarray, added: np.ndarray, reach: int, *,
     return int(added.size - np.count_nonzero(near))
 
 
+#: Added pixels the shape rule handles at a time (its temporaries: some 60 bytes each).
+CHUNK = 1 << 20
 _EIGHT = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
 
 
@@ -347,17 +349,20 @@ def _groups(added: np.ndarray, rows: int, cols: int) -> np.ndarray:
     stay trees, and the rounds end when every pair shares its root.
     """
     n = added.size
-    r, c = np.divmod(added, cols)
+    index = np.int32 if n < np.iinfo(np.int32).max else np.int64
     first, second = [], []
-    for dr, dc in ((0, 1), (1, -1), (1, 0), (1, 1)):  # each pair once
-        inside = (r + dr < rows) & (c + dc >= 0) & (c + dc < cols)
-        neighbour = added + (dr * cols + dc)
-        j = np.minimum(np.searchsorted(added, neighbour), n - 1)
-        pair = inside & (added[j] == neighbour)
-        first.append(np.flatnonzero(pair))
-        second.append(j[pair])
+    for start in range(0, n, CHUNK):  # the pairs, a chunk of pixels at a time
+        part = added[start:start + CHUNK]
+        r, c = np.divmod(part, cols)
+        for dr, dc in ((0, 1), (1, -1), (1, 0), (1, 1)):  # each pair once
+            inside = (r + dr < rows) & (c + dc >= 0) & (c + dc < cols)
+            neighbour = part + (dr * cols + dc)
+            j = np.minimum(np.searchsorted(added, neighbour), n - 1)
+            pair = inside & (added[j] == neighbour)
+            first.append((np.flatnonzero(pair) + start).astype(index))
+            second.append(j[pair].astype(index))
     first, second = np.concatenate(first), np.concatenate(second)
-    root = np.arange(n)
+    root = np.arange(n, dtype=index)
     while first.size:
         a, b = root[first], root[second]
         apart = a != b
@@ -390,7 +395,6 @@ def shape_keeps(classical: np.ndarray, added: np.ndarray) -> np.ndarray:
     if added.size == 0:
         return np.zeros(0, bool)
     flat = classical.reshape(-1)
-    r, c = np.divmod(added, cols)
     group = _groups(added, rows, cols)
     # per group, the smallest and the largest classical component it touches: a group
     # touching two components joins them
@@ -398,17 +402,20 @@ def shape_keeps(classical: np.ndarray, added: np.ndarray) -> np.ndarray:
     largest = np.zeros(added.size, np.int32)
     labeller = None
     text_neighbours = np.zeros(added.size, np.int8)
-    for dr, dc in _EIGHT:
-        inside = (r + dr >= 0) & (r + dr < rows) & (c + dc >= 0) & (c + dc < cols)
-        neighbour = np.where(inside, added + (dr * cols + dc), 0)
-        text = inside & (flat[neighbour] == 0)
-        text_neighbours += text
-        touching = np.flatnonzero(text)
-        if touching.size:
-            labeller = labeller or _text_labeller(classical)
-            label = labeller(neighbour[touching])
-            np.minimum.at(smallest, group[touching], label)
-            np.maximum.at(largest, group[touching], label)
+    for start in range(0, added.size, CHUNK):  # a chunk of pixels at a time
+        part = added[start:start + CHUNK]
+        r, c = np.divmod(part, cols)
+        for dr, dc in _EIGHT:
+            inside = (r + dr >= 0) & (r + dr < rows) & (c + dc >= 0) & (c + dc < cols)
+            neighbour = np.where(inside, part + (dr * cols + dc), 0)
+            text = inside & (flat[neighbour] == 0)
+            text_neighbours[start:start + part.size] += text
+            touching = np.flatnonzero(text)
+            if touching.size:
+                labeller = labeller or _text_labeller(classical)
+                label = labeller(neighbour[touching])
+                np.minimum.at(smallest, group[touching + start], label)
+                np.maximum.at(largest, group[touching + start], label)
     return (text_neighbours >= FILL_NEIGHBOURS) | (largest > smallest)[group]
 
 
