@@ -628,12 +628,13 @@ compare_keys(const void *a, const void *b)
 }
 
 PyDoc_STRVAR(label_runs_doc,
-"label_runs(binary, cols) -> (count, run_labels, row_starts)\n\n"
+"label_runs(binary, cols) -> (count, run_labels, row_starts, run_starts)\n\n"
 "The 8-connected components of the text (value 0) of ``binary`` (uint8 rows of ``cols``\n"
 "columns, C-contiguous), from its runs of text (row by row, left to right): ``count``\n"
 "components, ``run_labels`` (bytes, one int32 label in 1..count per run, in that order)\n"
 "and ``row_starts`` (bytes, int64, rows + 1: the index of the first run of each row, then\n"
-"the number of runs), for paint_runs, component_sums and drop_runs. The components are numbered as cv2.connectedComponents numbers them: in\n"
+"the number of runs), for paint_runs, component_sums and drop_runs, and ``run_starts``\n"
+"(bytes, int32 per run: the column of its first pixel). The components are numbered as cv2.connectedComponents numbers them: in\n"
 "the raster order of the first 2 x 2 block (rows 2i, 2i + 1, columns 2j, 2j + 1) that holds\n"
 "one of their pixels.");
 
@@ -663,9 +664,10 @@ label_runs(PyObject *self, PyObject *args)
     Py_ssize_t capacity = 1024, size = 0;
     int32_t *parent = PyMem_RawMalloc((size_t)capacity * sizeof(int32_t));
     int64_t *key = PyMem_RawMalloc((size_t)capacity * sizeof(int64_t));
+    int32_t *run_starts = PyMem_RawMalloc((size_t)capacity * sizeof(int32_t));
     RootKey *roots = NULL;
     int64_t *row_starts = PyMem_RawMalloc((size_t)(rows + 1) * sizeof(int64_t));
-    int failed = !row_buffer || !parent || !key || !row_starts; /* 1: out of memory, 2: too many runs */
+    int failed = !row_buffer || !parent || !key || !run_starts || !row_starts; /* 1: out of memory, 2: too many runs */
     Py_ssize_t count = 0;
     Py_BEGIN_ALLOW_THREADS
     int32_t *starts = row_buffer, *ends = row_buffer + row_capacity;
@@ -690,7 +692,11 @@ label_runs(PyObject *self, PyObject *args)
             int64_t *more_key = PyMem_RawRealloc(key, (size_t)wanted * sizeof(int64_t));
             if (more_key)
                 key = more_key;
-            if (!more_parent || !more_key) {
+            int32_t *more_starts = PyMem_RawRealloc(run_starts,
+                                                    (size_t)wanted * sizeof(int32_t));
+            if (more_starts)
+                run_starts = more_starts;
+            if (!more_parent || !more_key || !more_starts) {
                 failed = 1;
                 break;
             }
@@ -702,6 +708,7 @@ label_runs(PyObject *self, PyObject *args)
         for (Py_ssize_t k = 0; k < runs; k++) {
             const int32_t id = (int32_t)(size + k);
             parent[id] = id;
+            run_starts[id] = starts[k];
             key[id] = (int64_t)(i / 2) * half_cols + starts[k] / 2;
             while (j < previous_count && previous_ends[j] < starts[k] - 1)
                 j++;
@@ -770,14 +777,18 @@ label_runs(PyObject *self, PyObject *args)
                                                      (Py_ssize_t)(size * sizeof(int32_t)));
         PyObject *firsts = PyBytes_FromStringAndSize(
             (const char *)row_starts, (Py_ssize_t)((rows + 1) * sizeof(int64_t)));
-        if (labels && firsts)
-            result = Py_BuildValue("nNN", count, labels, firsts);
+        PyObject *columns = PyBytes_FromStringAndSize((const char *)run_starts,
+                                                      (Py_ssize_t)(size * sizeof(int32_t)));
+        if (labels && firsts && columns)
+            result = Py_BuildValue("nNNN", count, labels, firsts, columns);
         else {
             Py_XDECREF(labels);
             Py_XDECREF(firsts);
+            Py_XDECREF(columns);
         }
     }
     PyMem_RawFree(parent);
+    PyMem_RawFree(run_starts);
     PyMem_RawFree(row_starts);
     return result;
 }

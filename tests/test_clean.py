@@ -248,8 +248,9 @@ def test_compiled_passes_refuse_a_page_whose_runs_changed():
     gray = np.full((6, 7), 100, np.uint8)
     binary = np.full((6, 7), 255, np.uint8)
     binary[2, 3:5] = binary[4, 1] = 0
-    count, run_labels, row_starts = kernels.compiled.label_runs(binary, 7)
+    count, run_labels, row_starts, run_starts = kernels.compiled.label_runs(binary, 7)
     assert count == 2 and len(run_labels) == 2 * 4 and len(row_starts) == 7 * 8
+    assert np.frombuffer(run_starts, np.int32).tolist() == [3, 1]
     sums, boxes = np.zeros((8, 3), np.int64), np.zeros((5, 3), np.int64)
     kernels.compiled.component_sums(gray, binary, run_labels, row_starts, 7, 0, 6, 1.0, sums,
                                     boxes)

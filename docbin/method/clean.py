@@ -101,7 +101,7 @@ class RunLabels:
     @classmethod
     def find(cls, binary: np.ndarray) -> RunLabels:
         binary = np.ascontiguousarray(binary)
-        count, labels, row_starts = kernels.compiled.label_runs(binary, binary.shape[1])
+        count, labels, row_starts, _ = kernels.compiled.label_runs(binary, binary.shape[1])
         return cls(count, labels, row_starts, binary)
 
     def paint(self) -> np.ndarray:

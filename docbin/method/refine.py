@@ -315,7 +315,7 @@ def _text_labeller(classical: np.ndarray):
     8-connected components, numbered as ``cv2.connectedComponents`` numbers them.
 
     Where docbin's compiled kernels are built, the components are found as runs of text
-    (``label_runs``; per run 4 + 8 bytes, no page of labels): the run holding a pixel is the
+    (``label_runs``; per run 8 + 8 bytes, no page of labels): the run holding a pixel is the
     last run of its row starting at or before it. Otherwise OpenCV labels the page (int32).
     """
     from docbin.method import kernels
@@ -325,17 +325,13 @@ def _text_labeller(classical: np.ndarray):
         _, labels = cv2.connectedComponents((classical == 0).view(np.uint8), connectivity=8,
                                             ltype=cv2.CV_32S)
         return lambda flat: labels.reshape(-1)[flat]
-    _, run_labels, _ = kernels.compiled.label_runs(classical, cols)
+    _, run_labels, row_starts, run_starts = kernels.compiled.label_runs(classical, cols)
     run_labels = np.frombuffer(run_labels, np.int32)
     # the flat index of every run's first pixel, in label_runs' order (row by row, left to
-    # right), found band by band
-    keys, height = [], max(1, (1 << 22) // cols)
-    for r0 in range(0, rows, height):
-        band = classical[r0:r0 + height] == 0
-        starts = band.copy()
-        starts[:, 1:] &= ~band[:, :-1]
-        keys.append(np.flatnonzero(starts) + r0 * cols)
-    keys = np.concatenate(keys)
+    # right)
+    runs_per_row = np.diff(np.frombuffer(row_starts, np.int64))
+    keys = np.repeat(np.arange(rows, dtype=np.int64) * cols, runs_per_row)
+    keys += np.frombuffer(run_starts, np.int32)
     return lambda flat: run_labels[np.searchsorted(keys, flat, side="right") - 1]
 
 
