@@ -392,15 +392,10 @@ def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-@pytest.mark.parametrize("executor", [("--jobs", "2"), ("--cluster", "local:2")])
-def test_interrupted_run_leaves_no_partial_output_and_resumes(tmp_path, executor):
-    """Ctrl-C (SIGINT to the process group, as a terminal sends it) in the middle of a
-    batch on two processes: no half-written file anywhere, no traceback; the second run
-    writes only the rest."""
+def _batch_in_progress(tmp_path, executor, **popen):
+    """A batch of 80 pages on two processes, started in its own process group and caught
+    once it has recorded 3 pages: (process, command, scans, out, manifest, pages)."""
     from docbin import synth
-
-    if executor[0] == "--cluster":
-        pytest.importorskip("distributed")
 
     scans = tmp_path / "scans"
     scans.mkdir()
@@ -411,16 +406,28 @@ def test_interrupted_run_leaves_no_partial_output_and_resumes(tmp_path, executor
     out, manifest = tmp_path / "out", tmp_path / "run.jsonl"
     command = [sys.executable, "-m", "docbin", "binarize", str(scans), str(out), *executor,
                "--manifest", str(manifest), "--quiet", *CLASSICAL]
-    # SIGINT as a terminal has it, even where this test runs in the background (a
-    # non-interactive shell starts background jobs with SIGINT ignored, and it is inherited)
     process = subprocess.Popen(command, start_new_session=True, stderr=subprocess.PIPE,
-                               text=True, preexec_fn=_default_sigint)
+                               text=True, **popen)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and process.poll() is None:
         if manifest.exists() and len(manifest.read_text().splitlines()) >= 3:
             break
         time.sleep(0.02)
-    assert process.poll() is None, "the batch finished before it could be interrupted"
+    assert process.poll() is None, "the batch finished before it could be stopped"
+    return process, command, scans, out, manifest, pages
+
+
+@pytest.mark.parametrize("executor", [("--jobs", "2"), ("--cluster", "local:2")])
+def test_interrupted_run_leaves_no_partial_output_and_resumes(tmp_path, executor):
+    """Ctrl-C (SIGINT to the process group, as a terminal sends it) in the middle of a
+    batch on two processes: no half-written file anywhere, no traceback; the second run
+    writes only the rest."""
+    if executor[0] == "--cluster":
+        pytest.importorskip("distributed")
+    # SIGINT as a terminal has it, even where this test runs in the background (a
+    # non-interactive shell starts background jobs with SIGINT ignored, and it is inherited)
+    process, command, scans, out, manifest, pages = _batch_in_progress(
+        tmp_path, executor, preexec_fn=_default_sigint)
     os.killpg(process.pid, signal.SIGINT)
     stderr = process.communicate(timeout=60)[1]
     assert process.returncode == 130, stderr
@@ -454,25 +461,7 @@ def test_sigterm_stops_a_batch_like_ctrl_c(tmp_path, to_group):
     in the middle of a batch on two processes: exit 143 with the resume hint, no
     traceback, no multiprocessing warning about leaked semaphores, no half-written file,
     and no process of the batch left running."""
-    from docbin import synth
-
-    scans = tmp_path / "scans"
-    scans.mkdir()
-    pages = 80
-    first_page, _ = synth.degraded_page(600, 450, 0)
-    for seed in range(pages):
-        Image.fromarray(first_page).save(scans / f"page{seed:02d}.png")
-    out, manifest = tmp_path / "out", tmp_path / "run.jsonl"
-    command = [sys.executable, "-m", "docbin", "binarize", str(scans), str(out), "--jobs",
-               "2", "--manifest", str(manifest), "--quiet", *CLASSICAL]
-    process = subprocess.Popen(command, start_new_session=True, stderr=subprocess.PIPE,
-                               text=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and process.poll() is None:
-        if manifest.exists() and len(manifest.read_text().splitlines()) >= 3:
-            break
-        time.sleep(0.02)
-    assert process.poll() is None, "the batch finished before it could be stopped"
+    process, _, _, out, _, _ = _batch_in_progress(tmp_path, ("--jobs", "2"))
     if to_group:
         os.killpg(process.pid, signal.SIGTERM)
     else:
