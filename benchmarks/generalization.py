@@ -290,6 +290,7 @@ def cached_fit(path: Path, fit):
 def refined_mask(page: Page, key: str, predict, confidence: float = 0.0,
                  local: bool = True, direction: str = "both", reach: int = 0,
                  shape: str = "free") -> np.ndarray:
+    rows_cols = tuple(page.data["shape"])
     ink = page.mask("classical").ravel().copy()
     index = page.data[f"index_{key}"]
     if len(index):
@@ -311,18 +312,16 @@ def refined_mask(page: Page, key: str, predict, confidence: float = 0.0,
             changes = np.zeros(ink.shape, np.uint8)
             changes[index[sure][decided[sure] & ~before]] = MADE_TEXT
             changes[index[sure][~decided[sure] & before]] = MADE_BACKGROUND
-            rows_cols = tuple(page.data["shape"])
             limit_reach(ink.reshape(rows_cols), changes.reshape(rows_cols), reach, text=True,
                         background=False)
         if shape == "keep":  # as RowRefiner.finish: then the strokes' shape
             from docbin.method.refine import limit_shape_sparse
 
             made = index[sure]
-            limit_shape_sparse(ink.reshape(tuple(page.data["shape"])),
-                               made[decided[sure] & ~before],
+            limit_shape_sparse(ink.reshape(rows_cols), made[decided[sure] & ~before],
                                removed=made[~decided[sure] & before], text=True,
                                background=False)
-    return ink.reshape(tuple(page.data["shape"]))
+    return ink.reshape(rows_cols)
 
 
 def score(prediction: np.ndarray, gt: np.ndarray) -> dict:
