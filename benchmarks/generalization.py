@@ -76,6 +76,7 @@ import sys
 import time
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -129,7 +130,7 @@ def splits(collections: list[str]) -> list[tuple[str, list[str], list[str]]]:
 
 def _prepare(job) -> str:
     """Classical decision, ground truth and band features of one page, cached as .npz."""
-    collection, image_path, gt_path, out = job
+    _collection, image_path, gt_path, out = job
     if Path(out).exists():
         return out
     from docbin.io import read_image
@@ -535,8 +536,8 @@ def run_surface(args, roots) -> list[str]:
                             regret=args.surface_regret)
     stored = args.cache / "surface_scores.json"
     scores = json.loads(stored.read_text()) if stored.exists() else {}
-    lines = ["| split | test pages | method | FM | p-FM | PSNR | DRD | pages +1 FM | "
-             "pages −1 FM | train s |", "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [("| split | test pages | method | FM | p-FM | PSNR | DRD | pages +1 FM | "
+              "pages −1 FM | train s |"), "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
     loco = defaultdict(list)
     labels = ["surface"]
     if args.surface_refine:  # the split's refinement network (refine-wide-add-reach1-keep+synth)
@@ -657,8 +658,8 @@ def main(argv=None) -> int:
             classical_scores[page.path] = score(page.mask("classical"), page.mask("gt"))
     stored.write_text(json.dumps(classical_scores))
 
-    lines = ["| split | test pages | method | FM | p-FM | PSNR | DRD | pages +1 FM | "
-             "pages −1 FM | train s |", "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [("| split | test pages | method | FM | p-FM | PSNR | DRD | pages +1 FM | "
+              "pages −1 FM | train s |"), "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
     loco_rows = defaultdict(list)  # variant -> per-page (collection, fm_delta, scores)
     page_rows = []
     for name, train_c, test_c in chosen:
@@ -687,8 +688,8 @@ def main(argv=None) -> int:
                     f"_{key}_{weighting}_{int(with_synth)}_{int(local)}"
                     f"{'_interior' if interior else ''}.pt")
                 trained[key, weighting, with_synth, local, interior] = cached_fit(
-                    stored, lambda: train_variant(train + extra, key, weighting, local=local,
-                                                  interior=interior))
+                    stored, partial(train_variant, train + extra, key, weighting, local=local,
+                                    interior=interior))
             predict = trained[key, weighting, with_synth, local, interior]
             seconds = time.perf_counter() - start
             form, reach, shape = variant_form(form)
