@@ -66,8 +66,9 @@ def train(
         "--iterations", min=1, help="surface: training iterations of its network (default: "
         "the shipped network's).")] = None,
 ) -> None:
-    """Train the refinement network of --method hybrid (or, with --model-kind clean, the
-    clean model) and export it to ONNX.
+    """Train a learned step of --method hybrid and export it to ONNX.
+
+    --model-kind chooses the step: refine (default), surface or clean.
 
     Every collection weighs the same in the loss. Needs the training extra:
     pip install "docbin\\[train]". The export is checked against torch before it is
