@@ -503,22 +503,6 @@ static void ring_owner_row(const int32_t *const rows5[5], int32_t *restrict padd
     }
 }
 
-/* The labels: int32 or uint16 (cv2.connectedComponents' CV_32S or CV_16U), C-contiguous,
- * at least ``needed`` items; their item size in ``view->itemsize``. */
-static int
-get_labels(PyObject *object, Py_buffer *view, Py_ssize_t needed, const char *name)
-{
-    if (PyObject_GetBuffer(object, view, PyBUF_C_CONTIGUOUS) < 0)
-        return -1;
-    if ((view->itemsize != 4 && view->itemsize != 2) || view->len < needed * view->itemsize) {
-        PyErr_Format(PyExc_ValueError, "%s: expected at least %zd int32 or uint16 labels",
-                     name, needed);
-        PyBuffer_Release(view);
-        return -1;
-    }
-    return 0;
-}
-
 /* --- the clean step's labels: 8-connected components of the text, numbered as OpenCV ----- */
 
 /* The runs of text (0) of a row, [start, end] inclusive, into starts/ends; their count. */
@@ -1192,89 +1176,6 @@ drop_runs(PyObject *self, PyObject *args)
     return PyLong_FromSsize_t(pixels);
 }
 
-PyDoc_STRVAR(drop_doc,
-"drop(binary, labels, dropped, recorded, cols, boxes) -> pixels\n\n"
-"Within each box (int64 rows of left, top, right, bottom, inclusive page coordinates), set\n"
-"the text pixels (0) of ``binary`` (uint8, rows x cols) whose label (``labels``, int32 or\n"
-"uint16) is\n"
-"flagged in ``dropped`` (uint8, one entry per label) to background (255) and, unless\n"
-"``recorded`` is None, to 1 in ``recorded`` (uint8 or bool, rows x cols). Overlapping\n"
-"boxes are fine. Returns the number of pixels set.");
-
-static PyObject *
-drop(PyObject *self, PyObject *args)
-{
-    PyObject *binary_object, *labels_object, *dropped_object, *recorded_object, *boxes_object;
-    Py_ssize_t cols, rows;
-    (void)self;
-    if (!PyArg_ParseTuple(args, "OOOOnO", &binary_object, &labels_object, &dropped_object,
-                          &recorded_object, &cols, &boxes_object))
-        return NULL;
-    Py_buffer binary_view, views[4];
-    if (get_rows(binary_object, &binary_view, cols, "binary", &rows) < 0)
-        return NULL;
-    const int with_record = recorded_object != Py_None;
-    const Want wants[3] = {{dropped_object, 0, 1, 1, "dropped"},
-                           {boxes_object, 0, 8, 0, "boxes"},
-                           {recorded_object, 1, 1, rows * cols, "recorded"}};
-    const int count = with_record ? 4 : 3;
-    if (get_labels(labels_object, &views[0], rows * cols, "labels") < 0) {
-        PyBuffer_Release(&binary_view);
-        return NULL;
-    }
-    if (get_buffers(wants, views + 1, count - 1) < 0) {
-        PyBuffer_Release(&views[0]);
-        PyBuffer_Release(&binary_view);
-        return NULL;
-    }
-    uint8_t *binary = (uint8_t *)binary_view.buf;
-    const int wide = views[0].itemsize == 4;
-    const int32_t *labels32 = (const int32_t *)views[0].buf;
-    const uint16_t *labels16 = (const uint16_t *)views[0].buf;
-    const uint8_t *dropped = (const uint8_t *)views[1].buf;
-    const Py_ssize_t n = views[1].len;
-    const int64_t *boxes = (const int64_t *)views[2].buf;
-    const Py_ssize_t box_count = views[2].len / (4 * 8);
-    uint8_t *recorded = with_record ? (uint8_t *)views[3].buf : NULL;
-    Py_ssize_t pixels = 0;
-    int bad = 0;
-    Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t k = 0; k < box_count && !bad; k++) {
-        const int64_t *box = boxes + 4 * k;
-        if (box[0] < 0 || box[1] < 0 || box[2] >= cols || box[3] >= rows) {
-            bad = 1;
-            break;
-        }
-        for (Py_ssize_t i = (Py_ssize_t)box[1]; i <= (Py_ssize_t)box[3]; i++) {
-            uint8_t *b = binary + i * cols;
-            for (Py_ssize_t c = (Py_ssize_t)box[0]; c <= (Py_ssize_t)box[2]; c++) {
-                if (b[c] != 0)
-                    continue;
-                const int32_t label = wide ? labels32[i * cols + c] : labels16[i * cols + c];
-                if (label < 0 || label >= n) {
-                    bad = 1;
-                    break;
-                }
-                if (dropped[label]) {
-                    b[c] = 255;
-                    pixels++;
-                    if (recorded)
-                        recorded[i * cols + c] = 1;
-                }
-            }
-        }
-    }
-    Py_END_ALLOW_THREADS
-    PyBuffer_Release(&binary_view);
-    release_buffers(views, count);
-    if (bad) {
-        PyErr_SetString(PyExc_ValueError, "drop: a box leaves the page or a label is out of "
-                                          "range");
-        return NULL;
-    }
-    return PyLong_FromSsize_t(pixels);
-}
-
 /* --- the local median and mean of windows larger than 255 px -------------------------------- */
 
 static inline Py_ssize_t
@@ -1690,7 +1591,6 @@ static PyMethodDef methods[] = {
     {"rule_factor", rule_factor, METH_VARARGS, rule_factor_doc},
     {"component_sums", component_sums, METH_VARARGS, component_sums_doc},
     {"block_ink", block_ink, METH_VARARGS, block_ink_doc},
-    {"drop", drop, METH_VARARGS, drop_doc},
     {"label_runs", label_runs, METH_VARARGS, label_runs_doc},
     {"paint_runs", paint_runs, METH_VARARGS, paint_runs_doc},
     {"drop_runs", drop_runs, METH_VARARGS, drop_runs_doc},

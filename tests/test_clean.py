@@ -205,23 +205,24 @@ def test_compiled_features_with_more_than_65535_labels(monkeypatch):
 
 @pytest.mark.parametrize("name, gray, binary", _generated_pages()[:2] + _odd_pages(),
                          ids=lambda value: value if isinstance(value, str) else "")
-def test_compiled_drop_equals_the_numpy_form(monkeypatch, name, gray, binary):
-    comps = clean.component_features(gray, binary, 70.0, 185.5)
+def test_drop_components_drops_exactly_the_flagged_labels(name, gray, binary):
+    # the labelled form of the drop (the clean step's form without the compiled kernels),
+    # on the compiled kernels' labels (uint16 or int32) and on OpenCV's, in bands of a few
+    # rows and in one band
+    count, opencv_labels, _ = clean.label_components(binary)
+    forms = [opencv_labels, clean.compact_labels(binary)[1]]
     rng = np.random.default_rng(len(name))
     for share in (0.0, 0.3, 1.0):
-        dropped = np.zeros(comps.count + 1, bool)
-        dropped[1:] = rng.random(comps.count) < share
-        for boxes in (None, comps.boxes):
-            def run(dropped=dropped, boxes=boxes):
+        dropped = np.zeros(count + 1, bool)
+        dropped[1:] = rng.random(count) < share
+        expected = np.where(dropped[opencv_labels], 255, binary).astype(np.uint8)
+        for labels in forms:
+            for band_pixels in (gray.shape[1] * 4, None):
                 out = binary.copy()
-                recorded = clean.drop_components(out, comps.labels, dropped, record=True,
-                                                 band_pixels=gray.shape[1] * 4, boxes=boxes)
-                return out, recorded
-
-            (got, got_map), (expected, expected_map) = _both_forms(monkeypatch, run)
-            assert np.array_equal(got, expected)
-            assert np.array_equal(got_map, expected_map)
-            assert np.array_equal(got_map, dropped[comps.labels])
+                recorded = clean.drop_components(out, labels, dropped, record=True,
+                                                 band_pixels=band_pixels)
+                assert np.array_equal(out, expected)
+                assert np.array_equal(recorded, dropped[opencv_labels])
 
 
 @pytest.mark.parametrize("shape, share", [((1, 1), 1.0), ((1, 40), 0.5), ((40, 1), 0.5),

@@ -575,31 +575,12 @@ def load_cleaner(path: str | None = None) -> Cleaner:
 
 
 def drop_components(binary: np.ndarray, labels: np.ndarray, dropped: np.ndarray, *,
-                    record: bool = False, band_pixels: int | None = None,
-                    boxes: np.ndarray | None = None):
+                    record: bool = False, band_pixels: int | None = None):
     """Set the pixels of the labels where ``dropped`` (bool, per label, entry 0 False) is
-    True to background (255) in ``binary``, in place; with ``record`` return the bool map
-    of the dropped pixels (else None).
-
-    Where the compiled kernels are built, one compiled pass (``docbin._kernels.drop``) over
-    the dropped labels' ``boxes`` (int64 [labels, 4], left, top, right, bottom inclusive, as
-    :attr:`Components.boxes`) when given and together smaller than the page, else over the
-    page; otherwise NumPy, band by band.
-    """
+    True to background (255) in ``binary``, in place, band by band; with ``record`` return
+    the bool map of the dropped pixels (else None). The clean step's compiled form drops
+    on the runs of text instead (:func:`_drop_runs`)."""
     rows, cols = binary.shape
-    if (kernels.compiled is not None and binary.flags.c_contiguous and binary.flags.writeable
-            and labels.dtype in (np.int32, np.uint16)):
-        recorded = np.zeros((rows, cols), bool) if record else None
-        scan = np.array([[0, 0, cols - 1, rows - 1]], np.int64)
-        if boxes is not None:
-            chosen = np.ascontiguousarray(boxes[np.flatnonzero(dropped)], np.int64)
-            box_pixels = ((chosen[:, 2] - chosen[:, 0] + 1)
-                          * (chosen[:, 3] - chosen[:, 1] + 1)).sum()
-            if box_pixels < rows * cols:
-                scan = chosen
-        kernels.compiled.drop(binary, np.ascontiguousarray(labels),
-                              np.ascontiguousarray(dropped, np.uint8), recorded, cols, scan)
-        return recorded
     recorded = np.zeros((rows, cols), bool) if record else None
     labels_flat = labels.reshape(-1)
     for r0, r1 in _bands(rows, cols, band_pixels):
@@ -694,5 +675,5 @@ def clean_components(gray: np.ndarray, binary: np.ndarray, page, *, cleaner: Cle
         recorded = _drop_runs(binary, comps.runs, dropped, comps.boxes, record)
     elif info["dropped"]:
         recorded = drop_components(binary, comps.labels, dropped, record=record,
-                                   band_pixels=band_pixels, boxes=comps.boxes)
+                                   band_pixels=band_pixels)
     return binary, info, recorded
