@@ -43,7 +43,6 @@ import copy
 import pickle
 import sys
 import time
-from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -204,12 +203,9 @@ def main(argv=None) -> int:
                               f"{r['worst_collection']:+.2f} / {r['losing_share']:.3f}"
                               for r in table)
             predict = fit_variant(train, variant)
-            change = defaultdict(list)
-            for key, page in source.items():
-                if key[0] in test_c:
-                    q = np.asarray(predict(page.features)).reshape(-1)
-                    change["all"].append(tc.fm_changes([page], [q], tau)[0])
-            delta = np.array(change["all"])
+            test = [page for key, page in source.items() if key[0] in test_c]
+            delta = tc.fm_changes(test, [np.asarray(predict(p.features)).reshape(-1)
+                                         for p in test], tau)
             print(f"| {name} | {variant} | {side} | {tau} | {delta.mean():+.2f} | "
                   f"{int((delta > 1).sum())} / {int((delta < -1).sum())} |", flush=True)
             print(f"  {name} {variant}: {time.perf_counter() - start:.0f} s", file=sys.stderr,
