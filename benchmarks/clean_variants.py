@@ -8,7 +8,9 @@ them, on the training side of a split only, and then reports what the same chang
 the split's test side:
 
 - ``base``: the shipped recipe (docbin.training.clean.fit: two epochs, every collection the
-  same weight, the generated pages one collection);
+  same weight, the generated pages one collection; the 19 features of version 3);
+- ``without-slant``: the recipe without the two slant features (``slant``,
+  ``slant_agreement``: the mirrored cue of version 3), that is the features of version 2;
 - ``synth-heavy``: the generated pages (exact ground truth, strong bleed-through and
   stains) weigh as much as all real training collections together;
 - ``epochs4``: four epochs instead of two;
@@ -51,7 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 SPLITS = ("era-out", "family-out: others → DIBCO", "family-out: DIBCO → others")
 SHOWN = (0.05, 0.1, 0.15, 0.3)
-VARIANTS = ("base", "synth-heavy", "epochs4", "ensemble5", "neighbour-dark")
+VARIANTS = ("base", "without-slant", "synth-heavy", "epochs4", "ensemble5", "neighbour-dark")
 
 
 def neighbour_darkness(gray: np.ndarray, binary: np.ndarray, ink_intensity: float,
@@ -103,22 +105,22 @@ def neighbour_darkness(gray: np.ndarray, binary: np.ndarray, ink_intensity: floa
     return np.stack([(mean - neighbour) / contrast, has], axis=1).astype(np.float32)
 
 
-def neighbour_cache(roots, cache: Path, synth_count: int) -> dict:
-    """The two neighbour-darkness features of every page of the components cache."""
+def extra_cache(kind: str, function, roots, cache: Path, synth_count: int) -> dict:
+    """``function``'s extra features of every page of the components cache (pickled)."""
     from docbin.io import read_image
     from docbin.method.stats import page_stats
     from docbin.pipeline import binarize
     from docbin.training.clean import synthetic_pairs
     from docbin.training.refine import find_pairs
 
-    stored = cache / f"neighbour_dark_s{synth_count}.pkl"
+    stored = cache / f"{kind}_s{synth_count}.pkl"
     if stored.exists():
         return pickle.loads(stored.read_bytes())
 
     def features(gray):
         page = page_stats(gray)
-        return neighbour_darkness(gray, binarize(gray).image, page.ink_intensity,
-                                  page.contour_intensity)
+        return function(gray, binarize(gray).image, page.ink_intensity,
+                        page.contour_intensity)
 
     out = {}
     for collection, image, _ in find_pairs(roots):
@@ -129,17 +131,24 @@ def neighbour_cache(roots, cache: Path, synth_count: int) -> dict:
     return out
 
 
-def fit_variant(pages, variant: str):
-    """``predict(features) -> p(text)`` of ``variant`` fitted on ``pages``."""
+#: variants with extra features: (cache name, function)
+EXTRA = {"neighbour-dark": ("neighbour_dark", neighbour_darkness)}
+#: the slant features of version 3, left out by ``without-slant``
+SLANT = ("slant", "slant_agreement")
+
+
+def fit_variant(pages, variant: str, seed: int = 0):
+    """``predict(features) -> p(text)`` of ``variant`` fitted on ``pages`` (``seed``: of the
+    fit; the ensemble's seeds are ``seed .. seed + 4``)."""
     from docbin.training import clean as tc
     from docbin.training.refine import fit_refiner
 
-    if variant in ("base", "neighbour-dark"):
-        return tc.fit(pages)
+    if variant in ("base", "without-slant", *EXTRA):
+        return tc.fit(pages, seed=seed)
     if variant == "epochs4":
-        return tc.fit(pages, epochs=4)
+        return tc.fit(pages, epochs=4, seed=seed)
     if variant == "ensemble5":
-        models = [tc.fit(pages, seed=seed) for seed in range(5)]
+        models = [tc.fit(pages, seed=seed + k) for k in range(5)]
         return lambda x: np.mean([m(x).reshape(-1) for m in models], axis=0)
     if variant == "synth-heavy":
         x, y, w = tc.samples(pages)
@@ -148,8 +157,33 @@ def fit_variant(pages, variant: str):
         real = len({p.collection for p in pages if p.collection != "synth"})
         w = np.where(collection, w * real, w)
         w = (w * (len(w) / w.sum())).astype(np.float32)
-        return fit_refiner(x, y, w, seed=0, epochs=2, batch=2048)
+        return fit_refiner(x, y, w, seed=seed, epochs=2, batch=2048)
     raise ValueError(variant)
+
+
+def evaluate(train, test, real, variant: str, seed: int):
+    """(τ, calibration table over :data:`SHOWN` ∪ the shipped candidates, test ΔFM per page)
+    of ``variant`` fitted with ``seed``: the training side in the shipped calibration's
+    folds of the ``real`` collections, then a fit on all of ``train`` tested on ``test``."""
+    from docbin.training import clean as tc
+
+    groups = [real[i::tc.CALIBRATION_FOLDS] for i in range(tc.CALIBRATION_FOLDS)]
+    held, probabilities = [], []
+    for group in groups:
+        predict = fit_variant([p for p in train if p.collection not in group], variant, seed)
+        for p in train:
+            if p.collection in group:
+                held.append(p)
+                probabilities.append(np.asarray(predict(p.features)).reshape(-1))
+    tau, _ = tc.choose_threshold(held, probabilities)
+    _, table = tc.choose_threshold(held, probabilities,
+                                   sorted(set(SHOWN) | set(tc.THRESHOLDS)))
+    predict = fit_variant(train, variant, seed)
+    delta = tc.fm_changes(test, [np.asarray(predict(p.features)).reshape(-1) for p in test],
+                          tau)
+    return tau, table, delta
+
+
 
 
 def main(argv=None) -> int:
@@ -159,57 +193,80 @@ def main(argv=None) -> int:
     parser.add_argument("--cache", type=Path, default=here.parent / "runs/gen")
     parser.add_argument("--synth", type=int, default=40)
     parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--seeds", type=int, default=1,
+                        help="fit every model with seeds 0 .. N−1 and add a table of the "
+                             "means (the first table: seed 0)")
     args = parser.parse_args(argv)
 
     import torch
     from generalization import _clean_components_cache, splits
 
-    from docbin.training import clean as tc
-
     torch.set_num_threads(2)
     components = _clean_components_cache([args.data], args.cache / "clean", args.synth)
     variants = args.variants.split(",")
-    if "neighbour-dark" in variants:
-        extra = neighbour_cache([args.data], args.cache / "clean", args.synth)
-        widened = {}
+    sources = {}
+    for variant in variants:
+        if variant in EXTRA:
+            kind, function = EXTRA[variant]
+            extra = extra_cache(kind, function, [args.data], args.cache / "clean", args.synth)
+            widened = {}
+            for key, page in components.items():
+                page = copy.copy(page)
+                page.features = np.concatenate([page.features, extra[key]], axis=1)
+                widened[key] = page
+            sources[variant] = widened
+    if "without-slant" in variants:
+        from docbin.method.clean import FEATURES
+
+        keep = [k for k, name in enumerate(FEATURES) if name not in SLANT]
+        narrowed = {}
         for key, page in components.items():
             page = copy.copy(page)
-            page.features = np.concatenate([page.features, extra[key]], axis=1)
-            widened[key] = page
+            page.features = np.ascontiguousarray(page.features[:, keep])
+            narrowed[key] = page
+        sources["without-slant"] = narrowed
     collections = sorted({key[0] for key in components if key[0] != "synth"})
     print("| split | variant | training side: τ collection mean / worst collection / "
           "share −1 FM | τ | test: Δ FM | +1 / −1 |")
     print("|---|---|---|---:|---:|---:|")
+    over_seeds = []
     for name, train_c, test_c in splits(collections):
         if name not in SPLITS:
             continue
         for variant in variants:
             start = time.perf_counter()
-            source = widened if variant == "neighbour-dark" else components
+            source = sources.get(variant, components)
             train = [p for k, p in source.items()
                      if (k[0] in train_c or k[0] == "synth") and len(p.area)]
-            real = sorted(train_c)
-            groups = [real[i::tc.CALIBRATION_FOLDS] for i in range(tc.CALIBRATION_FOLDS)]
-            held, probabilities = [], []
-            for group in groups:
-                predict = fit_variant([p for p in train if p.collection not in group], variant)
-                for p in train:
-                    if p.collection in group:
-                        held.append(p)
-                        probabilities.append(np.asarray(predict(p.features)).reshape(-1))
-            tau, _ = tc.choose_threshold(held, probabilities)
-            _, table = tc.choose_threshold(held, probabilities, SHOWN)
-            side = " · ".join(f"{r['threshold']:.2f}: {r['collection_mean']:+.3f} / "
-                              f"{r['worst_collection']:+.2f} / {r['losing_share']:.3f}"
-                              for r in table)
-            predict = fit_variant(train, variant)
             test = [page for key, page in source.items() if key[0] in test_c]
-            delta = tc.fm_changes(test, [np.asarray(predict(p.features)).reshape(-1)
-                                         for p in test], tau)
-            print(f"| {name} | {variant} | {side} | {tau} | {delta.mean():+.2f} | "
-                  f"{int((delta > 1).sum())} / {int((delta < -1).sum())} |", flush=True)
+            runs = []
+            for seed in range(args.seeds):
+                tau, table, delta = evaluate(train, test, sorted(train_c), variant, seed)
+                chosen = next(r for r in table if r["threshold"] == tau)
+                runs.append((tau, chosen["collection_mean"], delta.mean(),
+                             int((delta > 1).sum()), int((delta < -1).sum())))
+                if seed == 0:
+                    shown = [r for r in table if r["threshold"] in SHOWN]
+                    side = " · ".join(f"{r['threshold']:.2f}: {r['collection_mean']:+.3f} / "
+                                      f"{r['worst_collection']:+.2f} / "
+                                      f"{r['losing_share']:.3f}" for r in shown)
+                    print(f"| {name} | {variant} | {side} | {tau} | {delta.mean():+.2f} | "
+                          f"{int((delta > 1).sum())} / {int((delta < -1).sum())} |",
+                          flush=True)
+            over_seeds.append((name, variant, runs))
             print(f"  {name} {variant}: {time.perf_counter() - start:.0f} s", file=sys.stderr,
                   flush=True)
+    if args.seeds > 1:
+        print(f"\nMeans over seeds 0–{args.seeds - 1} (τ chosen per seed):\n")
+        print("| split | variant | training side at the chosen τ: collection mean | "
+              "τ chosen | test: Δ FM | pages −1 FM per seed |")
+        print("|---|---|---:|---|---:|---|")
+        for name, variant, runs in over_seeds:
+            r = np.array(runs, dtype=np.float64)
+            taus = ", ".join(f"{t:g}" for t in r[:, 0])
+            losers = ", ".join(str(int(v)) for v in r[:, 4])
+            print(f"| {name} | {variant} | {r[:, 1].mean():+.3f} | {taus} | "
+                  f"{r[:, 2].mean():+.2f} | {losers} |")
     return 0
 
 

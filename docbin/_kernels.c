@@ -965,10 +965,11 @@ paint_runs(PyObject *self, PyObject *args)
 PyDoc_STRVAR(component_sums_doc,
 "component_sums(gray, binary, run_labels, row_starts, cols, r0, r1, midpoint, sums, boxes)\n\n"
 "The per-component sums of the clean step over page rows [r0, r1), in one pass, added to\n"
-"``sums`` (int64, 8 x n: sum of I, of I^2, dark pixels (I < midpoint, in double), boundary\n"
+"``sums`` (int64, 13 x n: sum of I, of I^2, dark pixels (I < midpoint, in double), boundary\n"
 "pixels (text with a 4-neighbour of background on the page), their gradient, ring pixels\n"
 "(background whose 5 x 5 square, clipped to the page, holds a component: counted for the\n"
-"highest label there), their gray levels and their gradient) and ``boxes`` (int64, 5 x n:\n"
+"highest label there), their gray levels and their gradient; then the sums of the text\n"
+"pixels' column x, row y, x^2, y^2 and x*y) and ``boxes`` (int64, 5 x n:\n"
 "min col, min row, max col, max row, pixel count; initialised by the caller). The gradient\n"
 "is |gx| + |gy| of the 3 x 3 Sobel filters with the page border replicated. gray and\n"
 "binary: uint8 rows x cols, C-contiguous; the labels are those of label_runs (run_labels,\n"
@@ -997,17 +998,17 @@ component_sums(PyObject *self, PyObject *args)
         return NULL;
     }
     const Want wants[3] = {{gray_object, 0, 1, rows * cols, "gray"},
-                           {sums_object, 1, 8, 8, "sums"},
+                           {sums_object, 1, 8, 13, "sums"},
                            {boxes_object, 1, 8, 5, "boxes"}};
     if (get_buffers(wants, views, 3) < 0) {
         close_runs(run_views, &runs);
         return NULL;
     }
-    const Py_ssize_t n = views[1].len / (8 * 8);
-    if (views[1].len != n * 8 * 8 || views[2].len < n * 5 * 8) {
+    const Py_ssize_t n = views[1].len / (13 * 8);
+    if (views[1].len != n * 13 * 8 || views[2].len < n * 5 * 8) {
         release_buffers(views, 3);
         close_runs(run_views, &runs);
-        PyErr_SetString(PyExc_ValueError, "component_sums: sums must be 8 x n, boxes 5 x n");
+        PyErr_SetString(PyExc_ValueError, "component_sums: sums must be 13 x n, boxes 5 x n");
         return NULL;
     }
     runs.n = n;
@@ -1025,7 +1026,9 @@ component_sums(PyObject *self, PyObject *args)
     const uint8_t *binary = runs.binary;
     int64_t *sum_i = (int64_t *)views[1].buf, *sum_i2 = sum_i + n, *dark = sum_i2 + n,
             *boundary = dark + n, *boundary_grad = boundary + n, *ring = boundary_grad + n,
-            *ring_i = ring + n, *ring_grad = ring_i + n;
+            *ring_i = ring + n, *ring_grad = ring_i + n, *sum_x = ring_grad + n,
+            *sum_y = sum_x + n, *sum_xx = sum_y + n, *sum_yy = sum_xx + n,
+            *sum_xy = sum_yy + n;
     int64_t *left = (int64_t *)views[2].buf, *top = left + n, *right = top + n,
             *bottom = right + n, *area = bottom + n;
     int32_t *window = scratch, *padded = scratch + 5 * cols, *owner = padded + cols + 4;
@@ -1078,6 +1081,11 @@ component_sums(PyObject *self, PyObject *args)
                 sum_i[label] += v;
                 sum_i2[label] += v * v;
                 dark[label] += (double)v < midpoint;
+                sum_x[label] += c;
+                sum_y[label] += i;
+                sum_xx[label] += (int64_t)c * c;
+                sum_yy[label] += (int64_t)i * i;
+                sum_xy[label] += (int64_t)c * i;
                 if (c < left[label]) left[label] = c;
                 if (c > right[label]) right[label] = c;
                 if (i < top[label]) top[label] = i;

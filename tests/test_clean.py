@@ -57,7 +57,11 @@ def reference_features(gray, binary, ink_intensity, contour_intensity):
                 border.append((y, x))
         ring = [(y, x) for y in range(rows) for x in range(cols)
                 if not ink[y, x] and owner[y, x] == i]
+        var_x, var_y = xs.var(), ys.var()
+        slant = (-np.mean((xs - xs.mean()) * (ys - ys.mean())) / math.sqrt(var_x * var_y)
+                 if var_x > 0 and var_y > 0 else 0.0)
         records.append({"area": area, "top": top, "left": left, "height": height,
+                        "slant": slant,
                         "width": width, "mean": values.mean(), "std": values.std(),
                         "dark": np.mean(values < midpoint),
                         "stroke": 2.0 * area / max(len(border), 1),
@@ -71,6 +75,7 @@ def reference_features(gray, binary, ink_intensity, contour_intensity):
     m_typ = _weighted_median([r["mean"] for r in records], areas)
     k_typ = _weighted_median([r["ring_mean"] - r["mean"] for r in records], areas)
     g_typ = _weighted_median([r["edge"] for r in records], areas)
+    r_typ = _weighted_median([r["slant"] for r in records], areas)
     beta = clean.block_size(rows, cols, h_typ)
     grow = round(h_typ)
     nr, nc = -(-rows // beta), -(-cols // beta)
@@ -91,7 +96,8 @@ def reference_features(gray, binary, ink_intensity, contour_intensity):
                     max(box.sum() - a, 0) / max(box.size - a, 1),
                     (r["mean"] - m_typ) / c,
                     math.log(max(r["ring_mean"] - r["mean"], 1.0) / max(k_typ, 1.0)),
-                    math.log(max(r["edge"], 1.0) / max(g_typ, 1.0))])
+                    math.log(max(r["edge"], 1.0) / max(g_typ, 1.0)),
+                    r["slant"], r["slant"] * r_typ])
     return labels, np.array(out)
 
 
@@ -112,6 +118,34 @@ def test_vectorised_features_match_a_loop_over_components(make_page, seed, kerne
         assert got.count == len(expected) > 5
         assert np.array_equal(got.labels, labels)
         np.testing.assert_allclose(got.features, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_slant_of_strokes_and_of_their_mirror_image(kernel_form):
+    """A stroke leaning right has slant near +1, one leaning left near −1, upright ones 0;
+    mirroring the page negates every slant and keeps every agreement."""
+    gray = np.full((60, 90), 230, np.uint8)
+    cv2.line(gray, (5, 40), (20, 10), 40, 2)     # leaning right: /
+    cv2.line(gray, (30, 10), (45, 40), 40, 2)    # leaning left: \
+    cv2.line(gray, (60, 10), (60, 40), 40, 2)    # upright: |
+    cv2.line(gray, (70, 25), (85, 25), 40, 1)    # one row: -
+    cv2.line(gray, (10, 50), (40, 55), 40, 3)    # a wide, nearly flat blot
+    binary = np.where(gray < 128, 0, 255).astype(np.uint8)
+    slant = clean.FEATURES.index("slant")
+    agree = clean.FEATURES.index("slant_agreement")
+    got = clean.component_features(gray, binary, 40.0, 230.0).features
+    assert got.shape[0] == 5
+    by_left = got[np.argsort(cv2.connectedComponentsWithStats(
+        (binary == 0).astype(np.uint8), connectivity=8)[2][1:, 0])]
+    assert by_left[0, slant] > 0.9   # / at x 5
+    assert by_left[1, slant] < 0.0   # the flat blot at x 10 descends to the right
+    assert by_left[2, slant] < -0.9  # \ at x 30
+    assert abs(by_left[3, slant]) < 1e-6 and by_left[4, slant] == 0.0
+    mirrored = clean.component_features(gray[:, ::-1].copy(), binary[:, ::-1].copy(),
+                                        40.0, 230.0).features
+    np.testing.assert_allclose(np.sort(mirrored[:, slant]), np.sort(-got[:, slant]),
+                               atol=1e-6)
+    np.testing.assert_allclose(np.sort(mirrored[:, agree]), np.sort(got[:, agree]),
+                               atol=1e-6)
 
 
 # --- the compiled pass (docbin._kernels) against the NumPy/OpenCV form ----------------------
@@ -252,7 +286,7 @@ def test_compiled_passes_refuse_a_page_whose_runs_changed():
     count, run_labels, row_starts, run_starts = kernels.compiled.label_runs(binary, 7)
     assert count == 2 and len(run_labels) == 2 * 4 and len(row_starts) == 7 * 8
     assert np.frombuffer(run_starts, np.int32).tolist() == [3, 1]
-    sums, boxes = np.zeros((8, 3), np.int64), np.zeros((5, 3), np.int64)
+    sums, boxes = np.zeros((13, 3), np.int64), np.zeros((5, 3), np.int64)
     kernels.compiled.component_sums(gray, binary, run_labels, row_starts, 7, 0, 6, 1.0, sums,
                                     boxes)
     assert sums[0].tolist() == [0, 200, 100]

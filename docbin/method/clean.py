@@ -33,13 +33,19 @@ components), so that nothing says which page or collection the component comes f
 14  ``darkness_rel``        ``(μ − μ_typ) / c``: lighter than the page's typical text
 15  ``contrast_rel``        ``log(max(μ_ring − μ, 1) / max(κ_typ, 1))``
 16  ``edge_rel``            ``log(max(g_P, 1) / max(g_typ, 1))``
+17  ``slant``               ``r = −cov(x, y) / √(var x · var y)`` over its pixels' columns
+                            x and rows y: positive for strokes leaning right, 0 where all
+                            share a row or a column
+18  ``slant_agreement``      ``r · r_typ``: show-through from the verso is mirrored left to
+                            right, so it leans against the page's handwriting (< 0); near 0
+                            on upright script
 ==  ======================  ===========================================================
 
 The gradient is ``|∂I/∂x| + |∂I/∂y|`` of 3 × 3 Sobel filters (a step of height c gives 4c).
 The ring of a component is the background within the 5 × 5 square around its pixels (a
 2-pixel ring); where rings of two components meet, the pixel belongs to the higher label.
-The typical values ``A_typ``, ``h_typ``, ``s_typ``, ``μ_typ``, ``κ_typ`` (of ``μ_ring − μ``)
-and ``g_typ`` (of ``g_P``) are ink-weighted medians over the page's
+The typical values ``A_typ``, ``h_typ``, ``s_typ``, ``μ_typ``, ``κ_typ`` (of ``μ_ring − μ``),
+``g_typ`` (of ``g_P``) and ``r_typ`` (of ``r``) are ink-weighted medians over the page's
 components (the value of the component that holds the median ink pixel): a relative
 normaliser, robust to any number of specks.
 
@@ -49,7 +55,7 @@ kernels are built (:mod:`docbin.method.kernels`), the components are found as ru
 compiled pass over the page (``docbin._kernels.component_sums``) makes their labels five
 rows at a time and adds every per-label sum and box (integers, in int64); the drop sets
 the dropped components' runs to background. No full-page array is made: per run 4 bytes,
-per component some 300 bytes. Otherwise the labels are OpenCV's
+per component some 340 bytes. Otherwise the labels are OpenCV's
 (``connectedComponentsWithStats``, int32, 4 B/px, from a 1 B/px ink mask) and the sums
 NumPy bincounts, band by band (rows with a 3-row halo).
 """
@@ -72,9 +78,9 @@ from docbin.method.onnx import open_session
 FEATURES = ("log_area", "log_area_rel", "log_height_rel", "log_width_rel", "fill",
             "log_stroke_rel", "darkness", "contrast", "dark_fraction", "spread", "edge",
             "ring_edge", "sharpness", "neighbour_ink", "darkness_rel", "contrast_rel",
-            "edge_rel")
+            "edge_rel", "slant", "slant_agreement")
 #: Version of the feature definitions above; a model states the version it was trained on.
-FEATURE_VERSION = "2"
+FEATURE_VERSION = "3"
 MIN_CONTRAST = 8.0
 #: pixels of a band of rows (band-by-band sums keep the extra memory small)
 BAND_PIXELS = 1 << 21
@@ -241,7 +247,9 @@ def _component_sums(gray: np.ndarray, binary: np.ndarray, labels: np.ndarray, n:
                     midpoint: float, band_pixels: int | None) -> dict:
     """Per-label sums over the page, band by band (rows with a :data:`HALO`-row halo):
     gray levels and their squares, dark pixels (below ``midpoint``), boundary pixels and
-    their gradient, ring pixels, their gray levels and their gradient."""
+    their gradient, ring pixels, their gray levels and their gradient (float64); and the
+    moments of the pixels' coordinates (:data:`MOMENTS`, int64, exact: each band's
+    bincount is exact in float64 and the bands add in int64)."""
     rows, cols = gray.shape
     sum_i = np.zeros(n)
     sum_i2 = np.zeros(n)
@@ -251,6 +259,7 @@ def _component_sums(gray: np.ndarray, binary: np.ndarray, labels: np.ndarray, n:
     ring = np.zeros(n)
     ring_i = np.zeros(n)
     ring_grad = np.zeros(n)
+    moments = np.zeros((len(MOMENTS), n), np.int64)
     # labels dilated exactly: uint16 below 2¹⁶ labels, float32 below 2²⁴, else float64
     label_type = np.uint16 if n < (1 << 16) else np.float32 if n < (1 << 24) else np.float64
     square5 = np.ones((5, 5), np.uint8)
@@ -279,6 +288,11 @@ def _component_sums(gray: np.ndarray, binary: np.ndarray, labels: np.ndarray, n:
         sum_i2 += np.bincount(l_text, weights=v * v, minlength=n)
         dark += np.bincount(l_text, weights=v < midpoint, minlength=n)
         del v
+        x = (at % cols).astype(np.float64)
+        y = (at // cols + a0).astype(np.float64)
+        for k, w in enumerate((x, y, x * x, y * y, x * y)):
+            moments[k] += np.rint(np.bincount(l_text, weights=w, minlength=n)).astype(np.int64)
+        del x, y
         # boundary: text with a 4-neighbour of background (outside the page is not)
         eroded = cv2.erode(text, cross3).reshape(-1)
         on_edge = eroded[at] == 0
@@ -295,14 +309,18 @@ def _component_sums(gray: np.ndarray, binary: np.ndarray, labels: np.ndarray, n:
         ring_i += np.bincount(l_ring, weights=gray_flat[base + at], minlength=n)
         ring_grad += np.bincount(l_ring, weights=grad[at], minlength=n)
         del grown, ring_mask, at, l_ring, grad, text
-    return {"sum_i": sum_i, "sum_i2": sum_i2, "dark": dark, "boundary": boundary,
+    sums = {"sum_i": sum_i, "sum_i2": sum_i2, "dark": dark, "boundary": boundary,
             "boundary_grad": boundary_grad, "ring": ring, "ring_i": ring_i,
             "ring_grad": ring_grad}
+    sums.update(zip(MOMENTS, moments))
+    return sums
 
 
+#: the per-label moments of the text pixels' column x and row y (int64)
+MOMENTS = ("sum_x", "sum_y", "sum_xx", "sum_yy", "sum_xy")
 #: the per-label sums of :func:`_component_sums`, in the order of the compiled pass
 SUMS = ("sum_i", "sum_i2", "dark", "boundary", "boundary_grad", "ring", "ring_i",
-        "ring_grad")
+        "ring_grad") + MOMENTS
 
 
 def _compiled_sums(gray: np.ndarray, runs: RunLabels, midpoint: float,
@@ -313,13 +331,14 @@ def _compiled_sums(gray: np.ndarray, runs: RunLabels, midpoint: float,
 
     Every sum is an integer accumulated in int64, so the float64 results equal the
     bincounts of :func:`_component_sums` exactly. Each thread has its own accumulators
-    (13 int64 per label); a second thread runs only while they take at most 1/32 byte per
+    (18 int64 per label); a second thread runs only while they take at most 1/32 byte per
     pixel.
 
     Returns
     -------
     sums : dict
-        float64 [n] per name of :data:`SUMS` (n = count + 1, entry 0 unused).
+        [n] per name of :data:`SUMS` (n = count + 1, entry 0 unused): float64, the
+        :data:`MOMENTS` int64.
     boxes : ndarray
         int64 [5, n]: left, top, right, bottom (inclusive), pixel count; label 0: the whole
         page and its background pixels.
@@ -328,7 +347,7 @@ def _compiled_sums(gray: np.ndarray, runs: RunLabels, midpoint: float,
     rows, cols = binary.shape
     n = runs.count + 1
     parts = _bands_module.thread_count(threads)
-    if 13 * 8 * n * (parts - 1) > rows * cols // 32:
+    if 18 * 8 * n * (parts - 1) > rows * cols // 32:
         parts = 1
     parts = max(1, min(parts, rows // 16))
     edges = [rows * k // parts for k in range(parts + 1)]
@@ -350,7 +369,8 @@ def _compiled_sums(gray: np.ndarray, runs: RunLabels, midpoint: float,
         boxes[4] += more_boxes[4]
     del results
     boxes[:, 0] = 0, 0, cols - 1, rows - 1, rows * cols - int(boxes[4, 1:].sum())
-    return {name: sums[k].astype(np.float64) for k, name in enumerate(SUMS)}, boxes
+    return {name: sums[k] if name in MOMENTS else sums[k].astype(np.float64)
+            for k, name in enumerate(SUMS)}, boxes
 
 
 def _neighbour_ink(binary: np.ndarray, top, left, height, width, typical_height: float,
@@ -371,6 +391,31 @@ def _neighbour_ink(binary: np.ndarray, top, left, height, width, typical_height:
     box_pixels = ((np.minimum(b_bottom * beta, rows) - b_top * beta)
                   * (np.minimum(b_right * beta, cols) - b_left * beta)).astype(np.float64)
     return box_ink, box_pixels
+
+
+def component_slant(sums: dict, area: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """The slant of every component (float64 [count]): the correlation of its pixels' column
+    with their height on the page, ``r = −cov(x, y) / √(var x · var y)`` (y down), positive
+    for strokes leaning right; 0 where all pixels share a row or a column. The moments are
+    taken about the box's top-left corner, exactly in int64, before the division."""
+    a = area[1:]
+    left, top = boxes[1:, 0], boxes[1:, 1]
+    sx, sy = sums["sum_x"][1:], sums["sum_y"][1:]
+    # about (left, top): Σ(x − l) = Σx − l·a, Σ(x − l)² = Σx² − 2l·Σx + l²·a, ...
+    cx = sx - left * a
+    cy = sy - top * a
+    cxx = sums["sum_xx"][1:] - 2 * left * sx + left * left * a
+    cyy = sums["sum_yy"][1:] - 2 * top * sy + top * top * a
+    cxy = sums["sum_xy"][1:] - left * sy - top * sx + left * top * a
+    af = a.astype(np.float64)
+    mx, my = cx / af, cy / af
+    vx = cxx / af - mx * mx
+    vy = cyy / af - my * my
+    cov = cxy / af - mx * my
+    spread = vx * vy
+    valid = spread > 1e-12
+    r = np.where(valid, -cov / np.sqrt(np.where(valid, spread, 1.0)), 0.0)
+    return np.clip(r, -1.0, 1.0)
 
 
 def component_features(gray: np.ndarray, binary: np.ndarray, ink_intensity: float,
@@ -472,6 +517,9 @@ def component_features(gray: np.ndarray, binary: np.ndarray, ink_intensity: floa
     out[:, 14] = (mean - typical_mean) / contrast
     out[:, 15] = np.log(np.maximum(ring_mean - mean, 1.0) / max(typical_contrast, 1.0))
     out[:, 16] = np.log(np.maximum(edge_mean, 1.0) / max(typical_edge, 1.0))
+    slant = component_slant(sums, area, boxes)
+    out[:, 17] = slant
+    out[:, 18] = slant * ink_weighted_median(slant, a)
     return Components(labels, count, area, out, boxes, runs)
 
 
