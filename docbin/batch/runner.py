@@ -42,6 +42,11 @@ def _init_worker() -> None:
     # thing: the sooner it is ignored, the shorter the time in which a Ctrl-C can still
     # interrupt the worker's start-up.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # SIGTERM to the whole process group (``kill -- -PGID``, service managers) likewise: a
+    # spawned worker starts with the default action, which ends it at once, in the middle
+    # of a page's write, leaving its temporary file. The batch process turns its own
+    # SIGTERM into the same orderly stop as Ctrl-C and shuts the pool down.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     # Parallelism is across files: one OpenCV thread per worker avoids oversubscription.
     cv2.setNumThreads(1)
 
