@@ -9,11 +9,13 @@ era-out and both family-out splits:
 - the split's surface and refinement networks as ``benchmarks/generalization.py --whole``
   trains them (loaded from its model cache, trained if missing);
 - every test page through docbin.pipeline.binarize_with once, keeping the page before the
-  clean step (the pipeline's result with the dropped components put back);
+  clean step, and its components with their features and ground-truth ink
+  (docbin.training.clean.page_components, the features the runtime builds);
 - for each seed, the split's clean model fitted and calibrated as shipped
   (docbin.training.clean.fit_calibrated with that seed, on the classical components of the
-  training collections and 40 generated pages), then the clean step on that page: every
-  component of p(text) < τ dropped whole (docbin.method.clean), as the pipeline does.
+  training collections and 40 generated pages); the page's FM with the components of
+  p(text) < τ dropped whole, from their pixel counts (PageComponents.fm_after: the FM of
+  the pipeline's page, which drops exactly those components).
 
 Prints, per split and seed: τ, mean FM of the whole hybrid, ΔFM against classical, and the
 test pages gaining / losing more than 1 FM against classical::
@@ -45,13 +47,14 @@ def main(argv=None) -> int:
     parser.add_argument("--jobs", type=int, default=2)
     args = parser.parse_args(argv)
 
+    import json
+
     import torch
     from generalization import (
         _clean_components_cache,
         build_cache,
         make_synthetic,
         page_gt,
-        score,
         split_refiner,
         split_surface_network,
         splits,
@@ -60,8 +63,6 @@ def main(argv=None) -> int:
     )
 
     from docbin.io import read_image
-    from docbin.method import clean
-    from docbin.method.stats import page_stats
     from docbin.options import Options
     from docbin.pipeline import binarize_with
     from docbin.training import clean as tc
@@ -76,6 +77,8 @@ def main(argv=None) -> int:
     components = _clean_components_cache(roots, args.cache / "clean", args.synth)
     collections = sorted({str(p["collection"]) for p in pages})
     config = ts.TrainConfig()
+    stored_scores = args.cache / "surface_scores.json"  # the classical scores, as --whole
+    scores = json.loads(stored_scores.read_text()) if stored_scores.exists() else {}
     print("| split | clean seed | τ | whole FM | Δ FM against classical | +1 / −1 |")
     print("|---|---:|---:|---:|---:|---:|")
     for name, train_c, test_c in splits(collections):
@@ -84,32 +87,25 @@ def main(argv=None) -> int:
         start = time.perf_counter()
         train = [p for p in pages if p["collection"] in train_c] + generated
         test = [p for p in pages if p["collection"] in test_c]
-        base, _, _ = surface_split(name, train, test, args.cache, config, {})
+        base, _, _ = surface_split(name, train, test, args.cache, config, scores)
+        base = np.array([b["fm"] for b in base])
         model, _, _ = split_surface_network(name, train, args.cache, config)
         refiner = split_refiner(name, train_c, refine_pages, refine_synth, args.cache)
-        before = []  # (gray, page before the clean step (text 0), its statistics, truth)
+        before = []  # the components of each test page before the clean step
         for page in test:
             gray = read_image(page["image_path"]).image
-            result = binarize_with(gray, Options(method="hybrid"),
-                                   surface_model=model, network=refiner)
-            before.append((gray, np.where(result.ink, 0, 255).astype(np.uint8),
-                           page_stats(gray), page_gt(page)))
+            ink = binarize_with(gray, Options(method="hybrid"), surface_model=model,
+                                network=refiner).ink
+            before.append(tc.page_components(gray, page_gt(page),
+                                             np.where(ink, 0, 255).astype(np.uint8)))
         clean_train = [p for key, p in components.items()
                        if key[0] in train_c or key[0] == "synth"]
         for seed in range(args.seeds):
             predict, tau, _ = tc.fit_calibrated(clean_train, seed=seed)
-            fm = []
-            for gray, binary, stats, truth in before:
-                out = binary.copy()
-                comps = clean.component_features(gray, out, stats.ink_intensity,
-                                                 stats.contour_intensity)
-                if comps.count:
-                    dropped = np.zeros(comps.count + 1, bool)
-                    dropped[1:] = predict(comps.features).reshape(-1) < tau
-                    clean.drop_components(out, comps.labels, dropped)
-                fm.append(score(out == 0, truth)["fm"])
-            delta = np.array(fm) - np.array([b["fm"] for b in base])
-            print(f"| {name} | {seed} | {tau} | {np.mean(fm):.2f} | {delta.mean():+.2f} | "
+            fm = np.array([p.fm_after(predict(p.features).reshape(-1) < tau) if len(p.area)
+                           else p.fm_after(np.zeros(0, bool)) for p in before])
+            delta = fm - base
+            print(f"| {name} | {seed} | {tau} | {fm.mean():.2f} | {delta.mean():+.2f} | "
                   f"{int((delta > 1).sum())} / {int((delta < -1).sum())} |", flush=True)
         print(f"  {name}: {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
     return 0

@@ -184,8 +184,6 @@ def evaluate(train, test, real, variant: str, seed: int):
     return tau, table, delta
 
 
-
-
 def main(argv=None) -> int:
     here = Path(__file__).resolve().parent
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -204,27 +202,26 @@ def main(argv=None) -> int:
     torch.set_num_threads(2)
     components = _clean_components_cache([args.data], args.cache / "clean", args.synth)
     variants = args.variants.split(",")
+    def with_features(change):
+        """Copies of the cached pages with ``change(key, features)`` as their features."""
+        out = {}
+        for key, page in components.items():
+            out[key] = copy.copy(page)
+            out[key].features = np.ascontiguousarray(change(key, page.features))
+        return out
+
     sources = {}
     for variant in variants:
         if variant in EXTRA:
             kind, function = EXTRA[variant]
             extra = extra_cache(kind, function, [args.data], args.cache / "clean", args.synth)
-            widened = {}
-            for key, page in components.items():
-                page = copy.copy(page)
-                page.features = np.concatenate([page.features, extra[key]], axis=1)
-                widened[key] = page
-            sources[variant] = widened
+            sources[variant] = with_features(
+                lambda key, x, extra=extra: np.concatenate([x, extra[key]], axis=1))
     if "without-slant" in variants:
         from docbin.method.clean import FEATURES
 
         keep = [k for k, name in enumerate(FEATURES) if name not in SLANT]
-        narrowed = {}
-        for key, page in components.items():
-            page = copy.copy(page)
-            page.features = np.ascontiguousarray(page.features[:, keep])
-            narrowed[key] = page
-        sources["without-slant"] = narrowed
+        sources["without-slant"] = with_features(lambda key, x: x[:, keep])
     collections = sorted({key[0] for key in components if key[0] != "synth"})
     print("| split | variant | training side: τ collection mean / worst collection / "
           "share −1 FM | τ | test: Δ FM | +1 / −1 |")
